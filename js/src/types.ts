@@ -1,0 +1,110 @@
+// The contract between the Python side (nnviz_widget/wire.py, widget.py) and the views.
+// Everything here is plain data: the decoded, browser-side copy of the recorded run.
+
+export type Kind =
+  | "input" | "dense" | "conv" | "pool" | "norm" | "dropout" | "activation" | "reshape"
+  | "embedding" | "recurrent" | "attention" | "merge" | "output" | "other";
+
+export type Shape = (number | null)[];
+
+/** One layer, as `Layer.to_dict()` in graph.py sends it (shapes are per sample, no batch). */
+export interface LayerInfo {
+  id: number;
+  name: string;            // untrusted text: render with textContent, never innerHTML
+  kind: Kind;
+  op: string;              // framework class or functional op, e.g. "Linear", "Conv2D", "add"
+  output_shape: Shape;
+  input_shapes: Shape[];
+  units: number | null;    // neurons (dense) / channels (conv) ...
+  param_shapes: Record<string, number[]>; // canonical: weight (out,in) dense, (out,in,*k) conv
+  params: number;
+  parent: string | null;
+  detail: Record<string, unknown>;
+}
+
+/** The `_graph` trait (JSON). */
+export interface GraphInfo {
+  framework: string;
+  model_name: string;
+  approximate: boolean;    // topology guessed from execution order: the view must say so
+  notes: string[];
+  layers: LayerInfo[];     // topological order
+  edges: [string, string][];
+  /** dense layer name -> the layer whose neurons feed it (connections are drawn between them). */
+  neuron_source: Record<string, string>;
+  total_params: number;
+}
+
+/** One entry of a snapshot header's `arrays` list: a typed array inside the snapshot's bytes. */
+export interface ArrayRef {
+  layer: string;
+  param: string;           // "weight" | "bias" | ... ; for kind "hist" the param it summarises
+  kind: "weight" | "grad" | "hist" | "index" | "act";
+  dtype: "float16" | "float32" | "int32" | "uint32" | "uint8";
+  shape: number[];
+  offset: number;          // byte offset in the snapshot's data, aligned to 8
+  /** for a sampled weight: the full shape it was sampled from (values at the "index" array's flat indices) */
+  full_shape?: number[];
+}
+
+/** Per-layer scalar statistics of one snapshot (NaN/Inf ignored; counted in `nonfinite`). */
+export interface LayerStats {
+  mean: number; std: number; norm: number; min: number; max: number;
+  nonfinite: number;       // count of NaN/Inf parameter values
+  grad_norm: number | null;
+  update_ratio: number | null;  // ||W_e - W_prev|| / ||W_prev||, null for the first snapshot
+  hist_lo: number; hist_hi: number;  // 64-bin histogram range (the "hist" array holds counts)
+}
+
+/** The `header` trait of one Snapshot child widget (JSON); its `data` trait is the bytes. */
+export interface SnapshotHeader {
+  v: number;               // wire version (1)
+  epoch: number;           // -1 for the "init" snapshot (before training)
+  label: string;           // "init" | "epoch 3"
+  metrics: Record<string, number | string>;  // non-finite values arrive as "NaN" / "Infinity" / "-Infinity"
+  arrays: ArrayRef[];
+  stats: Record<string, LayerStats>;
+}
+
+/** A decoded snapshot: the header plus typed arrays (float16 widened to Float32Array). */
+export interface Snapshot {
+  epoch: number;
+  label: string;
+  metrics: Record<string, number>;   // NaN / Infinity restored
+  stats: Record<string, LayerStats>;
+  /** key `${layer}/${param}` -> values (Float32Array) for kind "weight" */
+  weights: Map<string, Float32Array>;
+  grads: Map<string, Float32Array>;
+  hists: Map<string, Float32Array>;  // key `${layer}` -> 64 counts of all the layer's params
+  /** key `${layer}/${param}` -> flat indices of a sampled weight (Uint32Array); see ArrayRef.full_shape */
+  indices: Map<string, Uint32Array>;
+  fullShapes: Map<string, number[]>;
+}
+
+export type ColorBy = "weight" | "delta" | "gradient" | "activation";
+export type Mode = "3d" | "2d";
+
+/**
+ * Synced traits of the NNViz model the views read (anywidget `model.get(name)`):
+ *   _graph: GraphInfo            _snapshots: string[]  ("IPY_MODEL_<id>" refs to Snapshot widgets,
+ *                                                        each with traits header: SnapshotHeader, data: DataView)
+ *   epoch: number (-1 = init)    layer: string ("" = none)   mode: Mode   color_by: ColorBy
+ *   delta_ref: "previous" | "init"    max_connections: number (draw budget, default 20000)
+ *   height: number (px)          _notice: string (e.g. "older epochs thinned to stay within 64 MB")
+ *   _layer_index / _mode_index: number — mirrors of layer / mode that ipywidgets' Dropdown /
+ *   ToggleButtons are jslinked to (selection widgets sync `index`, not `value`); the model-level code
+ *   in index.ts keeps each pair equal in the browser, so no kernel round trip is needed.
+ *
+ * Data attributes on the view's root element (`.nnviz-root`), for tests and for CSS:
+ *   data-ready="1" once the first frame is painted; data-mode; data-layer (selected name);
+ *   data-epoch; data-color-by; data-connections-drawn; data-connections-total; data-layers (count);
+ *   data-approximate="1" when the graph is approximate; data-frame (a counter bumped per painted frame).
+ */
+export interface ViewState {
+  epoch: number;
+  layer: string;
+  mode: Mode;
+  colorBy: ColorBy;
+  deltaRef: "previous" | "init";
+  maxConnections: number;
+}

@@ -1,0 +1,46 @@
+"""The interface every framework adapter implements. Framework imports live only in subclasses."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..graph import Graph
+
+#: layer name -> {param name: float32 array}. Canonical names and orientation, whatever the
+#: framework: "weight" is (out, in) for dense and (out, in, *kernel) for conv; "bias" is (out,).
+#: Other parameters keep the framework's own names (e.g. "gamma", "running_mean" is NOT included:
+#: buffers / non-trainable state are not parameters unless the framework counts them).
+ParamDict = dict[str, dict[str, np.ndarray]]
+
+
+class ModelAdapter(ABC):
+    """Wraps one model: extracts its neutral graph, reads its parameters, gradients, activations."""
+
+    framework: ClassVar[str] = ""
+
+    def __init__(
+        self, model: Any, inputs: Any = None, input_shape: Any = None, labels: Any = None
+    ) -> None:
+        self.model = model
+        self.inputs = inputs  # the probe batch (tensor / array, or tuple / dict for several inputs)
+        self.input_shape = input_shape  # per-sample shape, used (zeros) when no inputs are given
+        self.labels = labels  # optional probe labels (for a real loss in gradients())
+
+    @abstractmethod
+    def graph(self) -> Graph:
+        """Extract the neutral graph (called once, at construction of the recorder/widget)."""
+
+    @abstractmethod
+    def parameters(self) -> ParamDict:
+        """Copy every layer's parameters now, as float32 numpy arrays in canonical orientation."""
+
+    def gradients(self) -> ParamDict:
+        """Gradients of the parameters, same keys as ``parameters()``; {} where none can be had."""
+        return {}
+
+    def activations(self) -> dict[str, np.ndarray]:
+        """Each layer's output on the probe batch, (batch, *output_shape) float32; {} if no probe."""
+        return {}
