@@ -1,0 +1,172 @@
+// The browser-side copy of a run: graph + every decoded snapshot, shared by all views of a model.
+// Pure data + events: no DOM, no three.js. index.ts feeds it from the widget model.
+import type { ColorBy, GraphInfo, LayerInfo, Snapshot } from "./types";
+
+export type StoreEvent = "data"; // graph or snapshots changed
+
+/** Values to color one layer's connections with, or one scalar for the whole layer. */
+export type LayerColoring =
+  | { kind: "values"; values: Float32Array; range: number; signed: boolean }
+  | { kind: "scalar"; value: number; max: number; signed: boolean }
+  | { kind: "none" };
+
+export class Store {
+  graph: GraphInfo;
+  /** Sorted by epoch; the "init" snapshot (epoch -1) first when present. */
+  snapshots: Snapshot[] = [];
+  private byName = new Map<string, LayerInfo>();
+  private listeners = new Set<(e: StoreEvent) => void>();
+  private rangeCache = new Map<string, number>();
+
+  constructor(graph: GraphInfo) {
+    this.graph = graph;
+    this.setGraph(graph);
+  }
+
+  setGraph(graph: GraphInfo): void {
+    this.graph = graph;
+    this.byName = new Map(graph.layers.map((l) => [l.name, l]));
+    this.rangeCache.clear();
+    this.emit("data");
+  }
+
+  setSnapshots(snaps: Snapshot[]): void {
+    this.snapshots = [...snaps].sort((a, b) => a.epoch - b.epoch);
+    this.rangeCache.clear();
+    this.emit("data");
+  }
+
+  layer(name: string): LayerInfo | undefined {
+    return this.byName.get(name);
+  }
+
+  on(cb: (e: StoreEvent) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private emit(e: StoreEvent): void {
+    for (const cb of [...this.listeners]) cb(e);
+  }
+
+  /** Recorded epochs (init = -1 included when present). */
+  epochs(): number[] {
+    return this.snapshots.map((s) => s.epoch);
+  }
+
+  /** Index of the snapshot shown at `epoch`: the last one recorded at or before it (else the first). */
+  indexAt(epoch: number): number {
+    let idx = -1;
+    for (let i = 0; i < this.snapshots.length; i++) {
+      if (this.snapshots[i].epoch <= epoch) idx = i;
+      else break;
+    }
+    return idx < 0 ? (this.snapshots.length ? 0 : -1) : idx;
+  }
+
+  at(epoch: number): Snapshot | null {
+    const i = this.indexAt(epoch);
+    return i < 0 ? null : this.snapshots[i];
+  }
+
+  /** The latest snapshot (what a fresh view shows, and what picks the drawn connections). */
+  latest(): Snapshot | null {
+    return this.snapshots.length ? this.snapshots[this.snapshots.length - 1] : null;
+  }
+
+  /** Weight values of `layer`/`param` at `epoch` (full matrix, or the fixed sample). */
+  weight(layer: string, epoch: number, param = "weight"): Float32Array | null {
+    return this.at(epoch)?.weights.get(`${layer}/${param}`) ?? null;
+  }
+
+  /** Flat indices of a sampled weight into its full shape, or null when the full matrix is kept. */
+  sampleIndices(layer: string, param = "weight"): Uint32Array | null {
+    for (const s of this.snapshots) {
+      const idx = s.indices.get(`${layer}/${param}`);
+      if (idx) return idx;
+    }
+    return null;
+  }
+
+  /** The full shape of a (possibly sampled) weight. */
+  fullShape(layer: string, param = "weight"): number[] | null {
+    for (const s of this.snapshots) {
+      const sh = s.fullShapes.get(`${layer}/${param}`);
+      if (sh) return sh;
+    }
+    const l = this.layer(layer);
+    return l?.param_shapes[param] ?? null;
+  }
+
+  /** The snapshot a delta is measured against. */
+  private reference(epoch: number, deltaRef: "previous" | "init"): Snapshot | null {
+    const i = this.indexAt(epoch);
+    if (i < 0) return null;
+    if (deltaRef === "init") return this.snapshots[0];
+    return i > 0 ? this.snapshots[i - 1] : this.snapshots[i];
+  }
+
+  /** Per-connection values for a color mode; same layout as `weight(layer, epoch)`. */
+  values(layer: string, epoch: number, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous"): Float32Array | null {
+    const key = `${layer}/weight`;
+    const cur = this.at(epoch);
+    if (!cur) return null;
+    const w = cur.weights.get(key);
+    if (colorBy === "weight") return w ?? null;
+    if (colorBy === "delta") {
+      const ref = this.reference(epoch, deltaRef)?.weights.get(key);
+      if (!w || !ref || ref.length !== w.length) return null;
+      const out = new Float32Array(w.length);
+      for (let i = 0; i < w.length; i++) out[i] = w[i] - ref[i];
+      return out;
+    }
+    if (colorBy === "gradient") return cur.grads.get(key) ?? null;
+    return null;
+  }
+
+  /**
+   * A fixed symmetric range for a layer and mode across every recorded epoch, so colors stay
+   * comparable while scrubbing (the max |finite value| over all snapshots).
+   */
+  range(layer: string, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous"): number {
+    const ck = `${layer}|${colorBy}|${deltaRef}`;
+    const hit = this.rangeCache.get(ck);
+    if (hit !== undefined) return hit;
+    let m = 0;
+    for (const s of this.snapshots) {
+      const v = this.values(layer, s.epoch, colorBy, deltaRef);
+      if (!v) continue;
+      for (let i = 0; i < v.length; i++) {
+        const a = Math.abs(v[i]);
+        if (a > m && Number.isFinite(a)) m = a;
+      }
+    }
+    this.rangeCache.set(ck, m);
+    return m;
+  }
+
+  /** What to color `layer` with at `epoch` in a mode: per connection where recorded, else per layer. */
+  coloring(layer: string, epoch: number, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous"): LayerColoring {
+    const v = this.values(layer, epoch, colorBy, deltaRef);
+    if (v) return { kind: "values", values: v, range: this.range(layer, colorBy, deltaRef), signed: true };
+    if (colorBy === "gradient") {
+      const g = this.at(epoch)?.stats[layer]?.grad_norm;
+      if (g === null || g === undefined) return { kind: "none" };
+      let max = 0;
+      for (const s of this.snapshots) {
+        const x = s.stats[layer]?.grad_norm;
+        if (x !== null && x !== undefined && Number.isFinite(x)) max = Math.max(max, x);
+      }
+      return { kind: "scalar", value: g, max, signed: false };
+    }
+    return { kind: "none" };
+  }
+
+  /** Metric names over all snapshots, "loss" and "val_loss" first. */
+  metricNames(): string[] {
+    const names = new Set<string>();
+    for (const s of this.snapshots) for (const k of Object.keys(s.metrics)) names.add(k);
+    const order = (n: string) => (n === "loss" ? 0 : n === "val_loss" ? 1 : 2);
+    return [...names].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  }
+}

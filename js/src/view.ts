@@ -1,0 +1,32 @@
+// What every sub-view (3D scene, 2D graph, details panel, metrics chart, legend) gets and returns.
+import type { Store } from "./store";
+import type { ViewState } from "./types";
+
+/** Text-only tooltip rows: [label, value]. Rendered with textContent (layer names are untrusted). */
+export type TooltipRows = [string, string][];
+
+export interface ViewContext {
+  store: Store;
+  /** Current view state (epoch, layer, mode, colorBy, deltaRef, maxConnections) from the model. */
+  state(): ViewState;
+  /** Select a layer ("" clears): sets the model's `layer` (and `_layer_index`) and saves. */
+  select(layer: string): void;
+  /** Jump to an epoch (sets the model's `epoch` and saves). */
+  setEpoch(epoch: number): void;
+  /** Called with the names of the ViewState fields that changed; returns an unsubscribe. */
+  onState(cb: (changed: Set<keyof ViewState>) => void): () => void;
+  /** Shared tooltip of this view. x, y are client coordinates. */
+  showTooltip(x: number, y: number, title: string, rows: TooltipRows): void;
+  hideTooltip(): void;
+  /** Set a data-* attribute on the view's root (tests read them), e.g. setData("connectionsDrawn", 20000). */
+  setData(key: string, value: string | number): void;
+  /** Ask the host to repaint (views render on demand, not in a loop). */
+  requestFrame(): void;
+}
+
+/** A piece of the view. `destroy` frees GPU resources and removes exactly the listeners it added. */
+export interface SubView {
+  readonly el: HTMLElement;
+  resize(width: number, height: number): void;
+  destroy(): void;
+}
