@@ -62,6 +62,7 @@ export interface SnapshotHeader {
   epoch: number;           // -1 for the "init" snapshot (before training)
   label: string;           // "init" | "epoch 3"
   metrics: Record<string, number | string>;  // non-finite values arrive as "NaN" / "Infinity" / "-Infinity"
+  thinned?: boolean;       // weights dropped to stay within max_bytes (stats, hists, metrics kept)
   arrays: ArrayRef[];
   stats: Record<string, LayerStats>;
 }
@@ -91,9 +92,12 @@ export type Mode = "3d" | "2d";
  *   epoch: number (-1 = init)    layer: string ("" = none)   mode: Mode   color_by: ColorBy
  *   delta_ref: "previous" | "init"    max_connections: number (draw budget, default 20000)
  *   height: number (px)          _notice: string (e.g. "older epochs thinned to stay within 64 MB")
- *   _layer_index / _mode_index: number — mirrors of layer / mode that ipywidgets' Dropdown /
- *   ToggleButtons are jslinked to (selection widgets sync `index`, not `value`); the model-level code
- *   in index.ts keeps each pair equal in the browser, so no kernel round trip is needed.
+ *   _layer_index / _mode_index / _color_index / _delta_index: number — mirrors of layer / mode /
+ *   color_by / delta_ref that ipywidgets' Dropdown / ToggleButtons are jslinked to (selection widgets
+ *   sync `index`, not `value`). _layer_index: 0 = no layer, i + 1 = _graph.layers[i];
+ *   _mode_index: 0 = "3d", 1 = "2d"; _color_index: index in ["weight","delta","gradient","activation"];
+ *   _delta_index: 0 = "previous", 1 = "init". The model-level code in index.ts keeps each pair equal in
+ *   the browser, so no kernel round trip is needed (and it works in an exported page).
  *
  * Data attributes on the view's root element (`.nnviz-root`), for tests and for CSS:
  *   data-ready="1" once the first frame is painted; data-mode; data-layer (selected name);

@@ -42,5 +42,5 @@ class ModelAdapter(ABC):
         return {}
 
     def activations(self) -> dict[str, np.ndarray]:
-        """Each layer's output on the probe batch, (batch, *output_shape) float32; {} if no probe."""
+        """Each layer's output on the probe: (batch, *output_shape) float32; {} if no probe."""
         return {}

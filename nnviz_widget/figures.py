@@ -1,0 +1,172 @@
+"""plotly figures of a recorded run (``viz.figure(kind)``): the same data the widget shows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .timeline import Recorder
+
+KINDS = ("loss", "weights", "gradients", "updates")
+_LAYOUT = {
+    "template": "plotly_white",
+    "height": 420,
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+}
+
+
+def figure(rec: Recorder, kind: str = "loss") -> go.Figure:
+    """Build one of the figures in KINDS; ValueError names the kinds for anything else."""
+    builders = {"loss": _loss, "weights": _weights, "gradients": _gradients, "updates": _updates}
+    if kind not in builders:
+        raise ValueError(f"unknown figure {kind!r}; choose one of {list(KINDS)}")
+    return builders[kind](rec)
+
+
+def _param_layers(rec: Recorder) -> list[str]:
+    return [layer.name for layer in rec.graph.layers if layer.params > 0]
+
+
+def _loss(rec: Recorder) -> go.Figure:
+    h = rec.history
+    epochs = h.epochs
+    fig = go.Figure()
+    metrics = h.metrics
+    # loss-like metrics on the left axis, bounded ones (accuracy...) on the right
+    for name, values in metrics.items():
+        right = not ("loss" in name or "error" in name)
+        finite = np.where(np.isfinite(values), values, np.nan)
+        fig.add_trace(
+            go.Scatter(
+                x=epochs, y=finite, mode="lines+markers", name=name, yaxis="y2" if right else "y"
+            )
+        )
+        bad = [(e, v) for e, v in zip(epochs, values, strict=True) if not math.isfinite(v)]
+        if bad:  # NaN / Inf are marked, not silently dropped
+            fig.add_trace(
+                go.Scatter(
+                    x=[e for e, _ in bad],
+                    y=[0] * len(bad),
+                    mode="markers+text",
+                    marker={"symbol": "x", "color": "crimson", "size": 12},
+                    text=[str(v) for _, v in bad],
+                    textposition="top center",
+                    name=f"{name}: non-finite",
+                    yaxis="y2" if right else "y",
+                )
+            )
+    fig.update_layout(
+        title="Metrics over epochs",
+        xaxis_title="epoch",
+        yaxis_title="loss",
+        yaxis2={"title": "metric", "overlaying": "y", "side": "right", "showgrid": False},
+        legend={"orientation": "h", "y": -0.2},
+        **_LAYOUT,
+    )
+    if not metrics:
+        fig.add_annotation(
+            text="no metrics recorded yet: call viz.record(epoch, loss=...)",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+    return fig
+
+
+def _weights(rec: Recorder) -> go.Figure:
+    """Per-layer distribution over epochs: a heatmap of the 64-bin histograms on a common axis."""
+    layers = _param_layers(rec)
+    n = max(len(layers), 1)
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=layers or [""],
+        vertical_spacing=min(0.08, 0.3 / n),
+    )
+    snaps = rec.snapshots
+    xs = [s.epoch for s in snaps]
+    xt = ["init" if e < 0 else str(e) for e in xs]
+    for row, name in enumerate(layers, start=1):
+        counts, ranges = rec.history.histograms(name)
+        lo, hi = float(np.nanmin(ranges[:, 0])), float(np.nanmax(ranges[:, 1]))
+        edges = np.linspace(lo, hi, 65)
+        centers = (edges[:-1] + edges[1:]) / 2
+        # re-bin each epoch's histogram onto the common grid (by bin centers)
+        z = np.zeros((len(centers), len(snaps)))
+        for j in range(len(snaps)):
+            c = counts[j]
+            src = np.linspace(ranges[j, 0], ranges[j, 1], 65)
+            mids = (src[:-1] + src[1:]) / 2
+            idx = np.clip(np.searchsorted(edges, mids) - 1, 0, len(centers) - 1)
+            np.add.at(z[:, j], idx, c)
+            total = z[:, j].sum()
+            if total > 0:
+                z[:, j] /= total
+        fig.add_trace(
+            go.Heatmap(
+                x=xt,
+                y=centers,
+                z=z,
+                colorscale="Blues",
+                showscale=row == 1,
+                colorbar={"title": "share"},
+                hovertemplate="epoch %{x}<br>value %{y:.3g}"
+                "<br>share %{z:.3f}<extra>" + name + "</extra>",
+            ),
+            row=row,
+            col=1,
+        )
+    fig.update_layout(
+        title="Weight distributions over epochs", **{**_LAYOUT, "height": 180 + 160 * n}
+    )
+    fig.update_xaxes(title_text="epoch", row=n, col=1, type="category")
+    return fig
+
+
+def _per_layer(rec: Recorder, key: str) -> tuple[list[int], dict[str, np.ndarray]]:
+    h = rec.history
+    return h.epochs, {name: h.stats(name)[key] for name in _param_layers(rec)}
+
+
+def _gradients(rec: Recorder) -> go.Figure:
+    epochs, series = _per_layer(rec, "grad_norm")
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name=name))
+    fig.update_layout(
+        title="Gradient L2 norm per layer (log scale: vanishing / exploding stand out)",
+        xaxis_title="epoch",
+        yaxis_title="‖grad‖",
+        yaxis_type="log",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def _updates(rec: Recorder) -> go.Figure:
+    epochs, series = _per_layer(rec, "update_ratio")
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name=name))
+    fig.add_hline(
+        y=1e-3,
+        line_dash="dash",
+        line_color="grey",
+        annotation_text="1e-3: the usual healthy update ratio",
+        annotation_position="bottom right",
+    )
+    fig.update_layout(
+        title="Update ratio ‖W_e − W_(e−1)‖ / ‖W_(e−1)‖ per layer",
+        xaxis_title="epoch",
+        yaxis_title="update ratio",
+        yaxis_type="log",
+        **_LAYOUT,
+    )
+    return fig

@@ -1,0 +1,438 @@
+"""Recording: one snapshot per epoch (metrics, weights within a byte budget, per-layer stats).
+
+``Recorder`` needs no widget and no Jupyter; ``NNViz`` is a view over one.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .adapters import ModelAdapter, ParamDict, adapt
+from .graph import Graph
+
+HIST_BINS = 64
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: Weights of one snapshot get at most this share of ``max_bytes``, so at least this many
+#: epochs fit before older ones are thinned.
+EPOCHS_BEFORE_THINNING = 32
+INIT_EPOCH = -1
+
+
+@dataclass
+class Snapshot:
+    """What one epoch left behind. ``weights`` are float16, full or the layer's fixed sample."""
+
+    epoch: int  # INIT_EPOCH (-1) for the initial weights
+    label: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    grads: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    stats: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    hists: dict[str, np.ndarray] = field(default_factory=dict)
+    thinned: bool = False
+
+    @property
+    def nbytes(self) -> int:
+        n = sum(a.nbytes for p in self.weights.values() for a in p.values())
+        n += sum(a.nbytes for p in self.grads.values() for a in p.values())
+        return n + sum(h.nbytes for h in self.hists.values()) + 64 * len(self.stats)
+
+
+def layer_stats(
+    params: dict[str, np.ndarray], prev: dict[str, np.ndarray] | None, grad_norm: float | None
+) -> tuple[dict[str, float | None], np.ndarray]:
+    """Stats of all of a layer's parameters together; NaN/Inf are ignored and counted."""
+    flat = (
+        np.concatenate([a.ravel() for a in params.values()]).astype(np.float64)
+        if params
+        else np.zeros(0)
+    )
+    finite = np.isfinite(flat)
+    vals = flat[finite]
+    nonfinite = int(flat.size - vals.size)
+    if vals.size:
+        lo, hi = float(vals.min()), float(vals.max())
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        hist, _ = np.histogram(vals, bins=HIST_BINS, range=(lo, hi))
+        stats: dict[str, float | None] = {
+            "mean": float(vals.mean()),
+            "std": float(vals.std()),
+            "norm": float(np.sqrt(np.sum(vals * vals))),
+            "min": float(vals.min()),
+            "max": float(vals.max()),
+        }
+    else:
+        lo, hi = 0.0, 1.0
+        hist = np.zeros(HIST_BINS)
+        stats = {"mean": math.nan, "std": math.nan, "norm": math.nan, "min": math.nan}
+        stats["max"] = math.nan
+    stats["nonfinite"] = float(nonfinite)
+    stats["hist_lo"], stats["hist_hi"] = lo, hi
+    stats["grad_norm"] = grad_norm
+    stats["update_ratio"] = None
+    if prev is not None and prev.keys() == params.keys():
+        before = np.concatenate([prev[k].ravel() for k in params]).astype(np.float64)
+        diff = flat - before
+        ok = np.isfinite(diff) & np.isfinite(before)
+        denom = float(np.sqrt(np.sum(before[ok] ** 2)))
+        num = float(np.sqrt(np.sum(diff[ok] ** 2)))
+        stats["update_ratio"] = num / denom if denom > 0 else (0.0 if num == 0 else math.inf)
+    return stats, hist.astype(np.float32)
+
+
+def grad_norm(grads: dict[str, np.ndarray] | None) -> float | None:
+    """L2 norm over all of a layer's parameter gradients (non-finite entries ignored)."""
+    if not grads:
+        return None
+    total = 0.0
+    for g in grads.values():
+        g64 = g.astype(np.float64).ravel()
+        g64 = g64[np.isfinite(g64)]
+        total += float(np.sum(g64 * g64))
+    return math.sqrt(total)
+
+
+def allocate(sizes: dict[Any, int], budget: int) -> dict[Any, int]:
+    """Water-fill ``budget`` values over arrays: small ones whole, large ones capped equally."""
+    if sum(sizes.values()) <= budget:
+        return dict(sizes)
+    out: dict[Any, int] = {}
+    remaining = budget
+    items = sorted(sizes.items(), key=lambda kv: kv[1])
+    for i, (key, n) in enumerate(items):
+        cap = remaining // (len(items) - i)
+        take = min(n, max(cap, 1))
+        out[key] = take
+        remaining -= take
+    return out
+
+
+def thin_order(epochs: list[int]) -> int | None:
+    """Index of the snapshot to thin next: never the first or last; the one whose neighbours are
+    closest (keeps an even spread), the oldest on ties. None when nothing can be thinned."""
+    if len(epochs) <= 2:
+        return None
+    best, best_gap = None, None
+    for i in range(1, len(epochs) - 1):
+        gap = epochs[i + 1] - epochs[i - 1]
+        if best_gap is None or gap < best_gap:
+            best, best_gap = i, gap
+    return best
+
+
+def _as_metric(name: str, value: Any) -> float:
+    if isinstance(value, bool | str | bytes):
+        raise TypeError(f"metric {name!r} must be a number, got {type(value).__name__} {value!r}")
+    if isinstance(value, numbers.Real):
+        return float(value)
+    item = getattr(value, "item", None)  # numpy / torch / tf scalars
+    if callable(item):
+        try:
+            v = item()
+        except (ValueError, RuntimeError) as e:
+            raise TypeError(f"metric {name!r} must be a single number, got {value!r}") from e
+        if isinstance(v, numbers.Real) and not isinstance(v, bool):
+            return float(v)
+    numpy_fn = getattr(value, "numpy", None)  # tf eager tensors
+    if callable(numpy_fn):
+        return _as_metric(name, numpy_fn())
+    raise TypeError(f"metric {name!r} must be a number, got {type(value).__name__}")
+
+
+class Recorder:
+    """Records a model's training: the init snapshot now, one snapshot per ``record()`` call.
+
+    ``max_bytes`` bounds the whole history (what the browser holds); past it older epochs are
+    thinned to stats only (first, last and an even spread keep their weights).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        inputs: Any = None,
+        *,
+        input_shape: Any = None,
+        labels: Any = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        record_gradients: bool = True,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.adapter: ModelAdapter = adapt(
+            model, inputs=inputs, input_shape=input_shape, labels=labels
+        )
+        self.model = model
+        self.graph: Graph = self.adapter.graph()
+        self.max_bytes = int(max_bytes)
+        self.record_gradients = record_gradients
+        self.snapshots: list[Snapshot] = []
+        self.notes: list[str] = list(self.graph.notes) + list(getattr(self.adapter, "notes", []))
+        self._listeners: list[Callable[[str, Snapshot | None], None]] = []
+        params = self.adapter.parameters()
+        self._shapes = {layer: {k: v.shape for k, v in p.items()} for layer, p in params.items()}
+        self._samples = self._choose_samples(params)
+        self._prev_full: ParamDict = params  # full params of the last snapshot (update ratios)
+        self._before_last: ParamDict = params  # ... and of the one before (for a replaced epoch)
+        self.snapshots.append(self._snapshot(INIT_EPOCH, "init", {}, params, self._grads()))
+        self.history = History(self)
+
+    # -- listeners (the widget subscribes to push each new snapshot to the browser) --
+    def subscribe(self, fn: Callable[[str, Snapshot | None], None]) -> None:
+        """``fn(event, snapshot)`` with event "add", "replace" or "thin"."""
+        self._listeners.append(fn)
+
+    def _emit(self, event: str, snap: Snapshot | None) -> None:
+        for fn in list(self._listeners):
+            fn(event, snap)
+
+    # -- budget --
+    @property
+    def snapshot_budget(self) -> int:
+        """Bytes of weights one snapshot may hold."""
+        return max(self.max_bytes // EPOCHS_BEFORE_THINNING, 4096)
+
+    def _choose_samples(self, params: ParamDict) -> dict[tuple[str, str], np.ndarray]:
+        """Fixed flat indices for arrays over their share of the budget (same every epoch)."""
+        sizes = {(layer, k): a.size for layer, p in params.items() for k, a in p.items()}
+        counts = allocate(sizes, self.snapshot_budget // 2)  # float16: 2 bytes a value
+        rng = np.random.default_rng(0)
+        samples: dict[tuple[str, str], np.ndarray] = {}
+        for key, n in counts.items():
+            if n < sizes[key]:
+                samples[key] = np.sort(rng.choice(sizes[key], size=n, replace=False)).astype(
+                    np.uint32
+                )
+        return samples
+
+    def sample_indices(self, layer: str, param: str = "weight") -> np.ndarray | None:
+        """Flat indices kept for a sampled parameter, or None when it is kept whole."""
+        return self._samples.get((layer, param))
+
+    @property
+    def sampled(self) -> dict[tuple[str, str], tuple[np.ndarray, tuple[int, ...]]]:
+        """(layer, param) -> (fixed flat indices, full shape) for every sampled parameter."""
+        return {key: (idx, self._shapes[key[0]][key[1]]) for key, idx in self._samples.items()}
+
+    def _grads(self) -> ParamDict:
+        if not self.record_gradients:
+            return {}
+        try:
+            return self.adapter.gradients()
+        except Exception as e:  # a gradient failure must never lose the epoch
+            warnings.warn(
+                f"nnviz: gradients could not be computed ({e}); recorded without them",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return {}
+
+    def _snapshot(
+        self,
+        epoch: int,
+        label: str,
+        metrics: dict[str, float],
+        params: ParamDict,
+        grads: ParamDict,
+    ) -> Snapshot:
+        prev = self._prev_full if epoch != INIT_EPOCH else None
+        snap = Snapshot(epoch=epoch, label=label, metrics=metrics)
+        for layer in self.graph.names:
+            p = params.get(layer)
+            if not p:
+                continue
+            kept: dict[str, np.ndarray] = {}
+            for k, a in p.items():
+                idx = self._samples.get((layer, k))
+                flat = a.ravel() if idx is not None else a
+                kept[k] = (flat[idx] if idx is not None else flat).astype(np.float16)
+            snap.weights[layer] = kept
+            st, hist = layer_stats(
+                p, prev.get(layer) if prev else None, grad_norm(grads.get(layer))
+            )
+            snap.stats[layer] = st
+            snap.hists[layer] = hist
+        return snap
+
+    def _check_shapes(self, params: ParamDict) -> None:
+        for layer, shapes in self._shapes.items():
+            now = params.get(layer, {})
+            for k, shape in shapes.items():
+                if k not in now or now[k].shape != shape:
+                    got = now[k].shape if k in now else "missing"
+                    raise ValueError(
+                        f"layer {layer!r}: parameter {k!r} changed shape since NNViz(...) "
+                        f"(was {shape}, now {got}); create a new NNViz for the changed model"
+                    )
+
+    # -- recording --
+    def record(self, epoch: int, **metrics: Any) -> Snapshot:
+        """Snapshot the model now as ``epoch`` with the given metrics (any float keywords)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral):
+            raise TypeError(f"epoch must be an int, got {type(epoch).__name__} {epoch!r}")
+        epoch = int(epoch)
+        if epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch}")
+        clean = {str(k): _as_metric(k, v) for k, v in metrics.items()}
+        last = self.snapshots[-1].epoch
+        replace = len(self.snapshots) > 1 and epoch == last
+        if len(self.snapshots) > 1 and epoch < last:
+            raise ValueError(
+                f"epoch {epoch} is lower than the last recorded epoch {last}: epochs must "
+                "increase (record the same epoch again to replace it)"
+            )
+        params = self.adapter.parameters()
+        self._check_shapes(params)
+        if replace:
+            warnings.warn(
+                f"nnviz: epoch {epoch} was already recorded; replacing it",
+                UserWarning,
+                stacklevel=2,
+            )
+            # compare against the snapshot before the replaced one
+            self.snapshots.pop()
+            self._prev_full = self._before_last
+        snap = self._snapshot(epoch, f"epoch {epoch}", clean, params, self._grads())
+        self._before_last, self._prev_full = self._prev_full, params
+        self.snapshots.append(snap)
+        self._emit("replace" if replace else "add", snap)
+        self._thin()
+        return snap
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.snapshots)
+
+    def _thin(self) -> None:
+        while self.nbytes > self.max_bytes:
+            candidates = [i for i, s in enumerate(self.snapshots) if not s.thinned]
+            pick = thin_order([self.snapshots[i].epoch for i in candidates])
+            if pick is None:
+                # only stats are left to give: drop histograms of thinned epochs, oldest first
+                for s in self.snapshots:
+                    if s.thinned and s.hists and self.nbytes > self.max_bytes:
+                        s.hists = {}
+                        self._emit("thin", s)
+                break
+            snap = self.snapshots[candidates[pick]]
+            snap.weights = {}
+            snap.grads = {}
+            snap.thinned = True
+            self._emit("thin", snap)
+
+    @property
+    def thinned_epochs(self) -> list[int]:
+        return [s.epoch for s in self.snapshots if s.thinned]
+
+    def keras_callback(self) -> Any:
+        """A keras.callbacks.Callback that records every epoch end with all of Keras' logs."""
+        from .adapters.keras import make_callback
+
+        return make_callback(self.record)
+
+
+class History:
+    """Read access to what a Recorder kept (``viz.history``)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._rec = recorder
+
+    def __repr__(self) -> str:
+        e = self.epochs
+        span = f"{e[0]}..{e[-1]}" if e else "none"
+        return f"History({len(e)} epochs recorded: {span}; metrics {sorted(self.metrics)})"
+
+    @property
+    def _recorded(self) -> list[Snapshot]:
+        return [s for s in self._rec.snapshots if s.epoch != INIT_EPOCH]
+
+    @property
+    def init(self) -> Snapshot:
+        """The snapshot taken at NNViz(...)/Recorder(...), before training."""
+        return self._rec.snapshots[0]
+
+    @property
+    def snapshots(self) -> list[Snapshot]:
+        return list(self._rec.snapshots)
+
+    @property
+    def epochs(self) -> list[int]:
+        return [s.epoch for s in self._recorded]
+
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:
+        snaps = self._recorded
+        names: list[str] = []
+        for s in snaps:
+            names.extend(k for k in s.metrics if k not in names)
+        return {
+            n: np.array([s.metrics.get(n, math.nan) for s in snaps], dtype=np.float64)
+            for n in names
+        }
+
+    def _snap(self, epoch: int) -> Snapshot:
+        for s in self._rec.snapshots:
+            if s.epoch == epoch:
+                return s
+        raise KeyError(f"epoch {epoch} was not recorded; recorded: {self.epochs} (init = -1)")
+
+    def _layer(self, layer: str) -> str:
+        self._rec.graph[layer]  # KeyError naming the layers
+        return layer
+
+    def stats(self, layer: str, include_init: bool = False) -> dict[str, np.ndarray]:
+        """Arrays over epochs: mean, std, norm, min, max, nonfinite, grad_norm, update_ratio."""
+        self._layer(layer)
+        snaps = self._rec.snapshots if include_init else self._recorded
+        keys = ("mean", "std", "norm", "min", "max", "nonfinite", "grad_norm", "update_ratio")
+        out: dict[str, np.ndarray] = {}
+        for k in keys:
+            vals = []
+            for s in snaps:
+                v = s.stats.get(layer, {}).get(k)
+                vals.append(math.nan if v is None else float(v))
+            out[k] = np.array(vals, dtype=np.float64)
+        return out
+
+    def histograms(self, layer: str, include_init: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(counts (epochs, 64), ranges (epochs, 2)) of a layer's parameter distribution."""
+        self._layer(layer)
+        snaps = self._rec.snapshots if include_init else self._recorded
+        counts = np.stack([s.hists.get(layer, np.zeros(HIST_BINS, np.float32)) for s in snaps])
+        ranges = np.array(
+            [
+                [
+                    s.stats.get(layer, {}).get("hist_lo") or 0.0,
+                    s.stats.get(layer, {}).get("hist_hi") or 1.0,
+                ]
+                for s in snaps
+            ],
+            dtype=np.float64,
+        )
+        return counts, ranges
+
+    def weights(self, layer: str, epoch: int, param: str = "weight") -> np.ndarray:
+        """Recorded values (float32): the whole array, or the fixed sample (sample_indices)."""
+        self._layer(layer)
+        snap = self._snap(epoch)
+        if snap.thinned:
+            raise KeyError(
+                f"epoch {epoch}'s weights were thinned to stay within max_bytes="
+                f"{self._rec.max_bytes:,}; stats and metrics are kept. Epochs with weights: "
+                f"{[s.epoch for s in self._rec.snapshots if not s.thinned]}"
+            )
+        params = snap.weights.get(layer)
+        if not params or param not in params:
+            have = sorted(params) if params else []
+            raise KeyError(f"layer {layer!r} has no recorded parameter {param!r} (has {have})")
+        return params[param].astype(np.float32)
+
+    def sample_indices(self, layer: str, param: str = "weight") -> np.ndarray | None:
+        return self._rec.sample_indices(layer, param)

@@ -1,0 +1,311 @@
+"""NNViz: the anywidget view over a Recorder, plus its ipywidgets controls."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, ClassVar
+
+import anywidget
+import ipywidgets as widgets
+import traitlets as t
+from ipywidgets import widget_serialization
+
+from .timeline import DEFAULT_MAX_BYTES, INIT_EPOCH, History, Recorder, Snapshot
+from .wire import encode_snapshot
+
+_STATIC = pathlib.Path(__file__).parent / "static"
+_BUNDLE = _STATIC / "widget.js"
+
+MODES = ("3d", "2d")
+COLOR_MODES = ("weight", "delta", "gradient", "activation")
+DELTA_REFS = ("previous", "init")
+
+
+def _esm() -> str | pathlib.Path:
+    if _BUNDLE.exists():
+        return _BUNDLE
+    # Without the bundle the widget can't draw; say how to build it instead of a blank output.
+    return (
+        "export default { render({ el }) { el.textContent = 'nnviz-widget: the JS bundle is "
+        "missing; run `cd js && npm install && npm run build` (or reinstall the package).'; } };"
+    )
+
+
+class SnapshotModel(widgets.Widget):
+    """One recorded epoch in the browser: a JSON header and one binary buffer.
+
+    Each snapshot is its own widget model so that recording epoch N sends epoch N's bytes only,
+    while the whole history stays in widget state (saved notebooks, HTML export).
+    """
+
+    _model_name = t.Unicode("WidgetModel").tag(sync=True)
+    _model_module = t.Unicode("@jupyter-widgets/base").tag(sync=True)
+    _model_module_version = t.Unicode(widgets.__jupyter_widgets_base_version__).tag(sync=True)
+    _view_name = t.Unicode(None, allow_none=True).tag(sync=True)
+    _view_module = t.Unicode(None, allow_none=True).tag(sync=True)
+    _view_module_version = t.Unicode("").tag(sync=True)
+    header = t.Dict().tag(sync=True)
+    data = t.Bytes(b"").tag(sync=True)
+
+    def __repr__(self) -> str:
+        return f"SnapshotModel(epoch={self.header.get('epoch')}, {len(self.data):,} bytes)"
+
+
+class NNViz(anywidget.AnyWidget):
+    """Shows a model's structure and its recorded training; see the README for the API."""
+
+    _esm = _esm()
+
+    _graph = t.Dict().tag(sync=True)
+    _snapshots = t.List(t.Instance(SnapshotModel)).tag(sync=True, **widget_serialization)
+    epoch = t.Int(INIT_EPOCH).tag(sync=True)
+    layer = t.Unicode("").tag(sync=True)
+    mode = t.Enum(MODES, default_value="3d").tag(sync=True)
+    color_by = t.Enum(COLOR_MODES, default_value="weight").tag(sync=True)
+    delta_ref = t.Enum(DELTA_REFS, default_value="previous").tag(sync=True)
+    max_connections = t.Int(20_000).tag(sync=True)
+    height = t.Int(520).tag(sync=True)
+    _notice = t.Unicode("").tag(sync=True)
+    # ipywidgets selection controls sync an index, not a value; these mirror the traits above
+    # and the browser keeps each pair equal (js/src/index.ts), so controls need no kernel.
+    _layer_index = t.Int(0).tag(sync=True)
+    _mode_index = t.Int(0).tag(sync=True)
+    _color_index = t.Int(0).tag(sync=True)
+    _delta_index = t.Int(0).tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any,
+        inputs: Any = None,
+        *,
+        input_shape: Any = None,
+        labels: Any = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        unknown = set(kwargs) - {
+            "epoch",
+            "layer",
+            "mode",
+            "color_by",
+            "delta_ref",
+            "max_connections",
+            "height",
+        }
+        if unknown:
+            raise TypeError(
+                f"NNViz() got unexpected keyword argument(s) {sorted(unknown)}; accepted: inputs, "
+                "input_shape, labels, max_bytes, layer, mode, color_by, delta_ref, "
+                "max_connections, height, epoch"
+            )
+        if isinstance(model, Recorder):
+            if inputs is not None or input_shape is not None or labels is not None:
+                raise TypeError(
+                    "NNViz(recorder) takes no inputs/input_shape/labels: the recorder has them"
+                )
+            recorder = model
+        else:
+            recorder = Recorder(
+                model, inputs, input_shape=input_shape, labels=labels, max_bytes=max_bytes
+            )
+        self.recorder = recorder
+        layer = kwargs.pop("layer", "")
+        super().__init__(**kwargs)
+        self._graph = recorder.graph.to_dict()
+        self._models: dict[int, SnapshotModel] = {}  # id(Snapshot) -> its widget
+        self._snapshots = [self._model_for(s) for s in recorder.snapshots]
+        self.epoch = recorder.snapshots[-1].epoch
+        self._update_notice()
+        self.observe(self._sync_layer_index, names=["layer", "_layer_index"])
+        self.observe(
+            self._sync_enum_index,
+            names=["mode", "_mode_index", "color_by", "_color_index", "delta_ref", "_delta_index"],
+        )
+        self.layer = layer
+        self._sync_enum_index({"name": "mode"})
+        self._sync_enum_index({"name": "color_by"})
+        self._sync_enum_index({"name": "delta_ref"})
+        recorder.subscribe(self._on_record)
+        self._controls: widgets.Widget | None = None
+
+    def __repr__(self) -> str:
+        g = self.recorder.graph
+        return (
+            f"NNViz({g.framework} {g.model_name!r}: {len(g.layers)} layers, "
+            f"{g.total_params:,} params, {len(self.history.epochs)} epochs recorded)"
+        )
+
+    # -- public API --
+    @property
+    def graph(self) -> Any:
+        return self.recorder.graph
+
+    @property
+    def history(self) -> History:
+        return self.recorder.history
+
+    def record(self, epoch: int, **metrics: Any) -> None:
+        """Record the model now as ``epoch`` with metrics (floats); the view updates live."""
+        self.recorder.record(epoch, **metrics)
+
+    def keras_callback(self) -> Any:
+        """A keras Callback recording every epoch end (with all of Keras' logs)."""
+        return self.recorder.keras_callback()
+
+    def figure(self, kind: str = "loss") -> Any:
+        """A plotly figure of the recorded run: "loss", "weights", "gradients", "updates"."""
+        from .figures import figure
+
+        return figure(self.recorder, kind)
+
+    # -- trait plumbing --
+    @t.validate("layer")
+    def _valid_layer(self, proposal: dict[str, Any]) -> str:
+        name = proposal["value"]
+        if name and name not in self.recorder.graph.names:
+            raise t.TraitError(f"no layer named {name!r}; layers are {self.recorder.graph.names}")
+        return str(name)
+
+    def _sync_layer_index(self, change: dict[str, Any]) -> None:
+        names = self.recorder.graph.names
+        if change["name"] == "layer":
+            idx = names.index(self.layer) + 1 if self.layer else 0
+            if self._layer_index != idx:
+                self._layer_index = idx
+        else:
+            idx = self._layer_index
+            name = names[idx - 1] if 0 < idx <= len(names) else ""
+            if self.layer != name:
+                self.layer = name
+
+    _ENUMS: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {
+        "mode": ("_mode_index", MODES),
+        "color_by": ("_color_index", COLOR_MODES),
+        "delta_ref": ("_delta_index", DELTA_REFS),
+    }
+
+    def _sync_enum_index(self, change: dict[str, Any]) -> None:
+        name = change["name"]
+        for trait, (index_trait, values) in self._ENUMS.items():
+            if name == trait:
+                idx = values.index(getattr(self, trait))
+                if getattr(self, index_trait) != idx:
+                    setattr(self, index_trait, idx)
+            elif name == index_trait:
+                idx = getattr(self, index_trait)
+                if 0 <= idx < len(values) and getattr(self, trait) != values[idx]:
+                    setattr(self, trait, values[idx])
+
+    def _model_for(self, snap: Snapshot) -> SnapshotModel:
+        header, data = encode_snapshot(
+            snap, self.recorder.sampled, include_indices=snap.epoch == INIT_EPOCH
+        )
+        m = SnapshotModel(header=header, data=data)
+        self._models[id(snap)] = m
+        return m
+
+    def _on_record(self, event: str, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        if event == "thin":
+            old = self._models.get(id(snap))
+            new = self._model_for(snap)
+            # replace one child: the browser re-decodes only it
+            self._snapshots = [new if m is old else m for m in self._snapshots]
+            if old is not None:
+                old.close()
+            self._update_notice()
+            return
+        prev_last = self._snapshots[-1].header.get("epoch") if self._snapshots else None
+        follow = self.epoch == prev_last or self.epoch == INIT_EPOCH
+        if event == "replace":
+            old_model = self._snapshots[-1]
+            self._snapshots = [*self._snapshots[:-1], self._model_for(snap)]
+            old_model.close()
+        else:
+            self._snapshots = [*self._snapshots, self._model_for(snap)]
+        self._update_controls_range()
+        if follow:  # live: follow the newest epoch unless the user scrubbed back
+            self.epoch = snap.epoch
+
+    def _update_notice(self) -> None:
+        notes = list(self.recorder.notes)
+        thinned = self.recorder.thinned_epochs
+        if thinned:
+            mb = self.recorder.max_bytes / 2**20
+            notes.append(
+                f"{len(thinned)} older epochs thinned to stats only to stay within {mb:.0f} MB"
+            )
+        self._notice = " · ".join(notes)
+
+    # -- display: the view with its controls --
+    def _epoch_range(self) -> tuple[int, int]:
+        epochs = [s.epoch for s in self.recorder.snapshots]
+        return min(epochs), max(epochs)
+
+    def _update_controls_range(self) -> None:
+        if self._controls is None:
+            return
+        lo, hi = self._epoch_range()
+        self._slider.max = max(hi, self._slider.max)
+        self._play.max = self._slider.max
+        self._slider.min = lo
+        self._play.min = lo
+
+    def controls(self) -> widgets.Widget:
+        """The view with its controls (what a cell shows for ``viz``); built once, reused."""
+        if self._controls is not None:
+            return self._controls
+        names = self.recorder.graph.names
+        layer_dd = widgets.Dropdown(
+            options=[("(no layer selected)", 0)] + [(n, i + 1) for i, n in enumerate(names)],
+            description="Layer",
+            layout=widgets.Layout(width="300px"),
+        )
+        links = [widgets.jslink((layer_dd, "index"), (self, "_layer_index"))]
+        mode = widgets.ToggleButtons(options=["3D", "2D"], style={"button_width": "48px"})
+        links.append(widgets.jslink((mode, "index"), (self, "_mode_index")))
+        color = widgets.Dropdown(
+            options=[
+                ("color: weight", 0),
+                ("color: Δ weight", 1),
+                ("color: gradient", 2),
+                ("color: activation", 3),
+            ],
+            layout=widgets.Layout(width="170px"),
+        )
+        links.append(widgets.jslink((color, "index"), (self, "_color_index")))
+        delta = widgets.ToggleButtons(
+            options=["Δ vs previous", "Δ vs init"], style={"button_width": "100px"}
+        )
+        links.append(widgets.jslink((delta, "index"), (self, "_delta_index")))
+        lo, hi = self._epoch_range()
+        self._play = widgets.Play(
+            min=lo, max=hi, value=self.epoch, interval=500, step=1, description="play"
+        )
+        self._slider = widgets.IntSlider(
+            min=lo,
+            max=hi,
+            value=self.epoch,
+            description="Epoch",
+            continuous_update=True,
+            layout=widgets.Layout(width="420px"),
+        )
+        links.append(widgets.jslink((self._play, "value"), (self._slider, "value")))
+        links.append(widgets.jslink((self._slider, "value"), (self, "epoch")))
+        top = widgets.HBox(
+            [layer_dd, mode, color, delta],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        bottom = widgets.HBox(
+            [self._play, self._slider], layout=widgets.Layout(align_items="center")
+        )
+        box = widgets.VBox([top, self, bottom], layout=widgets.Layout(width="100%"))
+        box.add_class("nnviz-controls")
+        self._controls = box
+        self._links = links  # the browser-side links (kept so they are not garbage)
+        self._layer_dd, self._mode_tb, self._color_dd, self._delta_tb = layer_dd, mode, color, delta
+        return box
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.controls()._repr_mimebundle_(**kwargs)

@@ -1,0 +1,130 @@
+"""Snapshot <-> (JSON header, one binary buffer). The browser decodes it in js/src/decode.ts.
+
+Arrays are packed back to back at 8-byte aligned offsets; the header lists each array's layer,
+param, kind, dtype, shape and offset. Non-finite metrics travel as the strings "NaN",
+"Infinity" and "-Infinity" (JSON has no NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .timeline import Snapshot
+
+WIRE_VERSION = 1
+_DTYPES = {"float16", "float32", "int32", "uint32", "uint8"}
+
+
+def encode_number(x: float | None) -> float | str | None:
+    if x is None:
+        return None
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return float(x)
+
+
+def decode_number(x: float | str | None) -> float | None:
+    if x is None:
+        return None
+    return float(x)  # float("NaN") / float("Infinity") parse
+
+
+class _Packer:
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.arrays: list[dict[str, Any]] = []
+
+    def add(self, layer: str, param: str, kind: str, arr: np.ndarray, **extra: Any) -> None:
+        arr = np.ascontiguousarray(arr)
+        if arr.dtype.name not in _DTYPES:
+            raise TypeError(f"cannot send dtype {arr.dtype} for {layer}/{param}")
+        pad = (-self.size) % 8
+        if pad:
+            self.parts.append(b"\0" * pad)
+            self.size += pad
+        ref = {
+            "layer": layer,
+            "param": param,
+            "kind": kind,
+            "dtype": arr.dtype.name,
+            "shape": list(arr.shape),
+            "offset": self.size,
+        }
+        ref.update(extra)
+        self.arrays.append(ref)
+        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        self.parts.append(data)
+        self.size += len(data)
+
+
+def encode_snapshot(
+    snap: Snapshot,
+    sampled: dict[tuple[str, str], tuple[np.ndarray, tuple[int, ...]]] | None = None,
+    include_indices: bool = False,
+) -> tuple[dict[str, Any], bytes]:
+    """Header + bytes of one snapshot.
+
+    ``sampled`` maps (layer, param) of sampled arrays to (flat indices, full shape). The indices
+    never change, so only the init snapshot carries them (``include_indices``).
+    """
+    packer = _Packer()
+    sampled = sampled or {}
+    for layer, params in snap.weights.items():
+        for param, arr in params.items():
+            hit = sampled.get((layer, param))
+            extra = {"full_shape": list(hit[1])} if hit is not None else {}
+            packer.add(layer, param, "weight", arr, **extra)
+    for layer, params in snap.grads.items():
+        for param, arr in params.items():
+            packer.add(layer, param, "grad", arr)
+    for layer, hist in snap.hists.items():
+        packer.add(layer, "*", "hist", hist.astype(np.float32))
+    if include_indices:
+        for (layer, param), (idx, full_shape) in sampled.items():
+            packer.add(layer, param, "index", idx.astype(np.uint32), full_shape=list(full_shape))
+    header = {
+        "v": WIRE_VERSION,
+        "epoch": snap.epoch,
+        "label": snap.label,
+        "metrics": {k: encode_number(v) for k, v in snap.metrics.items()},
+        "arrays": packer.arrays,
+        "stats": {
+            layer: {k: encode_number(v) for k, v in st.items()} for layer, st in snap.stats.items()
+        },
+    }
+    if snap.thinned:
+        header["thinned"] = True
+    return header, b"".join(packer.parts)
+
+
+def decode_snapshot(header: dict[str, Any], data: bytes | memoryview) -> dict[str, Any]:
+    """Inverse of encode_snapshot (tests, loading): arrays keyed by (kind, layer, param)."""
+    if header.get("v") != WIRE_VERSION:
+        raise ValueError(f"unsupported wire version {header.get('v')!r}")
+    buf = memoryview(data).cast("B")
+    arrays: dict[tuple[str, str, str], np.ndarray] = {}
+    for ref in header["arrays"]:
+        dt = np.dtype(ref["dtype"]).newbyteorder("<")
+        n = int(np.prod(ref["shape"], dtype=np.int64))
+        end = ref["offset"] + n * dt.itemsize
+        if end > len(buf):
+            raise ValueError(f"array {ref['layer']}/{ref['param']} runs past the data")
+        arr = np.frombuffer(buf[ref["offset"] : end], dtype=dt).reshape(ref["shape"])
+        arrays[(ref["kind"], ref["layer"], ref["param"])] = arr
+    return {
+        "epoch": header["epoch"],
+        "label": header["label"],
+        "metrics": {k: decode_number(v) for k, v in header["metrics"].items()},
+        "stats": {
+            layer: {k: decode_number(v) for k, v in st.items()}
+            for layer, st in header["stats"].items()
+        },
+        "arrays": arrays,
+        "thinned": bool(header.get("thinned", False)),
+    }

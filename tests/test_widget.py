@@ -1,0 +1,169 @@
+"""NNViz's synced state: binary snapshots, incremental sync, index mirrors, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import traitlets
+
+import nnviz_widget as nnv
+from nnviz_widget.wire import decode_snapshot, encode_snapshot
+
+from .conftest import CommLog
+from .fakes import FakeModel, patch_adapt
+
+
+@pytest.fixture(autouse=True)
+def _fake(monkeypatch: pytest.MonkeyPatch) -> None:
+    patch_adapt(monkeypatch)
+
+
+def _has_float_list(obj: object, min_len: int = 8) -> bool:
+    """True where JSON state holds a list of floats (arrays must travel as buffers)."""
+    if isinstance(obj, dict):
+        return any(_has_float_list(v, min_len) for v in obj.values())
+    if isinstance(obj, list):
+        if len(obj) >= min_len and all(isinstance(x, float) for x in obj):
+            return True
+        return any(_has_float_list(v, min_len) for v in obj)
+    return False
+
+
+def test_state_is_graph_json_plus_binary_snapshots(comm_log: CommLog) -> None:
+    viz = nnv.NNViz(FakeModel((64, 32, 10)))
+    assert viz._graph["layers"][1]["name"] == "fc1"
+    assert viz._graph["neuron_source"] == {"fc1": "x", "fc2": "fc1"}  # through relu1
+    snap = viz._snapshots[0]
+    assert isinstance(snap.data, bytes) and len(snap.data) > 64 * 32 * 2
+    assert snap.header["epoch"] == -1 and snap.header["label"] == "init"
+    for kind, data, _ in comm_log.messages:
+        assert not _has_float_list(data), f"a JSON float list in a {kind} message"
+    assert comm_log.binary_bytes >= 64 * 32 * 2
+
+
+def test_wire_round_trip_exact() -> None:
+    m = FakeModel((20, 7, 3))
+    viz = nnv.NNViz(m)
+    m.step()
+    viz.record(0, loss=float("nan"), acc=0.5)
+    snap = viz.recorder.snapshots[-1]
+    header, data = encode_snapshot(snap)
+    json.dumps(header, allow_nan=False)  # strictly valid JSON
+    back = decode_snapshot(header, data)
+    assert np.isnan(back["metrics"]["loss"]) and back["metrics"]["acc"] == 0.5
+    for layer, params in snap.weights.items():
+        for p, arr in params.items():
+            np.testing.assert_array_equal(back["arrays"][("weight", layer, p)], arr)
+    np.testing.assert_array_equal(back["arrays"][("hist", "fc1", "*")], snap.hists["fc1"])
+    for ref in header["arrays"]:
+        assert ref["offset"] % 8 == 0
+
+
+def test_record_sends_only_the_new_epoch(comm_log: CommLog) -> None:
+    m = FakeModel((100, 50, 10))
+    viz = nnv.NNViz(m)
+    one_epoch = len(viz._snapshots[0].data)
+    for e in range(3):
+        m.step(seed=e)
+        viz.record(e, loss=1.0)
+    comm_log.clear()
+    m.step(seed=9)
+    viz.record(3, loss=0.5)
+    sent = comm_log.binary_bytes
+    # one new snapshot's bytes (plus nothing else binary), not the 5 snapshots of history
+    assert one_epoch * 0.8 <= sent <= one_epoch * 1.2, (sent, one_epoch)
+    assert comm_log.json_bytes < 20_000
+
+
+def test_live_follow_unless_scrubbed_back() -> None:
+    m = FakeModel()
+    viz = nnv.NNViz(m)
+    assert viz.epoch == -1
+    viz.record(0)
+    viz.record(1)
+    assert viz.epoch == 1  # follows the newest
+    viz.epoch = 0  # the user scrubs back
+    viz.record(2)
+    assert viz.epoch == 0
+    viz.epoch = 2
+    viz.record(3)
+    assert viz.epoch == 3
+
+
+def test_index_mirrors() -> None:
+    viz = nnv.NNViz(FakeModel())
+    viz.layer = "fc2"
+    assert viz._layer_index == viz.graph.names.index("fc2") + 1
+    viz._layer_index = 0
+    assert viz.layer == ""
+    viz.mode = "2d"
+    assert viz._mode_index == 1
+    viz._color_index = 1
+    assert viz.color_by == "delta"
+    viz.delta_ref = "init"
+    assert viz._delta_index == 1
+
+
+def test_unknown_layer_and_kwargs_rejected() -> None:
+    viz = nnv.NNViz(FakeModel())
+    with pytest.raises(traitlets.TraitError, match="no layer named 'nope'"):
+        viz.layer = "nope"
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        nnv.NNViz(FakeModel(), colour="red")
+
+
+def test_not_a_model() -> None:
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module or a keras\.Model"):
+        nnv.NNViz([1, 2, 3])
+
+
+def test_controls_are_jslinked() -> None:
+    viz = nnv.NNViz(FakeModel())
+    box = viz.controls()
+    assert viz.controls() is box  # built once
+    targets = {(lk.target[0].model_id, lk.target[1]) for lk in viz._links}
+    for trait in ("_layer_index", "_mode_index", "_color_index", "epoch"):
+        assert (viz.model_id, trait) in targets, trait
+    bundle = viz._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    assert "layers" in repr(viz) and len(repr(viz)) < 200
+
+
+def test_slider_range_grows_live() -> None:
+    m = FakeModel()
+    viz = nnv.NNViz(m)
+    viz.controls()
+    for e in range(5):
+        viz.record(e)
+    assert viz._slider.min == -1 and viz._slider.max == 4
+
+
+def test_recorder_then_view() -> None:
+    rec = nnv.Recorder(FakeModel())
+    rec.record(0, loss=2.0)
+    viz = nnv.NNViz(rec)
+    assert len(viz._snapshots) == 2 and viz.history.epochs == [0]
+    with pytest.raises(TypeError, match="takes no inputs"):
+        nnv.NNViz(rec, inputs=np.zeros(3))
+
+
+def test_figures() -> None:
+    m = FakeModel((8, 6, 3))
+    viz = nnv.NNViz(m)
+    m.grads = {"fc1": {"weight": np.ones((6, 8), np.float32)}}
+    for e in range(4):
+        m.step(seed=e)
+        viz.record(e, loss=1 / (e + 1), val_loss=float("nan") if e == 2 else 1.2, accuracy=0.5)
+    loss = viz.figure("loss")
+    names = {tr.name for tr in loss.data}
+    assert {"loss", "val_loss", "accuracy", "val_loss: non-finite"} <= names
+    w = viz.figure("weights")
+    assert len([tr for tr in w.data if tr.type == "heatmap"]) == 2
+    g = viz.figure("gradients")
+    assert g.layout.yaxis.type == "log"
+    u = viz.figure("updates")
+    assert any(s.y0 == 1e-3 for s in u.layout.shapes)
+    with pytest.raises(ValueError, match="choose one of"):
+        viz.figure("nope")
