@@ -333,9 +333,9 @@ class Recorder:
 
     def keras_callback(self) -> Any:
         """A keras.callbacks.Callback that records every epoch end with all of Keras' logs."""
-        from .adapters.keras import make_callback
+        from .adapters.keras_callback import make_callback
 
-        return make_callback(self.record)
+        return make_callback(self)
 
 
 class History:
