@@ -134,10 +134,13 @@ class KerasAdapter(ModelAdapter):
         self._ensure_built()
         self._net = _graph_network(model)  # the Functional to read, or None (subclassed)
         self._nodes: dict[int, str] = {}  # id(keras op / layer) -> graph node name
-        self._objects: dict[str, Any] = {}  # graph node name -> keras layer (or op)
         self._vars: list[tuple[str, str, Any, str]] = []  # (node, canonical name, var, how)
+        self._layers: list[Layer] = []  # the graph being built
+        self._edges: list[tuple[str, str]] = []
+        self._assigned: set[int] = set()  # ids of variables already counted in some node
+        self._output_names: list[str] = []
+        self._leaves: list[tuple[Any, str | None]] = []  # subclassed: (graph layer, parent)
         self._failed: str | None = None  # innermost layer that raised in the last forward pass
-        self._capture: dict[str, Any] | None = None  # subclassed: node -> first output
         self._loss_kinds: list[str] | None = None
         if self._net is not None:
             self._graph = self._functional_graph(self._net)
@@ -177,6 +180,10 @@ class KerasAdapter(ModelAdapter):
                 arrays.append(np.zeros((1, *shape), dtype=_np_dtype(t.dtype)))
             return arrays[0] if len(arrays) == 1 else arrays
         if getattr(self.model, "built", False):
+            # a subclassed model built with model.build(shape) remembers that shape
+            shapes = list((getattr(self.model, "_build_shapes_dict", None) or {}).values())
+            if len(shapes) == 1 and shapes[0] and all(d is not None for d in shapes[0][1:]):
+                return np.zeros((1, *shapes[0][1:]), dtype=np.float32)
             self.notes.append("no probe: pass inputs= to record activations and gradients")
             return None
         raise ValueError(
@@ -198,7 +205,7 @@ class KerasAdapter(ModelAdapter):
                 except Exception as e:
                     raise ValueError(
                         f"could not build {model.name!r} for input shape "
-                        f"{_fmt(tuple(leaves[0].shape[1:]))} per sample: {e}"
+                        f"{_fmt(tuple(leaves[0].shape[1:]))} per sample: {_plain(e)}"
                     ) from e
                 if getattr(model, "_functional", None) is not None:
                     return
@@ -231,25 +238,30 @@ class KerasAdapter(ModelAdapter):
     def _check_probe_shapes(self) -> None:
         """Compare the probe with the model's input shapes before running anything."""
         assert self._net is not None
-        leaves = self._standardize(self._net, self._probe)
+        first = self._net.inputs[0]
+
+        def fail(t: Any, got: str, why: str = "") -> ValueError:
+            name = self._nodes.get(id(t._keras_history.operation), str(t.name))
+            return ValueError(
+                f"the probe batch does not fit model {self.model.name!r}: expected input shape "
+                f"{self._expected_shapes()} per sample (batch excluded), got {got}; failed at "
+                f"layer {name!r}{why}"
+            )
+
+        try:
+            leaves = self._standardize(self._net, self._probe)
+        except Exception as e:  # wrong structure or a rank Keras cannot adjust
+            raise fail(first, self._probe_shapes(), f": {_plain(e)}") from e
         for t, x in zip(self._net.inputs, leaves, strict=False):
             want, got = tuple(t.shape[1:]), tuple(x.shape[1:])
-            bad = len(want) != len(got) or any(
+            if len(want) != len(got) or any(
                 w is not None and w != g for w, g in zip(want, got, strict=False)
-            )
-            if bad and len(want) == len(got):  # a rank difference may be fixed by Keras
-                name = self._nodes.get(id(t._keras_history.operation), str(t.name))
-                raise ValueError(
-                    f"the probe batch does not fit model {self.model.name!r}: expected input "
-                    f"shape {_fmt(want)} per sample (batch excluded), got {_fmt(got)}; failed at "
-                    f"layer {name!r}"
-                )
+            ):
+                raise fail(t, _fmt(got))
 
     def _standardize(self, net: Any, inputs: Any) -> list[Any]:
         """Inputs as the flat list of backend tensors, in ``net.inputs`` order."""
-        if len(net.inputs) == 1 and not isinstance(inputs, list | tuple | dict):
-            inputs = [inputs]
-        return list(net._standardize_inputs(inputs))
+        return list(net._standardize_inputs(_like_inputs(net, inputs)))
 
     def _guarded(self, fn: Callable[[], Any]) -> Any:
         """Run a forward pass; a failure becomes a ValueError naming the layer and the shape.
@@ -261,7 +273,10 @@ class KerasAdapter(ModelAdapter):
         try:
             return fn()
         except Exception as e:
-            where = self._failed or f"{self.model.name}.call"
+            # a layer that fails its input check never reaches its (wrapped) call: Keras' own
+            # message names it
+            named = re.search(r"of layer ['\"]([^'\"]+)['\"]", _plain(e))
+            where = self._failed or (named.group(1) if named else f"{self.model.name}.call")
             raise ValueError(
                 f"the probe batch does not fit model {self.model.name!r}: expected input shape "
                 f"{self._expected_shapes()} per sample (batch excluded), got "
@@ -272,9 +287,6 @@ class KerasAdapter(ModelAdapter):
 
     def _functional_graph(self, net: Any) -> Graph:
         """Nodes and edges read from the functional graph; nested graph networks expanded."""
-        self._layers: list[Layer] = []
-        self._edges: list[tuple[str, str]] = []
-        self._assigned: set[int] = set()
         sources: list[list[str]] = []
         for t in net.inputs:
             op = t._keras_history.operation
@@ -330,9 +342,6 @@ class KerasAdapter(ModelAdapter):
 
     def _subclassed_graph(self) -> Graph:
         """A chain of the layers in the order they are called on the probe (approximate)."""
-        self._layers = []
-        self._edges = []
-        self._assigned = set()
         self._leaves = _node_layers(self.model)
         calls: list[tuple[Any, Any, list[Any]]] = []  # (layer, output, inputs) in call order
         outputs: list[Any] = []
@@ -411,7 +420,7 @@ class KerasAdapter(ModelAdapter):
     def _add_node(self, obj: Any, parent: str | None, out: Shape, ins: list[Shape]) -> str:
         """Add one graph node for keras layer/op ``obj`` and claim its not-yet-claimed weights."""
         name = self._unique(str(getattr(obj, "name", type(obj).__name__)), parent)
-        kind, op, units, detail = describe(obj, out)
+        kind, op, units, detail = describe_layer(obj, out, ins)
         variables = [v for v in getattr(obj, "weights", []) if id(v) not in self._assigned]
         self._assigned.update(id(v) for v in variables)
         shapes: dict[str, Shape] = {}
@@ -434,12 +443,10 @@ class KerasAdapter(ModelAdapter):
             )
         )
         self._nodes[id(obj)] = name
-        self._objects[name] = obj
         return name
 
     def _add_outputs(self, shapes: list[Shape], producers: list[list[str]]) -> None:
         """One "output" node per model output, fed by the node that produces it."""
-        self._output_names: list[str] = []
         for i, (shape, srcs) in enumerate(zip(shapes, producers, strict=False)):
             name = self._unique("output" if len(shapes) == 1 else f"output_{i}")
             self._layers.append(
@@ -511,7 +518,7 @@ class KerasAdapter(ModelAdapter):
                     self._failed = self._failed or name  # the innermost layer fails first
                     raise
                 if name not in record:
-                    record[name] = keras.tree.flatten(out)[0]
+                    record[name] = _first(out)
                 return out
 
             return call
@@ -546,7 +553,7 @@ class KerasAdapter(ModelAdapter):
                     self._failed = self._failed or str(layer.name)
                     raise
                 ins = keras.tree.flatten(args[0]) if args else []
-                slots[slot] = (layer, keras.tree.flatten(out)[0], ins)
+                slots[slot] = (layer, _first(out), ins)
                 return out
 
             return call
@@ -575,7 +582,7 @@ class KerasAdapter(ModelAdapter):
         """Every layer's weights now, as float32 copies in canonical orientation."""
         out: ParamDict = {}
         for name, canon, v, how in self._vars:
-            value = _to_numpy(keras.ops.convert_to_numpy(v.value))
+            value = _to_numpy(v.value)
             out.setdefault(name, {})[canon] = _orient(value, how)
         return out
 
@@ -587,17 +594,17 @@ class KerasAdapter(ModelAdapter):
             record = self._guarded(self._run_functional)
         else:
             calls, outs = self._guarded(self._run_subclassed)
-            record = {}
+            inputs = [x.name for x in self._graph.layers if x.kind == "input"]
+            record = dict(zip(inputs, keras.tree.flatten(self._probe), strict=False))
             for layer, y, _ in calls:
                 name = self._nodes.get(id(layer))
                 if name is not None and name not in record:
                     record[name] = y
-            inputs = [x.name for x in self._graph.layers if x.kind == "input"]
-            record.update(zip(inputs, keras.tree.flatten(self._probe), strict=False))
             record.update(zip(self._output_names, outs, strict=False))
         return {
-            name: _to_numpy(keras.ops.convert_to_numpy(y)).astype(np.float32, copy=False)
+            name: _to_numpy(y).astype(np.float32, copy=False)
             for name, y in record.items()
+            if y is not None
         }
 
     def gradients(self) -> ParamDict:
@@ -625,11 +632,7 @@ class KerasAdapter(ModelAdapter):
             return {}
         out: ParamDict = {}
         for (name, canon, v, how), g in zip(entries, grads, strict=True):
-            value = (
-                np.zeros(tuple(v.shape), dtype=np.float32)
-                if g is None
-                else _to_numpy(keras.ops.convert_to_numpy(g))
-            )
+            value = np.zeros(tuple(v.shape), dtype=np.float32) if g is None else _to_numpy(g)
             out.setdefault(name, {})[canon] = _orient(value, how)
         return out
 
@@ -637,82 +640,68 @@ class KerasAdapter(ModelAdapter):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            outputs = self.model(self._probe, training=False)
+            outputs = self.model(self._model_input(), training=False)
             loss = self._loss(outputs)
-        return list(tape.gradient(loss, [v.value for v in variables]))
+        grads = tape.gradient(loss, [v.value for v in variables])
+        # an Embedding's gradient is a sparse IndexedSlices: densify it
+        return [None if g is None else tf.convert_to_tensor(g) for g in grads]
 
     def _torch_gradients(self, variables: list[Any]) -> list[Any]:
         import torch
 
         params = [v.value for v in variables]  # torch Parameters behind the keras variables
         with torch.enable_grad():
-            outputs = self.model(self._probe, training=False)
+            outputs = self.model(self._model_input(), training=False)
             loss = self._loss(outputs)
             # autograd.grad leaves .grad untouched, so the user's training state is not disturbed
             return list(torch.autograd.grad(loss, params, allow_unused=True))
 
+    def _model_input(self) -> Any:
+        net = _graph_network(self.model)
+        return _like_inputs(net, self._probe) if net is not None else self._probe
+
     def _loss(self, outputs: Any) -> Any:
         """A scalar loss over all outputs, chosen from the labels and the outputs' form."""
         ops = keras.ops
-        outs = keras.tree.flatten(outputs)
+        outs = [ops.cast(o, "float32") for o in keras.tree.flatten(outputs)]
         if self.labels is None:
-            return sum((ops.mean(ops.square(ops.cast(o, "float32"))) for o in outs), ops.zeros(()))
-        labels = keras.tree.flatten(self.labels)
-        if len(labels) != len(outs):
-            labels = labels[: len(outs)]
-        if self._loss_kinds is None:
+            return sum((ops.mean(ops.square(o)) for o in outs), ops.zeros(()))
+        labels = keras.tree.flatten(self.labels)[: len(outs)]
+        if self._loss_kinds is None:  # decided once, from the first outputs seen
             self._loss_kinds = [
-                _loss_kind(_to_numpy(ops.convert_to_numpy(o)), y)
-                for o, y in zip(outs, labels, strict=False)
+                _loss_kind(_to_numpy(o), y) for o, y in zip(outs, labels, strict=False)
             ]
         total = ops.zeros(())
         for o, y, kind in zip(outs, labels, self._loss_kinds, strict=False):
-            o = ops.cast(o, "float32")
-            if kind == "sparse_ce":
-                probs = _looks_like_probabilities(o)
-                total = total + ops.mean(
-                    keras.losses.sparse_categorical_crossentropy(
-                        y.reshape(-1).astype("int32"), o, from_logits=not probs
-                    )
+            shape = tuple(o.shape)
+            if kind in ("sparse_ce", "sparse_ce_logits"):
+                target = ops.convert_to_tensor(y.reshape(-1).astype("int32"))
+                loss = keras.losses.sparse_categorical_crossentropy(
+                    target, o, from_logits=kind == "sparse_ce_logits"
                 )
             elif kind == "bce":
-                total = total + ops.mean(
-                    keras.losses.binary_crossentropy(y.reshape(tuple(o.shape)).astype("float32"), o)
-                )
+                target = ops.convert_to_tensor(y.reshape(shape).astype("float32"))
+                loss = keras.losses.binary_crossentropy(target, o)
             else:
-                target = y.astype("float32")
-                if target.size == math.prod(o.shape):
-                    target = target.reshape(tuple(o.shape))
-                total = total + ops.mean(ops.square(o - target))
+                y = y.astype("float32")
+                target = ops.convert_to_tensor(
+                    y.reshape(shape) if y.size == math.prod(shape) else y
+                )
+                loss = ops.square(ops.subtract(o, target))
+            total = ops.add(total, ops.mean(loss))
         return total
-
-
-# --------------------------------------------------------------------- training callback
-
-
-def make_callback(record: Callable[..., Any]) -> Any:
-    """A ``keras.callbacks.Callback`` calling ``record(epoch, **logs)`` at every epoch end.
-
-    Keras' logs (loss, val_loss, accuracy ...) become the metrics; non-numeric entries are
-    dropped so that a custom log value never stops training.
-    """
-
-    class NNVizCallback(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            metrics: dict[str, float] = {}
-            for key, value in (logs or {}).items():
-                with contextlib.suppress(TypeError, ValueError):
-                    metrics[str(key)] = float(value)
-            record(int(epoch), **metrics)
-
-    return NNVizCallback()
 
 
 # --------------------------------------------------------------------- describing layers
 
 
-def describe(obj: Any, out: Shape = ()) -> tuple[str, str, int | None, dict[str, Any]]:
-    """(kind, op, units, detail) of a keras layer or op; unknown classes become "other"."""
+def describe_layer(
+    obj: Any, out: Shape = (), ins: list[Shape] | None = None
+) -> tuple[str, str, int | None, dict[str, Any]]:
+    """(kind, op, units, detail) of a keras layer or op; unknown classes become "other".
+
+    ``out`` / ``ins`` (per-sample shapes, where known) fill in what the layer does not say.
+    """
     cls_name = type(obj).__name__
     kind = "other"
     matched = cls_name
@@ -720,6 +709,8 @@ def describe(obj: Any, out: Shape = ()) -> tuple[str, str, int | None, dict[str,
         if cls.__name__ in _KIND_BY_CLASS and (cls.__module__ or "").startswith("keras"):
             kind, matched = _KIND_BY_CLASS[cls.__name__], cls.__name__
             break
+    if kind == "merge" and ins is not None and len(ins) < 2 and not isinstance(obj, keras.Layer):
+        kind = "other"  # ``x * 2.0`` is ops.numpy.Multiply with one tensor: not a merge
     detail: dict[str, Any] = {}
     units: int | None = None
     try:
@@ -742,7 +733,8 @@ def describe(obj: Any, out: Shape = ()) -> tuple[str, str, int | None, dict[str,
             filters = getattr(obj, "filters", None)
             units = int(filters) if filters is not None else _last(out)
         elif kind == "pool":
-            detail = {"dim": len(out) - 1 if out else None}
+            in_shape = ins[0] if ins else ()
+            detail = {"dim": len(in_shape) - 1 if in_shape else None}
             if matched == "BaseGlobalPooling":
                 detail["global"] = True
             for key in ("pool_size", "strides"):
@@ -858,6 +850,18 @@ def _orient(value: np.ndarray, how: str) -> np.ndarray:
 # --------------------------------------------------------------------- model structure
 
 
+def _like_inputs(net: Any, inputs: Any) -> Any:
+    """``inputs`` nested like ``net``'s own inputs (one array vs a list of one), which spares
+    Keras' "structure of inputs doesn't match" warning."""
+    struct = getattr(net, "_inputs_struct", None)
+    single = not isinstance(inputs, list | tuple | dict)
+    if isinstance(struct, list | tuple) and len(struct) == 1 and single:
+        return [inputs]
+    if not isinstance(struct, list | tuple | dict) and isinstance(inputs, list | tuple):
+        return inputs[0] if len(inputs) == 1 else inputs
+    return inputs
+
+
 def _graph_network(model: Any) -> Any:
     """The Functional graph behind ``model`` (itself, or a built Sequential's), else None.
 
@@ -901,7 +905,7 @@ def _node_layers(model: Any) -> list[tuple[Any, str | None]]:
             if id(sub) in seen:
                 continue  # shared: one node
             seen.add(id(sub))
-            kind = describe(sub)[0]
+            kind = describe_layer(sub)[0]
             if kind == "input":
                 continue  # a nested Sequential's InputLayer is never called
             if kind != "other" or not _sublayers(sub) or _has_own_weights(sub):
@@ -942,8 +946,10 @@ def _patched_calls(
 
 
 def _plain(e: BaseException) -> str:
-    """An exception's message without the ANSI bold codes Keras adds."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    """An exception's message without the ANSI bold codes Keras adds, cut to a readable length
+    (Keras may print whole input arrays)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    return text if len(text) <= 600 else text[:600] + " ..."
 
 
 def _join(parent: str | None, name: str) -> str:
@@ -952,6 +958,12 @@ def _join(parent: str | None, name: str) -> str:
 
 def _per_sample(shape: Any) -> Shape:
     return tuple(None if d is None else int(d) for d in tuple(shape)[1:])
+
+
+def _first(out: Any) -> Any:
+    """The first tensor of a layer's output (LSTM states, attention scores ... are dropped)."""
+    leaves = [x for x in keras.tree.flatten(out) if hasattr(x, "shape")]
+    return leaves[0] if leaves else None
 
 
 def _value_shape(x: Any) -> Shape:
@@ -993,7 +1005,11 @@ def _np_dtype(dtype: Any) -> Any:
 
 
 def _to_numpy(x: Any) -> np.ndarray:
-    """Any array-like (numpy, tf, torch, keras tensor) as a numpy array on the host."""
+    """Any array-like (numpy, tf, torch) as a numpy array on the host.
+
+    Not ``keras.ops.convert_to_numpy``: on TF it calls ``np.array(variable)``, which warns
+    (DeprecationWarning about ``copy=``) with numpy 2.
+    """
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "detach"):  # torch
@@ -1023,23 +1039,23 @@ def _cut(x: Any) -> Any:
 
 
 def _loss_kind(out: np.ndarray, labels: np.ndarray) -> str:
-    """Which loss fits an output and its labels: "sparse_ce", "bce" or "mse"."""
+    """Which loss fits an output and its labels.
+
+    "sparse_ce" / "sparse_ce_logits" (integer class labels, (N, C) output: probabilities where
+    rows are non-negative and sum to 1, else logits), "bce" ((N, 1) output in [0, 1], 0/1 labels)
+    or "mse".
+    """
     labels = np.asarray(labels)
     n = out.shape[0] if out.ndim else 0
-    integer = labels.dtype.kind in "iu" or (
-        labels.dtype.kind == "f" and labels.size and np.all(labels == np.round(labels))
+    whole = labels.dtype.kind in "iu" or (
+        labels.dtype.kind == "f" and bool(np.all(labels == np.round(labels)))
     )
-    in_range = labels.dtype.kind in "iu" or np.all((labels >= 0) & (labels < out.shape[-1]))
-    if out.ndim == 2 and out.shape[1] > 1 and integer and labels.size == n and in_range:
-        return "sparse_ce"
+    classes = out.ndim == 2 and out.shape[1] > 1 and whole and labels.size == n
+    if classes and np.all((labels >= 0) & (labels < out.shape[1])):
+        probs = np.all(out >= 0) and np.allclose(out.sum(axis=-1), 1.0, atol=1e-3)
+        return "sparse_ce" if probs else "sparse_ce_logits"
     if out.ndim == 2 and out.shape[1] == 1 and labels.size == n:
         binary = np.all((labels == 0) | (labels == 1))
         if binary and np.all((out >= 0) & (out <= 1)):
             return "bce"
     return "mse"
-
-
-def _looks_like_probabilities(o: Any) -> bool:
-    """True where rows are non-negative and sum to 1 (a softmax output), else logits."""
-    a = _to_numpy(keras.ops.convert_to_numpy(o))
-    return bool(np.all(a >= 0) and np.allclose(a.sum(axis=-1), 1.0, atol=1e-3))

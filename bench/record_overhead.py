@@ -1,0 +1,92 @@
+"""Training time of a digits MLP (64-64-10, 30 epochs) with record() every epoch vs without.
+
+Torch (the user's own loop) and Keras (fit with the callback), measured in the same run.
+Goal: <= 5% overhead. Prints ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from _common import count_comm_bytes, digits, torch_mlp  # noqa: E402
+
+EPOCHS = 30
+BATCH = 32
+REPEATS = 3
+
+
+def torch_run(record: bool) -> float:
+    import torch
+
+    import nnviz_widget as nnv
+
+    X, y = digits()
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+    torch.manual_seed(0)
+    model = torch_mlp((64, 64, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    viz = nnv.NNViz(model, inputs=X_t[:32]) if record else None
+    t0 = time.perf_counter()
+    for epoch in range(EPOCHS):
+        perm = torch.randperm(len(X_t))
+        total = 0.0
+        for i in range(0, len(X_t), BATCH):
+            idx = perm[i : i + BATCH]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(X_t[idx]), y_t[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss)
+        if viz is not None:
+            viz.record(epoch, loss=total / (len(X_t) / BATCH))
+    return time.perf_counter() - t0
+
+
+def keras_run(record: bool) -> float:
+    import keras
+
+    import nnviz_widget as nnv
+
+    X, y = digits()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    callbacks: list[Any] = []
+    if record:
+        viz = nnv.NNViz(model, inputs=X[:32])
+        callbacks.append(viz.keras_callback())
+    t0 = time.perf_counter()
+    model.fit(X, y, epochs=EPOCHS, batch_size=BATCH, verbose=0, callbacks=callbacks)
+    return time.perf_counter() - t0
+
+
+def best_of(fn: Any, record: bool) -> float:
+    return min(fn(record) for _ in range(REPEATS))
+
+
+def main() -> None:
+    count_comm_bytes()  # widgets talk to a counting comm, as if a browser were attached
+    print(f"digits MLP 64-64-10, {EPOCHS} epochs, batch {BATCH}, best of {REPEATS}")
+    for name, fn in (("torch", torch_run), ("keras", keras_run)):
+        fn(False)  # warm-up (imports, graph building)
+        base = best_of(fn, False)
+        rec = best_of(fn, True)
+        print(f"  {name:5s} without record {base:7.2f} s   with record {rec:7.2f} s   "
+              f"overhead {100 * (rec / base - 1):+5.1f}%   (goal <= 5%)")
+
+
+if __name__ == "__main__":
+    main()
