@@ -169,7 +169,7 @@ def test_two_inputs_and_cat() -> None:
     assert [layer.name for layer in g if layer.kind == "input"] == ["left", "right"]
     assert g["left"].output_shape == (3,)
     assert g["cat"].kind == "merge"
-    assert g["cat"].detail == {"op": "cat"}
+    assert g["cat"].detail == {"op": "concat"}
     assert set(g.predecessors("cat")) == {"a", "b"}
     assert g.predecessors("a") == ["left"]
     assert g.predecessors("b") == ["right"]

@@ -120,20 +120,22 @@ _RESHAPE_FN = frozenset(
         "expand_as",
     }
 )
+# The neutral merge op names are shared with the Keras adapter:
+# add, subtract, multiply, concat, stack, average, maximum, minimum, dot.
 _MERGE_FN = {
     "add": "add",
     "iadd": "add",
-    "sub": "sub",
-    "isub": "sub",
-    "rsub": "sub",
-    "mul": "mul",
-    "imul": "mul",
-    "cat": "cat",
-    "concat": "cat",
-    "concatenate": "cat",
+    "sub": "subtract",
+    "isub": "subtract",
+    "rsub": "subtract",
+    "mul": "multiply",
+    "imul": "multiply",
+    "cat": "concat",
+    "concat": "concat",
+    "concatenate": "concat",
     "stack": "stack",
-    "hstack": "cat",
-    "vstack": "cat",
+    "hstack": "concat",
+    "vstack": "concat",
 }
 
 # Module class name -> activation name, where lower-casing the class name is not enough.
