@@ -234,12 +234,27 @@ class TorchAdapter(ModelAdapter):
         """{node name: {param name: float32 copy}} in canonical orientation."""
         out: ParamDict = {}
         for name, owned in self._owners().items():
-            if owned.params:
-                out[name] = {
-                    pname: _to_numpy(_canonical(sub, attr, p.detach()))
-                    for pname, sub, attr, p in owned.params
-                }
+            layer: dict[str, np.ndarray] = {}
+            for pname, _sub, attr, _p in owned.params:
+                # resolve by path each time: the user may have replaced a module since
+                found = self._param_at(owned.path, pname)
+                if found is not None:
+                    sub, p = found
+                    layer[pname] = _to_numpy(_canonical(sub, attr, p.detach()))
+            if layer:
+                out[name] = layer
         return out
+
+    def _param_at(self, path: str, pname: str) -> tuple[nn.Module, torch.Tensor] | None:
+        """(submodule, parameter) now at ``path.pname`` in the model, or None if it is gone."""
+        full = f"{path}.{pname}" if path else pname
+        sub_path, _, attr = full.rpartition(".")
+        try:
+            sub = self.model.get_submodule(sub_path) if sub_path else self.model
+        except AttributeError:
+            return None
+        p = getattr(sub, attr, None)
+        return (sub, p) if isinstance(p, torch.Tensor) else None
 
     def gradients(self) -> ParamDict:
         """Gradients, same keys as ``parameters()``.
