@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from .timeline import Recorder
 
-KINDS = ("loss", "weights", "gradients", "updates")
+KINDS = ("loss", "weights", "gradients", "updates", "health")
 _LAYOUT = {
     "template": "plotly_white",
     "height": 420,
@@ -19,7 +19,13 @@ _LAYOUT = {
 
 def figure(rec: Recorder, kind: str = "loss") -> go.Figure:
     """Build one of the figures in KINDS; ValueError names the kinds for anything else."""
-    builders = {"loss": _loss, "weights": _weights, "gradients": _gradients, "updates": _updates}
+    builders = {
+        "loss": _loss,
+        "weights": _weights,
+        "gradients": _gradients,
+        "updates": _updates,
+        "health": _health,
+    }
     if kind not in builders:
         raise ValueError(f"unknown figure {kind!r}; choose one of {list(KINDS)}")
     return builders[kind](rec)
@@ -169,4 +175,50 @@ def _updates(rec: Recorder) -> go.Figure:
         yaxis_type="log",
         **_LAYOUT,
     )
+    return fig
+
+
+def _health(rec: Recorder) -> go.Figure:
+    """Dead-ReLU and saturated fractions per layer over epochs (0..1), one line per layer."""
+    from .probe import DEAD_BADGE
+
+    table = rec.history.health()
+    fig = go.Figure()
+    for metric, dash in (("dead", "solid"), ("saturated", "dot")):
+        values = table[metric]
+        for i, layer in enumerate(table.layers):
+            if np.all(np.isnan(values[i])):
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=table.epochs,
+                    y=values[i],
+                    mode="lines+markers",
+                    name=f"{layer}: {metric}",
+                    line={"dash": dash},
+                )
+            )
+    fig.add_hline(
+        y=DEAD_BADGE,
+        line_dash="dash",
+        line_color="crimson",
+        annotation_text="badge threshold",
+        annotation_position="top left",
+    )
+    fig.update_layout(
+        title="Training health: dead ReLU units (solid) and saturated sigmoid/tanh (dotted)",
+        xaxis_title="epoch",
+        yaxis_title="fraction of units",
+        yaxis_range=[-0.02, 1.02],
+        **_LAYOUT,
+    )
+    if not fig.data:
+        fig.add_annotation(
+            text="no ReLU / sigmoid / tanh layers with recorded activations",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
     return fig

@@ -95,6 +95,8 @@ class Graph:
     model_name: str = ""
     approximate: bool = False  # topology guessed from execution order, not traced
     notes: list[str] = field(default_factory=list)
+    # where image-like shapes keep their channels: torch (C, H, W), Keras by default (H, W, C)
+    data_format: str = "channels_first"
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -173,6 +175,7 @@ class Graph:
             "model_name": self.model_name,
             "approximate": self.approximate,
             "notes": list(self.notes),
+            "data_format": self.data_format,
             "layers": [layer.to_dict() for layer in self.layers],
             "edges": [list(e) for e in self.edges],
             "neuron_source": {
@@ -192,6 +195,7 @@ class Graph:
             model_name=str(d.get("model_name", "")),
             approximate=bool(d.get("approximate", False)),
             notes=list(d.get("notes", [])),
+            data_format=str(d.get("data_format", "channels_first")),
         )
 
 

@@ -16,6 +16,19 @@ import numpy as np
 
 from .adapters import ModelAdapter, ParamDict, adapt
 from .graph import Graph
+from .probe import (
+    HEALTH_METRICS,
+    ActInfo,
+    Boundary,
+    HealthTable,
+    boundary_arrays,
+    canonical,
+    grad_ratios,
+    image_shape_for,
+    layer_health,
+    predictions,
+    reduce_activation,
+)
 
 HIST_BINS = 64
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -37,11 +50,24 @@ class Snapshot:
     stats: dict[str, dict[str, float | None]] = field(default_factory=dict)
     hists: dict[str, np.ndarray] = field(default_factory=dict)
     thinned: bool = False
+    # the probe batch (issue "inside the network"): activations within the budget, how each was
+    # kept, per-layer health, predicted classes, and the decision boundary of a 2-D-input model
+    acts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    act_info: dict[str, ActInfo] = field(default_factory=dict)
+    health: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    preds: list[int] = field(default_factory=list)
+    boundary: dict[str, np.ndarray] = field(default_factory=dict)
+    boundary_meta: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
         n = sum(a.nbytes for p in self.weights.values() for a in p.values())
         n += sum(a.nbytes for p in self.grads.values() for a in p.values())
+        n += sum(a.nbytes for p in self.acts.values() for a in p.values())
+        n += sum(a.nbytes for a in self.boundary.values()) + sum(
+            a.nbytes for a in self.fields.values()
+        )
         return n + sum(h.nbytes for h in self.hists.values()) + 64 * len(self.stats)
 
 
@@ -128,6 +154,14 @@ def thin_order(epochs: list[int]) -> int | None:
     return best
 
 
+def _numpy(x: Any) -> Any:
+    """A framework tensor as numpy (without importing the framework)."""
+    for attr in ("detach",):
+        if hasattr(x, attr):
+            x = x.detach().cpu()
+    return x.numpy() if hasattr(x, "numpy") and not isinstance(x, np.ndarray) else x
+
+
 def _as_metric(name: str, value: Any) -> float:
     if isinstance(value, bool | str | bytes):
         raise TypeError(f"metric {name!r} must be a number, got {type(value).__name__} {value!r}")
@@ -163,6 +197,8 @@ class Recorder:
         labels: Any = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         record_gradients: bool = True,
+        boundary: bool | None = None,
+        image_shape: tuple[int, ...] | None = None,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
@@ -173,6 +209,7 @@ class Recorder:
         self.graph: Graph = self.adapter.graph()
         self.max_bytes = int(max_bytes)
         self.record_gradients = record_gradients
+        self.labels = None if labels is None else np.asarray(_numpy(labels)).reshape(-1)
         self.snapshots: list[Snapshot] = []
         self.notes: list[str] = list(self.graph.notes) + list(getattr(self.adapter, "notes", []))
         self._listeners: list[Callable[[str, Snapshot | None], None]] = []
@@ -181,8 +218,106 @@ class Recorder:
         self._samples = self._choose_samples(params)
         self._prev_full: ParamDict = params  # full params of the last snapshot (update ratios)
         self._before_last: ParamDict = params  # ... and of the one before (for a replaced epoch)
-        self.snapshots.append(self._snapshot(INIT_EPOCH, "init", {}, params, self._grads()))
+        first_acts = self._activations()
+        self.probe_info = self._probe_info(first_acts, image_shape)
+        self._boundary = self._make_boundary(boundary, first_acts)
+        self.snapshots.append(
+            self._snapshot(INIT_EPOCH, "init", {}, params, self._grads(), first_acts)
+        )
         self.history = History(self)
+
+    # -- the probe batch --
+    def _input_layers(self) -> list[Any]:
+        return [layer for layer in self.graph.layers if layer.kind == "input"]
+
+    def _activations(self) -> dict[str, np.ndarray]:
+        """The probe batch through the model (channels first); {} where it can't run."""
+        try:
+            raw = self.adapter.activations()
+        except Exception as e:  # never lose an epoch over the probe
+            warnings.warn(
+                f"nnviz: activations could not be recorded ({e})", RuntimeWarning, stacklevel=3
+            )
+            return {}
+        out = {}
+        for layer in self.graph.layers:
+            a = raw.get(layer.name)
+            if a is not None and a.ndim >= 1:
+                out[layer.name] = canonical(np.asarray(a), layer, self.graph.data_format)
+        return out
+
+    def _probe_info(
+        self, acts: dict[str, np.ndarray], image_shape: tuple[int, ...] | None
+    ) -> dict[str, Any]:
+        inputs = self._input_layers()
+        info: dict[str, Any] = {"n": 0, "labels": None, "input": None, "image_shape": None}
+        if not inputs or inputs[0].name not in acts:
+            return info
+        x = acts[inputs[0].name]
+        info["n"], info["input"] = int(x.shape[0]), inputs[0].name
+        if self.labels is not None:
+            lab = self.labels[: x.shape[0]]
+            info["labels"] = [int(v) if float(v).is_integer() else float(v) for v in lab]
+        per = x.shape[1:]
+        if image_shape is not None:
+            info["image_shape"] = [int(v) for v in image_shape]
+        elif len(per) == 1:
+            info["image_shape"] = image_shape_for(int(per[0]))
+        elif len(per) == 3 and per[0] in (1, 3):  # (C, H, W)
+            info["image_shape"] = [int(per[1]), int(per[2]), int(per[0])]
+        elif len(per) == 2:
+            info["image_shape"] = [int(per[0]), int(per[1])]
+        return info
+
+    def _make_boundary(self, want: bool | None, acts: dict[str, np.ndarray]) -> Boundary | None:
+        inputs = self._input_layers()
+        two_d = len(inputs) == 1 and tuple(inputs[0].output_shape) == (2,)
+        if want and not two_d:
+            shapes = [tuple(x.output_shape) for x in inputs]
+            raise ValueError(
+                "a decision boundary needs a model with one input of 2 features per sample; "
+                f"this model's inputs have per-sample shapes {shapes}. Pass boundary=False."
+            )
+        if want is False or not two_d or inputs[0].name not in acts:
+            return None
+        try:
+            self.adapter.activations_for(np.zeros((1, 2), np.float32))
+        except NotImplementedError:
+            return None
+        return Boundary.around(acts[inputs[0].name].reshape(-1, 2))
+
+    def _boundary_snapshot(self, snap: Snapshot) -> None:
+        b = self._boundary
+        if b is None:
+            return
+        try:
+            grid_acts = self.adapter.activations_for(b.grid())
+            field_acts = self.adapter.activations_for(b.grid(b.field_res))
+        except Exception as e:
+            warnings.warn(
+                f"nnviz: the decision boundary could not be computed ({e})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
+        outputs = [x.name for x in self.graph.layers if x.kind == "output"]
+        if not outputs or outputs[0] not in grid_acts:
+            return
+        arrays, meta = boundary_arrays(grid_acts[outputs[0]], b.res)
+        meta.update({"extent": list(b.extent), "res": b.res, "field_res": b.field_res})
+        snap.boundary, snap.boundary_meta = arrays, meta
+        fr = b.field_res
+        for layer in self.graph.layers:
+            a = field_acts.get(layer.name)
+            if layer.kind not in ("dense", "activation") or a is None or a.ndim != 2:
+                continue
+            if layer.name == self._last_dense() or a.shape[1] > 64:
+                continue
+            snap.fields[layer.name] = a.T.reshape(a.shape[1], fr, fr).astype(np.float16)
+
+    def _last_dense(self) -> str | None:
+        dense = [x.name for x in self.graph.layers if x.kind == "dense"]
+        return dense[-1] if dense else None
 
     # -- listeners (the widget subscribes to push each new snapshot to the browser) --
     def subscribe(self, fn: Callable[[str, Snapshot | None], None]) -> None:
@@ -241,6 +376,7 @@ class Recorder:
         metrics: dict[str, float],
         params: ParamDict,
         grads: ParamDict,
+        acts: dict[str, np.ndarray] | None = None,
     ) -> Snapshot:
         prev = self._prev_full if epoch != INIT_EPOCH else None
         snap = Snapshot(epoch=epoch, label=label, metrics=metrics)
@@ -259,7 +395,37 @@ class Recorder:
             )
             snap.stats[layer] = st
             snap.hists[layer] = hist
+        self._probe_snapshot(snap, self._activations() if acts is None else acts)
         return snap
+
+    def _probe_snapshot(self, snap: Snapshot, acts: dict[str, np.ndarray]) -> None:
+        """Activations within their budget, health per layer, predictions, boundary."""
+        keep = {}
+        for layer in self.graph.layers:
+            a = acts.get(layer.name)
+            if a is None or layer.kind == "output":  # output repeats its predecessor
+                continue
+            if layer.kind == "input" and snap.epoch != INIT_EPOCH:
+                continue  # the probe itself never changes: sent once, with init
+            keep[layer.name] = a
+        sizes = {name: int(a.size) for name, a in keep.items()}
+        shares = allocate(sizes, self.snapshot_budget // 2)
+        for name, a in keep.items():
+            arrays, info = reduce_activation(name, a, shares[name])
+            snap.acts[name], snap.act_info[name] = arrays, info
+        ratios = grad_ratios(self.graph, {n: st.get("grad_norm") for n, st in snap.stats.items()})
+        for layer in self.graph.layers:
+            h = layer_health(layer, acts.get(layer.name))
+            st = snap.stats.get(layer.name, {})
+            h["grad_ratio"] = ratios.get(layer.name)
+            h["update_ratio"] = st.get("update_ratio")
+            h["grad_norm"] = st.get("grad_norm")
+            if any(v is not None for v in h.values()):
+                snap.health[layer.name] = h
+        outputs = [x.name for x in self.graph.layers if x.kind == "output"]
+        if outputs and outputs[0] in acts:
+            snap.preds = predictions(acts[outputs[0]])
+        self._boundary_snapshot(snap)
 
     def _check_shapes(self, params: ParamDict) -> None:
         for layer, shapes in self._shapes.items():
@@ -324,6 +490,7 @@ class Recorder:
             snap = self.snapshots[candidates[pick]]
             snap.weights = {}
             snap.grads = {}
+            snap.acts, snap.act_info, snap.boundary, snap.fields = {}, {}, {}, {}
             snap.thinned = True
             self._emit("thin", snap)
 
@@ -436,3 +603,43 @@ class History:
 
     def sample_indices(self, layer: str, param: str = "weight") -> np.ndarray | None:
         return self._rec.sample_indices(layer, param)
+
+    def activations(self, layer: str, epoch: int) -> np.ndarray:
+        """The probe batch's outputs of ``layer`` at ``epoch`` (float32, channels first), as
+        kept: whole, a fixed sample of units (see ``activation_units``) or the first samples'
+        maps for big image layers. The input layer's are recorded once, with init."""
+        self._layer(layer)
+        snap = self._snap(epoch)
+        if layer not in snap.acts and self._rec.graph[layer].kind == "input":
+            snap = self._rec.snapshots[0]
+        if layer not in snap.acts:
+            why = " (thinned)" if snap.thinned else ""
+            raise KeyError(f"no activations of {layer!r} recorded at epoch {epoch}{why}")
+        return snap.acts[layer]["act"].astype(np.float32)
+
+    def activation_units(self, layer: str) -> np.ndarray | None:
+        """Unit indices kept for a layer whose activations are sampled, else None."""
+        for s in self._rec.snapshots:
+            info = s.act_info.get(layer)
+            if info is not None:
+                return info.index
+        return None
+
+    def health(self, include_init: bool = False) -> HealthTable:
+        """Layer x epoch: dead / saturated fractions, gradient ratio, update ratio ..."""
+        snaps = self._rec.snapshots if include_init else self._recorded
+        layers = [x.name for x in self._rec.graph.layers if any(x.name in s.health for s in snaps)]
+        values = {
+            m: np.array(
+                [
+                    [
+                        math.nan if (v := s.health.get(layer, {}).get(m)) is None else float(v)
+                        for s in snaps
+                    ]
+                    for layer in layers
+                ],
+                dtype=np.float64,
+            ).reshape(len(layers), len(snaps))
+            for m in HEALTH_METRICS
+        }
+        return HealthTable(layers, [s.epoch for s in snaps], values)

@@ -66,6 +66,8 @@ class NNViz(anywidget.AnyWidget):
     max_connections = t.Int(20_000).tag(sync=True)
     height = t.Int(520).tag(sync=True)
     _notice = t.Unicode("").tag(sync=True)
+    sample = t.Int(0).tag(sync=True)  # which probe sample lights the network (activation mode)
+    _probe = t.Dict().tag(sync=True)  # n, labels (ints), input layer, image_shape
     # ipywidgets selection controls sync an index, not a value; these mirror the traits above
     # and the browser keeps each pair equal (js/src/index.ts), so controls need no kernel.
     _layer_index = t.Int(0).tag(sync=True)
@@ -81,6 +83,8 @@ class NNViz(anywidget.AnyWidget):
         input_shape: Any = None,
         labels: Any = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        boundary: bool | None = None,
+        image_shape: tuple[int, ...] | None = None,
         **kwargs: Any,
     ) -> None:
         unknown = set(kwargs) - {
@@ -91,27 +95,35 @@ class NNViz(anywidget.AnyWidget):
             "delta_ref",
             "max_connections",
             "height",
+            "sample",
         }
         if unknown:
             raise TypeError(
                 f"NNViz() got unexpected keyword argument(s) {sorted(unknown)}; accepted: inputs, "
                 "input_shape, labels, max_bytes, layer, mode, color_by, delta_ref, "
-                "max_connections, height, epoch"
+                "max_connections, height, epoch, sample, boundary, image_shape"
             )
         if isinstance(model, Recorder):
-            if inputs is not None or input_shape is not None or labels is not None:
+            if any(v is not None for v in (inputs, input_shape, labels, boundary, image_shape)):
                 raise TypeError(
                     "NNViz(recorder) takes no inputs/input_shape/labels: the recorder has them"
                 )
             recorder = model
         else:
             recorder = Recorder(
-                model, inputs, input_shape=input_shape, labels=labels, max_bytes=max_bytes
+                model,
+                inputs,
+                input_shape=input_shape,
+                labels=labels,
+                max_bytes=max_bytes,
+                boundary=boundary,
+                image_shape=image_shape,
             )
         self.recorder = recorder
         layer = kwargs.pop("layer", "")
         super().__init__(**kwargs)
         self._graph = recorder.graph.to_dict()
+        self._probe = dict(recorder.probe_info)
         self._models: dict[int, SnapshotModel] = {}  # id(Snapshot) -> its widget
         self._snapshots = [self._model_for(s) for s in recorder.snapshots]
         self.epoch = recorder.snapshots[-1].epoch
@@ -152,8 +164,13 @@ class NNViz(anywidget.AnyWidget):
         """A keras Callback recording every epoch end (with all of Keras' logs)."""
         return self.recorder.keras_callback()
 
+    def health(self) -> Any:
+        """Training health as a table (layer x epoch): dead / saturated fractions, gradient
+        ratio to the previous layer, update ratio. ``.to_pandas()`` for a DataFrame."""
+        return self.history.health()
+
     def figure(self, kind: str = "loss") -> Any:
-        """A plotly figure of the recorded run: "loss", "weights", "gradients", "updates"."""
+        """A plotly figure: "loss", "weights", "gradients", "updates", "health"."""
         from .figures import figure
 
         return figure(self.recorder, kind)
@@ -297,8 +314,18 @@ class NNViz(anywidget.AnyWidget):
             [layer_dd, mode, color, delta],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
+        n = int(self.recorder.probe_info.get("n") or 0)
+        self._sample_slider = widgets.IntSlider(
+            min=0,
+            max=max(n - 1, 0),
+            value=min(self.sample, max(n - 1, 0)),
+            description="Sample",
+            layout=widgets.Layout(width="300px", display="" if n > 1 else "none"),
+        )
+        links.append(widgets.jslink((self._sample_slider, "value"), (self, "sample")))
         bottom = widgets.HBox(
-            [self._play, self._slider], layout=widgets.Layout(align_items="center")
+            [self._play, self._slider, self._sample_slider],
+            layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
         box = widgets.VBox([top, self, bottom], layout=widgets.Layout(width="100%"))
         box.add_class("nnviz-controls")

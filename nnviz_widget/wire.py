@@ -85,6 +85,16 @@ def encode_snapshot(
             packer.add(layer, param, "grad", arr)
     for layer, hist in snap.hists.items():
         packer.add(layer, "*", "hist", hist.astype(np.float32))
+    for layer, arrays in snap.acts.items():
+        for param, arr in arrays.items():  # "act" (and "act_mean" for reduced image maps)
+            packer.add(layer, param, "act", arr)
+        info = snap.act_info.get(layer)
+        if info is not None and info.index is not None:
+            packer.add(layer, "act", "act_index", info.index)
+    for param, arr in snap.boundary.items():  # "value" | "class" + "confidence"
+        packer.add("", param, "boundary", arr)
+    for layer, arr in snap.fields.items():  # (units, r, r) per-neuron fields on the plane
+        packer.add(layer, "field", "field", arr)
     if include_indices:
         for (layer, param), (idx, full_shape) in sampled.items():
             packer.add(layer, param, "index", idx.astype(np.uint32), full_shape=list(full_shape))
@@ -100,6 +110,19 @@ def encode_snapshot(
     }
     if snap.thinned:
         header["thinned"] = True
+    if snap.act_info:
+        header["act_info"] = {k: v.to_json() for k, v in snap.act_info.items()}
+    if snap.health:
+        header["health"] = {
+            layer: {k: encode_number(v) for k, v in h.items()} for layer, h in snap.health.items()
+        }
+    if snap.preds:
+        header["pred"] = list(snap.preds)
+    if snap.boundary_meta:
+        header["boundary"] = {
+            k: (encode_number(v) if isinstance(v, float) else v)
+            for k, v in snap.boundary_meta.items()
+        }
     return header, b"".join(packer.parts)
 
 
@@ -127,4 +150,11 @@ def decode_snapshot(header: dict[str, Any], data: bytes | memoryview) -> dict[st
         },
         "arrays": arrays,
         "thinned": bool(header.get("thinned", False)),
+        "health": {
+            layer: {k: decode_number(v) for k, v in h.items()}
+            for layer, h in header.get("health", {}).items()
+        },
+        "act_info": header.get("act_info", {}),
+        "pred": header.get("pred", []),
+        "boundary": header.get("boundary", {}),
     }

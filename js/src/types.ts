@@ -28,6 +28,8 @@ export interface GraphInfo {
   model_name: string;
   approximate: boolean;    // topology guessed from execution order: the view must say so
   notes: string[];
+  /** "channels_first" (torch: C,H,W) or "channels_last" (Keras default: H,W,C) for output_shape. */
+  data_format: "channels_first" | "channels_last";
   layers: LayerInfo[];     // topological order
   edges: [string, string][];
   /** dense layer name -> the layer whose neurons feed it (connections are drawn between them). */

@@ -44,3 +44,8 @@ class ModelAdapter(ABC):
     def activations(self) -> dict[str, np.ndarray]:
         """Each layer's output on the probe: (batch, *output_shape) float32; {} if no probe."""
         return {}
+
+    def activations_for(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Like ``activations()`` but on the batch ``x`` (single-input models): used for the
+        decision boundary, where ``x`` is a grid of points over the input plane."""
+        raise NotImplementedError(f"{type(self).__name__} cannot run arbitrary inputs")

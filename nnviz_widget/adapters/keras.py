@@ -300,6 +300,7 @@ class KerasAdapter(ModelAdapter):
             edges=self._edges,
             framework="keras",
             model_name=str(self.model.name),
+            data_format=keras.config.image_data_format(),
         )
 
     def _walk(self, net: Any, sources: list[list[str]], parent: str | None) -> list[list[str]]:
@@ -398,6 +399,7 @@ class KerasAdapter(ModelAdapter):
             framework="keras",
             model_name=str(self.model.name),
             approximate=True,
+            data_format=keras.config.image_data_format(),
         )
 
     # ----------------------------------------------------------------- graph: shared helpers
@@ -606,6 +608,15 @@ class KerasAdapter(ModelAdapter):
             for name, y in record.items()
             if y is not None
         }
+
+    def activations_for(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """activations() on the batch ``x`` instead of the probe (the probe is restored)."""
+        saved = self._probe
+        self._probe = np.asarray(x, dtype=np.float32)
+        try:
+            return self.activations()
+        finally:
+            self._probe = saved
 
     def gradients(self) -> ParamDict:
         """Gradients of the trainable weights on the probe batch (inference mode, no update).

@@ -308,6 +308,15 @@ class TorchAdapter(ModelAdapter):
             acts[name] = _to_numpy(t)
         return acts
 
+    def activations_for(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """activations() on the batch ``x`` instead of the probe (the probe is restored)."""
+        saved = self._args, self._kwargs
+        self._args, self._kwargs = (self._to_tensor(np.asarray(x)),), {}
+        try:
+            return self.activations()
+        finally:
+            self._args, self._kwargs = saved
+
     # ------------------------------------------------------------------ probe batch
 
     def _to_tensor(self, x: Any) -> Any:

@@ -1,0 +1,283 @@
+"""What the probe batch shows: activations within a budget, training health, decision boundaries.
+
+Pure numpy: the adapters produce the arrays, this module reduces and measures them.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .graph import Graph, Layer
+
+#: Health thresholds: a layer gets a badge in the view when past one of these.
+DEAD_BADGE = 0.5  # at least half of the units never fire on the probe batch
+SATURATED_BADGE = 0.5  # at least half of the sigmoid/tanh outputs pinned at their ends
+GRAD_RATIO_LOW, GRAD_RATIO_HIGH = 1e-2, 1e2  # gradient norm vs the previous layer's
+SATURATION_EDGE = 0.02  # "beyond 0.02 / 0.98 of the range"
+SQUASHING = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "hard_sigmoid": (0.0, 1.0)}
+RELU_LIKE = {"relu", "relu6"}
+
+
+def activation_of(layer: Layer) -> str | None:
+    """The nonlinearity a layer applies last ("relu", "sigmoid" ...), if known."""
+    act = layer.detail.get("activation")
+    return str(act).lower() if act else None
+
+
+def canonical(act: np.ndarray, layer: Layer, data_format: str) -> np.ndarray:
+    """(B, H, W, C) -> (B, C, H, W) for channels-last image-like outputs, so the views get one
+    layout whatever the framework. Sequences (B, T, F) are left alone."""
+    image_like = layer.kind in ("conv", "pool", "norm", "activation", "dropout")
+    if data_format == "channels_last" and image_like and act.ndim >= 4:
+        return np.moveaxis(act, -1, 1)
+    return act
+
+
+@dataclass
+class ActInfo:
+    """How one layer's activations were kept (sent to the browser in the snapshot header)."""
+
+    mode: str  # "full" | "units" (a fixed sample of units) | "maps" (k samples' maps + means)
+    shape: list[int]  # per-sample shape of what is kept for one sample
+    samples: int  # how many probe samples the array holds
+    index: np.ndarray | None = None  # units kept (mode "units"), fixed across epochs
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "shape": self.shape, "samples": self.samples}
+
+
+def _unit_sample(name: str, n: int, k: int) -> np.ndarray:
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    return np.sort(rng.choice(n, size=k, replace=False)).astype(np.uint32)
+
+
+def reduce_activation(
+    name: str, act: np.ndarray, budget_values: int
+) -> tuple[dict[str, np.ndarray], ActInfo]:
+    """Keep what fits in ``budget_values`` float16 values: everything, per-channel means plus
+    the first samples' maps (images), or a fixed sample of units (vectors)."""
+    b = act.shape[0]
+    per = int(np.prod(act.shape[1:], dtype=np.int64)) if act.ndim > 1 else 1
+    if b * per <= budget_values:
+        return {"act": act.astype(np.float16)}, ActInfo("full", list(act.shape[1:]), b)
+    if act.ndim >= 4:  # (B, C, H, W...): channel means for every sample, maps for the first k
+        means = act.reshape(b, act.shape[1], -1).mean(axis=2)
+        k = max(1, min(b, (budget_values - means.size) // max(per, 1)))
+        return (
+            {"act": act[:k].astype(np.float16), "act_mean": means.astype(np.float16)},
+            ActInfo("maps", list(act.shape[1:]), k),
+        )
+    flat = act.reshape(b, -1)
+    k = max(1, min(flat.shape[1], budget_values // b))
+    idx = _unit_sample(name, flat.shape[1], k)
+    return {"act": flat[:, idx].astype(np.float16)}, ActInfo("units", [k], b, idx)
+
+
+def layer_health(layer: Layer, act: np.ndarray | None) -> dict[str, float | None]:
+    """Dead and saturated fractions of one layer's output on the probe batch (NaN ignored)."""
+    out: dict[str, float | None] = {"dead": None, "saturated": None, "act_nonfinite": None}
+    if act is None or act.size == 0:
+        return out
+    a = act.astype(np.float32)
+    finite = np.isfinite(a)
+    out["act_nonfinite"] = float(a.size - int(finite.sum()))
+    fn = activation_of(layer)
+    if fn in RELU_LIKE:
+        # a unit (or a channel, for image-like outputs) is dead when it is never positive
+        units = a.reshape(a.shape[0], a.shape[1], -1) if a.ndim >= 3 else a.reshape(a.shape[0], -1)
+        fired = np.where(np.isfinite(units), units, 0) > 0
+        alive = fired.any(axis=(0, 2)) if fired.ndim == 3 else fired.any(axis=0)
+        out["dead"] = float(1.0 - alive.mean()) if alive.size else None
+    elif fn in SQUASHING:
+        lo, hi = SQUASHING[fn]
+        t = (a[finite] - lo) / (hi - lo)
+        if t.size:
+            out["saturated"] = float(np.mean((t < SATURATION_EDGE) | (t > 1 - SATURATION_EDGE)))
+    return out
+
+
+def grad_ratios(graph: Graph, grad_norms: dict[str, float | None]) -> dict[str, float | None]:
+    """Each layer's gradient norm over the previous parameterised layer's (topological order):
+    far below 1 along the network is vanishing, far above is exploding."""
+    out: dict[str, float | None] = {}
+    prev: float | None = None
+    for layer in graph.layers:
+        g = grad_norms.get(layer.name)
+        if g is None or not math.isfinite(g):
+            continue
+        out[layer.name] = g / prev if prev not in (None, 0.0) else None
+        prev = g
+    return out
+
+
+def badges(h: dict[str, float | None]) -> list[str]:
+    """Which health flags a layer shows at one epoch."""
+    flags = []
+    dead, sat, ratio = h.get("dead"), h.get("saturated"), h.get("grad_ratio")
+    if dead is not None and dead >= DEAD_BADGE:
+        flags.append("dead")
+    if sat is not None and sat >= SATURATED_BADGE:
+        flags.append("saturated")
+    if ratio is not None and ratio < GRAD_RATIO_LOW:
+        flags.append("vanishing")
+    if ratio is not None and ratio > GRAD_RATIO_HIGH:
+        flags.append("exploding")
+    nonfinite = h.get("act_nonfinite")
+    if nonfinite:
+        flags.append("nan")
+    return flags
+
+
+@dataclass
+class Boundary:
+    """The input plane of a 2-D-input model, sampled on a res x res grid."""
+
+    extent: tuple[float, float, float, float]  # x0, x1, y0, y1
+    res: int = 100
+    field_res: int = 24  # per-hidden-neuron field images are smaller
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+
+    @classmethod
+    def around(cls, x: np.ndarray, res: int = 100, margin: float = 0.15) -> Boundary:
+        lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+        pad = (hi - lo) * margin + 1e-6
+        return cls(
+            (
+                float(lo[0] - pad[0]),
+                float(hi[0] + pad[0]),
+                float(lo[1] - pad[1]),
+                float(hi[1] + pad[1]),
+            ),
+            res,
+        )
+
+    def grid(self, res: int | None = None) -> np.ndarray:
+        """(res*res, 2) points, row-major with y going up from row 0 = y0."""
+        r = res or self.res
+        x0, x1, y0, y1 = self.extent
+        xs = np.linspace(x0, x1, r, dtype=np.float32)
+        ys = np.linspace(y0, y1, r, dtype=np.float32)
+        gx, gy = np.meshgrid(xs, ys)
+        return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def boundary_arrays(out: np.ndarray, res: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Model outputs on the grid -> what the view draws.
+
+    One output: its value (a sigmoid probability or a regression value). Several: the argmax
+    class (uint8) and its confidence (softmax of the outputs if they are not probabilities)."""
+    o = out.reshape(out.shape[0], -1).astype(np.float32)
+    if o.shape[1] == 1:
+        v = o[:, 0]
+        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+        prob = lo >= 0.0 and hi <= 1.0
+        return (
+            {"value": v.reshape(res, res).astype(np.float16)},
+            {"mode": "binary" if prob else "regression", "classes": 1, "lo": lo, "hi": hi},
+        )
+    rows = o.sum(axis=1)
+    is_prob = np.all(o >= 0) and np.allclose(rows, 1.0, atol=1e-3)
+    p = o if is_prob else np.exp(o - o.max(axis=1, keepdims=True))
+    p = p / p.sum(axis=1, keepdims=True)
+    cls = p.argmax(axis=1)
+    conf = p.max(axis=1)
+    return (
+        {
+            "class": cls.reshape(res, res).astype(np.uint8),
+            "confidence": conf.reshape(res, res).astype(np.float16),
+        },
+        {"mode": "multiclass", "classes": int(o.shape[1])},
+    )
+
+
+def predictions(out: np.ndarray) -> list[int]:
+    """Predicted class per probe sample: argmax, or a 0.5 threshold for one output."""
+    o = out.reshape(out.shape[0], -1)
+    if o.shape[1] == 1:
+        return [int(v > (0.5 if np.nanmin(o) >= 0 else 0.0)) for v in o[:, 0]]
+    return [int(i) for i in np.nanargmax(np.where(np.isfinite(o), o, -np.inf), axis=1)]
+
+
+def image_shape_for(n: int) -> list[int] | None:
+    """A flat input of n = s*s values (64 -> 8x8, 784 -> 28x28) is taken as a square image."""
+    s = round(math.sqrt(n))
+    return [s, s] if s * s == n and s >= 4 else None
+
+
+HEALTH_METRICS = ("dead", "saturated", "grad_ratio", "update_ratio", "grad_norm", "act_nonfinite")
+
+
+@dataclass
+class HealthTable:
+    """Training health, layer x epoch, for code (``viz.health()``); NaN where not applicable."""
+
+    layers: list[str]
+    epochs: list[int]
+    values: dict[str, np.ndarray]  # metric -> (len(layers), len(epochs))
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        if metric not in self.values:
+            raise KeyError(f"unknown health metric {metric!r}; have {list(self.values)}")
+        return self.values[metric]
+
+    def at(self, layer: str, epoch: int) -> dict[str, float]:
+        i, j = self.layers.index(layer), self.epochs.index(epoch)
+        return {m: float(v[i, j]) for m, v in self.values.items()}
+
+    def flags(self) -> dict[tuple[str, int], list[str]]:
+        """(layer, epoch) -> the badges shown in the view, where there is any."""
+        out = {}
+        for i, layer in enumerate(self.layers):
+            for j, epoch in enumerate(self.epochs):
+                h = {
+                    m: (None if np.isnan(v[i, j]) else float(v[i, j]))
+                    for m, v in self.values.items()
+                }
+                b = badges(h)
+                if b:
+                    out[(layer, epoch)] = b
+        return out
+
+    def to_pandas(self) -> Any:
+        """A long DataFrame (layer, epoch, metric columns); needs pandas."""
+        import pandas as pd
+
+        rows = [
+            {"layer": layer, "epoch": epoch, **self.at(layer, epoch)}
+            for layer in self.layers
+            for epoch in self.epochs
+        ]
+        return pd.DataFrame(rows).set_index(["layer", "epoch"])
+
+    def __repr__(self) -> str:
+        n, e, f = len(self.layers), len(self.epochs), len(self.flags())
+        return f"HealthTable({n} layers x {e} epochs, {f} flags)"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = "".join(f"<th>{e}</th>" for e in self.epochs)
+        rows = []
+        flags = self.flags()
+        for i, layer in enumerate(self.layers):
+            cells = []
+            for j, epoch in enumerate(self.epochs):
+                d, s = self.values["dead"][i, j], self.values["saturated"][i, j]
+                r = self.values["grad_ratio"][i, j]
+                txt = []
+                if not np.isnan(d):
+                    txt.append(f"dead {d:.0%}")
+                if not np.isnan(s):
+                    txt.append(f"sat {s:.0%}")
+                if not np.isnan(r):
+                    txt.append(f"∇ratio {r:.2g}")
+                bad = flags.get((layer, epoch))
+                style = ' style="background:#fde2e1"' if bad else ""
+                cells.append(f"<td{style}>{html.escape(', '.join(txt) or '·')}</td>")
+            rows.append(f"<tr><th>{html.escape(layer)}</th>{''.join(cells)}</tr>")
+        return f"<table><tr><th>layer \\ epoch</th>{head}</tr>{''.join(rows)}</table>"
