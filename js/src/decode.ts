@@ -1,5 +1,5 @@
 // DataView + header -> typed arrays. Pure (no DOM), unit-tested in node.
-import type { ArrayRef, LayerStats, Snapshot, SnapshotHeader } from "./types";
+import type { ActInfo, ArrayRef, LayerHealth, LayerStats, Snapshot, SnapshotHeader } from "./types";
 
 /** IEEE half -> float, for one 16-bit pattern. */
 export function halfToFloat(h: number): number {
@@ -94,6 +94,21 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
     hists: new Map(),
     indices: new Map(),
     fullShapes: new Map(),
+    thinned: !!header.thinned,
+    acts: new Map(),
+    health: {},
+    pred: header.pred ?? [],
+    boundary: null,
+    fields: new Map(),
+  };
+  for (const [layer, h] of Object.entries(header.health ?? {})) {
+    const fixed: Record<string, number | null> = {};
+    for (const [k, v] of Object.entries(h)) fixed[k] = v === null ? null : parseNumber(v);
+    snap.health[layer] = fixed as unknown as LayerHealth;
+  }
+  const actRaw = new Map<string, { act?: Float32Array; mean?: Float32Array; index?: Uint32Array }>();
+  const bnd: { value: Float32Array | null; cls: Uint8Array | null; confidence: Float32Array | null } = {
+    value: null, cls: null, confidence: null,
   };
   for (const [k, v] of Object.entries(header.metrics ?? {})) snap.metrics[k] = parseNumber(v);
   const view = data ?? new DataView(new ArrayBuffer(0));
@@ -115,9 +130,36 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
         snap.indices.set(key, arr instanceof Uint32Array ? arr : Uint32Array.from(arr));
         if (ref.full_shape) snap.fullShapes.set(key, ref.full_shape);
         break;
+      case "act": {
+        const e = actRaw.get(ref.layer) ?? {};
+        if (ref.param === "act_mean") e.mean = arr as Float32Array;
+        else e.act = arr as Float32Array;
+        actRaw.set(ref.layer, e);
+        break;
+      }
+      case "act_index": {
+        const e = actRaw.get(ref.layer) ?? {};
+        e.index = arr instanceof Uint32Array ? arr : Uint32Array.from(arr);
+        actRaw.set(ref.layer, e);
+        break;
+      }
+      case "boundary":
+        if (ref.param === "value") bnd.value = arr as Float32Array;
+        else if (ref.param === "confidence") bnd.confidence = arr as Float32Array;
+        else if (ref.param === "class") bnd.cls = arr instanceof Uint8Array ? arr : Uint8Array.from(arr);
+        break;
+      case "field":
+        snap.fields.set(ref.layer, arr as Float32Array);
+        break;
       default:
         break;
     }
   }
+  for (const [layer, e] of actRaw) {
+    const info: ActInfo | undefined = header.act_info?.[layer];
+    if (!e.act || !info) continue;
+    snap.acts.set(layer, { act: e.act, mean: e.mean ?? null, index: e.index ?? null, info });
+  }
+  if (header.boundary) snap.boundary = { meta: header.boundary, ...bnd };
   return snap;
 }

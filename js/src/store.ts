@@ -76,7 +76,7 @@ export class Store {
 
   /** Weight values of `layer`/`param` at `epoch` (full matrix, or the fixed sample). */
   weight(layer: string, epoch: number, param = "weight"): Float32Array | null {
-    return this.at(epoch)?.weights.get(`${layer}/${param}`) ?? null;
+    return this.weightsAt(epoch)?.weights.get(`${layer}/${param}`) ?? null;
   }
 
   /** Flat indices of a sampled weight into its full shape, or null when the full matrix is kept. */
@@ -106,13 +106,45 @@ export class Store {
     return i > 0 ? this.snapshots[i - 1] : this.snapshots[i];
   }
 
+  /** The snapshot whose weights are shown at `epoch`: thinned epochs fall back to the last kept one. */
+  private weightsAt(epoch: number): Snapshot | null {
+    const i = this.indexAt(epoch);
+    for (let j = i; j >= 0; j--) if (!this.snapshots[j].thinned) return this.snapshots[j];
+    return i >= 0 ? this.snapshots[i] : null;
+  }
+
+  /**
+   * A layer's probe activations for one sample at `epoch`, flattened (channel means for big
+   * image layers). `index` lists the units kept when only a fixed sample of units is recorded.
+   * The input layer's activations (the probe itself) live in the init snapshot.
+   */
+  activation(layer: string, epoch: number, sample: number): { values: Float32Array; index: Uint32Array | null; shape: number[] } | null {
+    let a = this.at(epoch)?.acts.get(layer);
+    if (!a) {
+      for (let j = this.indexAt(epoch); j >= 0 && !a; j--) a = this.snapshots[j].acts.get(layer);
+    }
+    if (!a) return null;
+    const info = a.info;
+    if (info.mode === "maps") {
+      if (!a.mean) return null;
+      const n = info.shape[0]; // channels: the means hold (probe samples, channels)
+      const s = Math.min(sample, Math.floor(a.mean.length / n) - 1);
+      return s < 0 ? null : { values: a.mean.subarray(s * n, (s + 1) * n), index: null, shape: [n] };
+    }
+    const per = info.shape.reduce((x, y) => x * y, 1);
+    const s = Math.min(sample, info.samples - 1);
+    if (s < 0) return null;
+    return { values: a.act.subarray(s * per, (s + 1) * per), index: a.index, shape: info.shape };
+  }
+
   /** Per-connection values for a color mode; same layout as `weight(layer, epoch)`. */
-  values(layer: string, epoch: number, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous"): Float32Array | null {
+  values(layer: string, epoch: number, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous", sample = 0): Float32Array | null {
     const key = `${layer}/weight`;
-    const cur = this.at(epoch);
+    const cur = this.weightsAt(epoch);
     if (!cur) return null;
     const w = cur.weights.get(key);
     if (colorBy === "weight") return w ?? null;
+    if (colorBy === "activation") return w ? this.signal(layer, w, epoch, sample) : null;
     if (colorBy === "delta") {
       const ref = this.reference(epoch, deltaRef)?.weights.get(key);
       if (!w || !ref || ref.length !== w.length) return null;
@@ -124,17 +156,51 @@ export class Store {
     return null;
   }
 
+  /** weight x incoming activation per connection (the signal that flows), for one probe sample. */
+  private signal(layer: string, w: Float32Array, epoch: number, sample: number): Float32Array | null {
+    const src = this.graph.neuron_source[layer];
+    const shape = this.fullShape(layer);
+    if (!src || !shape || shape.length !== 2) return null;
+    const a = this.activation(src, epoch, sample);
+    if (!a) return null;
+    const fanIn = shape[1];
+    let lookup: (i: number) => number;
+    if (a.index) {
+      const pos = new Map<number, number>();
+      a.index.forEach((u, k) => pos.set(u, k));
+      lookup = (i) => { const k = pos.get(i); return k === undefined ? NaN : a.values[k]; };
+    } else {
+      lookup = (i) => a.values[i];
+    }
+    const idx = this.sampleIndices(layer);
+    const out = new Float32Array(w.length);
+    for (let k = 0; k < w.length; k++) {
+      const flat = idx ? idx[k] : k;
+      out[k] = w[k] * lookup(flat % fanIn);
+    }
+    return out;
+  }
+
+  /** Values for a layer's neurons: activation of `sample` in "activation" mode, else the bias. */
+  neuronValues(layer: string, epoch: number, colorBy: ColorBy, sample = 0): Float32Array | null {
+    if (colorBy === "activation") {
+      const a = this.activation(layer, epoch, sample);
+      return a && !a.index ? a.values : null;
+    }
+    return this.weightsAt(epoch)?.weights.get(`${layer}/bias`) ?? null;
+  }
+
   /**
    * A fixed symmetric range for a layer and mode across every recorded epoch, so colors stay
    * comparable while scrubbing (the max |finite value| over all snapshots).
    */
-  range(layer: string, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous"): number {
-    const ck = `${layer}|${colorBy}|${deltaRef}`;
+  range(layer: string, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous", sample = 0): number {
+    const ck = `${layer}|${colorBy}|${deltaRef}|${colorBy === "activation" ? sample : 0}`;
     const hit = this.rangeCache.get(ck);
     if (hit !== undefined) return hit;
     let m = 0;
     for (const s of this.snapshots) {
-      const v = this.values(layer, s.epoch, colorBy, deltaRef);
+      const v = this.values(layer, s.epoch, colorBy, deltaRef, sample);
       if (!v) continue;
       for (let i = 0; i < v.length; i++) {
         const a = Math.abs(v[i]);
@@ -146,9 +212,9 @@ export class Store {
   }
 
   /** What to color `layer` with at `epoch` in a mode: per connection where recorded, else per layer. */
-  coloring(layer: string, epoch: number, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous"): LayerColoring {
-    const v = this.values(layer, epoch, colorBy, deltaRef);
-    if (v) return { kind: "values", values: v, range: this.range(layer, colorBy, deltaRef), signed: true };
+  coloring(layer: string, epoch: number, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous", sample = 0): LayerColoring {
+    const v = this.values(layer, epoch, colorBy, deltaRef, sample);
+    if (v) return { kind: "values", values: v, range: this.range(layer, colorBy, deltaRef, sample), signed: true };
     if (colorBy === "gradient") {
       const g = this.at(epoch)?.stats[layer]?.grad_norm;
       if (g === null || g === undefined) return { kind: "none" };

@@ -41,7 +41,7 @@ export interface GraphInfo {
 export interface ArrayRef {
   layer: string;
   param: string;           // "weight" | "bias" | ... ; for kind "hist" the param it summarises
-  kind: "weight" | "grad" | "hist" | "index" | "act";
+  kind: "weight" | "grad" | "hist" | "index" | "act" | "act_index" | "boundary" | "field";
   dtype: "float16" | "float32" | "int32" | "uint32" | "uint8";
   shape: number[];
   offset: number;          // byte offset in the snapshot's data, aligned to 8
@@ -65,8 +65,52 @@ export interface SnapshotHeader {
   label: string;           // "init" | "epoch 3"
   metrics: Record<string, number | string>;  // non-finite values arrive as "NaN" / "Infinity" / "-Infinity"
   thinned?: boolean;       // weights dropped to stay within max_bytes (stats, hists, metrics kept)
+  act_info?: Record<string, ActInfo>;
+  health?: Record<string, Record<string, number | string | null>>;
+  pred?: number[];         // predicted class per probe sample at this epoch
+  boundary?: BoundaryMeta;
   arrays: ArrayRef[];
   stats: Record<string, LayerStats>;
+}
+
+/** How one layer's probe activations were kept. Arrays of kind "act": param "act" holds
+ *  (samples, ...shape) float values, channels first; param "act_mean" (mode "maps") holds
+ *  (n, channels) means for every probe sample; kind "act_index" (mode "units") the unit indices. */
+export interface ActInfo {
+  mode: "full" | "units" | "maps";
+  shape: number[];         // per-sample shape of what is kept
+  samples: number;         // probe samples in the "act" array
+}
+
+/** Decision boundary of a 2-D-input model: kind "boundary" arrays ("value" (res,res) for one
+ *  output; "class" uint8 + "confidence" (res,res) for several), kind "field" per hidden layer
+ *  (units, field_res, field_res). Row 0 is y0 (bottom); columns go x0 -> x1. */
+export interface BoundaryMeta {
+  mode: "binary" | "regression" | "multiclass";
+  classes: number;
+  extent: [number, number, number, number];  // x0, x1, y0, y1
+  res: number;
+  field_res: number;
+  lo?: number | string;
+  hi?: number | string;
+}
+
+/** Health of one layer at one epoch (null where not applicable). */
+export interface LayerHealth {
+  dead: number | null;        // fraction of ReLU units never positive on the probe batch
+  saturated: number | null;   // fraction of sigmoid/tanh outputs beyond 2% of either end
+  grad_ratio: number | null;  // gradient norm / previous layer's
+  update_ratio: number | null;
+  grad_norm: number | null;
+  act_nonfinite: number | null;
+}
+
+/** `_probe` trait: the probe batch. */
+export interface ProbeInfo {
+  n: number;
+  labels: number[] | null;
+  input: string | null;        // the input layer's name (its "act" holds the probe, in init)
+  image_shape: number[] | null; // [h, w] or [h, w, c] when the input reads as an image
 }
 
 /** A decoded snapshot: the header plus typed arrays (float16 widened to Float32Array). */
@@ -82,9 +126,20 @@ export interface Snapshot {
   /** key `${layer}/${param}` -> flat indices of a sampled weight (Uint32Array); see ArrayRef.full_shape */
   indices: Map<string, Uint32Array>;
   fullShapes: Map<string, number[]>;
+  thinned: boolean;
+  /** layer -> probe activations ("act": Float32Array (samples, ...shape)), and how they were kept */
+  acts: Map<string, { act: Float32Array; mean: Float32Array | null; index: Uint32Array | null; info: ActInfo }>;
+  health: Record<string, LayerHealth>;
+  pred: number[];
+  boundary: { meta: BoundaryMeta; value: Float32Array | null; cls: Uint8Array | null; confidence: Float32Array | null } | null;
+  /** layer -> per-neuron fields over the input plane (units * field_res * field_res) */
+  fields: Map<string, Float32Array>;
 }
 
 export type ColorBy = "weight" | "delta" | "gradient" | "activation";
+
+/** Health badge thresholds (the same as nnviz_widget/probe.py). */
+export const HEALTH_THRESHOLDS = { dead: 0.5, saturated: 0.5, gradLow: 1e-2, gradHigh: 1e2 };
 export type Mode = "3d" | "2d";
 
 /**
@@ -94,6 +149,7 @@ export type Mode = "3d" | "2d";
  *   epoch: number (-1 = init)    layer: string ("" = none)   mode: Mode   color_by: ColorBy
  *   delta_ref: "previous" | "init"    max_connections: number (draw budget, default 20000)
  *   height: number (px)          _notice: string (e.g. "older epochs thinned to stay within 64 MB")
+ *   sample: number (which probe sample lights the network in "activation" mode)   _probe: ProbeInfo
  *   _layer_index / _mode_index / _color_index / _delta_index: number — mirrors of layer / mode /
  *   color_by / delta_ref that ipywidgets' Dropdown / ToggleButtons are jslinked to (selection widgets
  *   sync `index`, not `value`). _layer_index: 0 = no layer, i + 1 = _graph.layers[i];
@@ -113,4 +169,5 @@ export interface ViewState {
   colorBy: ColorBy;
   deltaRef: "previous" | "init";
   maxConnections: number;
+  sample?: number;         // probe sample for "activation" mode (0 when absent)
 }
