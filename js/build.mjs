@@ -1,7 +1,9 @@
 // Bundles src/index.ts into ../nnviz_widget/static/widget.js (ESM, for anywidget's _esm),
-// and with --tests bundles test/*.test.ts into test-dist/ for node's test runner.
+// with --tests bundles test/*.test.ts into test-dist/ for node's test runner, and with --dev
+// writes the dev harness page (dev/index.html, the fake-model harness and an unminified widget
+// bundle) into test-dist/dev/ (serve that folder, e.g. `python -m http.server -d test-dist/dev`).
 import * as esbuild from "esbuild";
-import { readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 
 const args = new Set(process.argv.slice(2));
 
@@ -14,6 +16,27 @@ if (args.has("--tests")) {
     format: "esm",
     outdir: "test-dist",
     outExtension: { ".js": ".mjs" },
+    logLevel: "warning",
+  });
+} else if (args.has("--dev")) {
+  mkdirSync("test-dist/dev", { recursive: true });
+  copyFileSync("dev/index.html", "test-dist/dev/index.html");
+  await esbuild.build({
+    entryPoints: ["dev/harness.ts"],
+    bundle: true,
+    format: "iife",
+    target: "es2020",
+    outfile: "test-dist/dev/harness.js",
+    logLevel: "warning",
+  });
+  await esbuild.build({
+    entryPoints: ["src/index.ts"],
+    bundle: true,
+    format: "esm",
+    target: "es2020",
+    sourcemap: "inline",
+    define: { "define.amd": "false" },
+    outfile: "test-dist/dev/widget.js",
     logLevel: "warning",
   });
 } else {

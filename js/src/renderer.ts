@@ -1,0 +1,219 @@
+// One offscreen WebGLRenderer shared by every 3D view on the page. Browsers allow ~16 WebGL
+// contexts; a notebook may hold many more widgets. Each view owns a visible 2D canvas: to paint,
+// the shared renderer draws the view's scene into the bottom-left corner of its (grow-only)
+// drawing buffer, and the view copies that region with drawImage. Painting is on demand,
+// batched per animation frame. The renderer is reference-counted and re-created after a
+// context loss.
+import { Color, WebGLRenderer, type Camera, type Scene } from "three";
+
+/** What a view hands the shared renderer to be painted. */
+export interface PaintTarget {
+  /** The view's visible canvas (2D context). */
+  canvas: HTMLCanvasElement;
+  /** CSS size of the canvas; zero means hidden: nothing is painted. */
+  width: number;
+  height: number;
+  scene: Scene;
+  camera: Camera;
+  background?: number;
+  /** called right before rendering (update matrices, labels) */
+  beforePaint?(): void;
+  /** called after the frame is on the visible canvas */
+  afterPaint?(): void;
+}
+
+export interface RendererHandle {
+  /** Paint this target on the next animation frame (several requests coalesce). */
+  request(target: PaintTarget): void;
+  /** Paint now (synchronously); returns false when nothing could be painted. */
+  paintNow(target: PaintTarget): boolean;
+  /** The three.js renderer (for info.memory in tests); null until the first paint. */
+  renderer(): WebGLRenderer | null;
+  release(): void;
+}
+
+interface DebugInfo {
+  /** live shared renderers (1 while any 3D view exists) */
+  renderers: number;
+  /** WebGLRenderers ever created (context losses create new ones; a software rasterizer one more) */
+  created: number;
+  /** antialiasing was dropped for a software rasterizer */
+  software: boolean;
+  handles: number;
+  memory(): { geometries: number; textures: number } | null;
+  paints: number;
+  /** simulate a lost WebGL context (tests) */
+  loseContext(): void;
+}
+
+declare global {
+  interface Window {
+    __nnvizRendererCount?: number;
+    __nnviz?: DebugInfo;
+  }
+}
+
+let shared: WebGLRenderer | null = null;
+let lost = false;
+let refs = 0;
+let created = 0;
+let paints = 0;
+let bufW = 0;
+let bufH = 0;
+/** set once a software rasterizer was detected: later renderers skip antialiasing */
+let software = false;
+const pending = new Set<PaintTarget>();
+let frame = 0;
+const clear = new Color();
+
+function debug(): void {
+  if (typeof window === "undefined") return;
+  window.__nnvizRendererCount = shared ? 1 : 0;
+  window.__nnviz = {
+    renderers: shared ? 1 : 0,
+    created,
+    software,
+    handles: refs,
+    paints,
+    memory: () => (shared ? { geometries: shared.info.memory.geometries, textures: shared.info.memory.textures } : null),
+    loseContext: () => {
+      shared?.forceContextLoss();
+    },
+  };
+}
+
+function isSoftware(r: WebGLRenderer): boolean {
+  try {
+    const gl = r.getContext();
+    const ext = gl.getExtension("WEBGL_debug_renderer_info");
+    const name = String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+    return /swiftshader|llvmpipe|softpipe|software/i.test(name);
+  } catch {
+    return false;
+  }
+}
+
+function onLost(e: Event): void {
+  e.preventDefault();
+  lost = true;
+}
+
+function disposeShared(): void {
+  if (!shared) return;
+  shared.domElement.removeEventListener("webglcontextlost", onLost);
+  shared.dispose();
+  shared.forceContextLoss?.();
+  shared = null;
+  bufW = bufH = 0;
+}
+
+function ensure(): WebGLRenderer | null {
+  if (shared && lost) {
+    // The context is gone: start over with a fresh renderer (three re-uploads on demand).
+    disposeShared();
+  }
+  if (!shared) {
+    lost = false;
+    try {
+      const canvas = document.createElement("canvas");
+      shared = new WebGLRenderer({ canvas, antialias: !software, alpha: false, preserveDrawingBuffer: false });
+    } catch {
+      shared = null;
+      return null;
+    }
+    created++;
+    if (!software && isSoftware(shared)) {
+      // A CPU rasterizer (SwiftShader, llvmpipe) pays dearly for multisampling: ~4x per frame
+      // with 20k blended lines. Start over without it, once; the first context is released.
+      software = true;
+      shared.dispose();
+      shared.forceContextLoss();
+      shared = null;
+      return ensure();
+    }
+    shared.setPixelRatio(1);
+    shared.autoClear = true;
+    shared.domElement.addEventListener("webglcontextlost", onLost);
+    debug();
+  }
+  return shared;
+}
+
+function paint(t: PaintTarget): boolean {
+  if (t.width <= 0 || t.height <= 0 || !t.canvas.isConnected) return false;
+  const r = ensure();
+  if (!r) return false;
+  const dpr = Math.min(2, (typeof window !== "undefined" && window.devicePixelRatio) || 1);
+  const w = Math.max(1, Math.round(t.width * dpr));
+  const h = Math.max(1, Math.round(t.height * dpr));
+  if (t.canvas.width !== w || t.canvas.height !== h) {
+    t.canvas.width = w;
+    t.canvas.height = h;
+  }
+  if (w > bufW || h > bufH) {
+    bufW = Math.max(bufW, w);
+    bufH = Math.max(bufH, h);
+    r.setSize(bufW, bufH, false);
+  }
+  t.beforePaint?.();
+  clear.setHex(t.background ?? 0xffffff);
+  r.setClearColor(clear, 1);
+  r.setViewport(0, 0, w, h);
+  r.setScissor(0, 0, w, h);
+  r.setScissorTest(true);
+  r.render(t.scene, t.camera);
+  r.setScissorTest(false);
+  const g = t.canvas.getContext("2d");
+  if (!g) return false;
+  // WebGL's origin is bottom-left: the view's pixels are the bottom rows of the buffer.
+  g.clearRect(0, 0, w, h);
+  g.drawImage(r.domElement, 0, bufH - h, w, h, 0, 0, w, h);
+  paints++;
+  if (typeof window !== "undefined" && window.__nnviz) window.__nnviz.paints = paints;
+  t.afterPaint?.();
+  return true;
+}
+
+function flush(): void {
+  frame = 0;
+  const todo = [...pending];
+  pending.clear();
+  for (const t of todo) paint(t);
+}
+
+/** Take a reference on the shared renderer (created lazily on the first paint). */
+export function acquireRenderer(): RendererHandle {
+  refs++;
+  let released = false;
+  const mine = new Set<PaintTarget>();
+  debug();
+  return {
+    request(target) {
+      if (released) return;
+      mine.add(target);
+      pending.add(target);
+      if (!frame) frame = requestAnimationFrame(flush);
+    },
+    paintNow(target) {
+      if (released) return false;
+      pending.delete(target);
+      return paint(target);
+    },
+    renderer: () => shared,
+    release() {
+      if (released) return;
+      released = true;
+      for (const t of mine) pending.delete(t);
+      mine.clear();
+      refs--;
+      if (refs <= 0) {
+        refs = 0;
+        if (frame) cancelAnimationFrame(frame);
+        frame = 0;
+        pending.clear();
+        disposeShared();
+      }
+      debug();
+    },
+  };
+}

@@ -1,0 +1,944 @@
+// The 3D view: layers as slabs / channel stacks / blocks, neurons as one InstancedMesh,
+// connections as one LineSegments whose color attribute is the only thing rewritten while
+// scrubbing. Painted on demand through the page's shared WebGLRenderer (renderer.ts).
+import {
+  BoxGeometry,
+  BufferAttribute,
+  BufferGeometry,
+  Color,
+  ColorManagement,
+  DirectionalLight,
+  DynamicDrawUsage,
+  EdgesGeometry,
+  Group,
+  HemisphereLight,
+  InstancedMesh,
+  LineBasicMaterial,
+  LineSegments,
+  Matrix4,
+  MeshLambertMaterial,
+  PerspectiveCamera,
+  Raycaster,
+  Scene,
+  SphereGeometry,
+  Vector2,
+  Vector3,
+  type Intersection,
+  type Material,
+  type Object3D,
+} from "three";
+import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
+import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } from "./colors";
+import { Disposer, fmtInt, fmtNum, fmtShape, h, listen } from "./dom";
+import { layout3d, neuronPosition, type LayerBox, type Layout3D } from "./layout3d";
+import { acquireRenderer, type PaintTarget } from "./renderer";
+import type { Store } from "./store";
+import type { ColorBy, GraphInfo, LayerInfo, ViewState } from "./types";
+import type { SubView, TooltipRows, ViewContext } from "./view";
+
+// Colors are written as display (sRGB) values and shown as written: no color management, so
+// the 3D view matches the legend and the 2D view exactly.
+ColorManagement.enabled = false;
+
+const ACCENT = 0xf28e2b; // selection
+const HOVER = 0x5b6675;
+const EDGE_COLOR = 0xb4bac4;
+const BACKGROUND = 0xffffff;
+const NEUTRAL_NEURON: RGB = [0.62, 0.66, 0.72];
+
+/** One drawn connection set, chosen from the latest snapshot when data changes. */
+interface Connections {
+  count: number;
+  total: number;
+  layer: Int32Array;   // graph layer index of the dense layer that owns the weight
+  value: Uint32Array;  // index into that layer's values array (full (out,in) or the sample)
+  src: Uint32Array;    // input neuron index
+  dst: Uint32Array;    // output neuron index
+}
+
+interface Built {
+  graph: GraphInfo;
+  layout: Layout3D;
+  group: Group;
+  neurons: InstancedMesh | null;
+  neuronLayer: Int32Array;  // instance -> layer index
+  neuronIndex: Uint32Array; // instance -> neuron index within the layer
+  neuronStart: Map<number, number>; // layer index -> first instance
+  solids: InstancedMesh | null;  // blocks
+  glass: InstancedMesh | null;   // plates, conv planes
+  slabs: InstancedMesh | null;   // faint plates behind neuron grids
+  instLayer: Map<InstancedMesh, Int32Array>;
+  instBase: Map<InstancedMesh, RGB[]>;
+  lines: LineSegments | null;
+  conn: Connections;
+  edges: LineSegments | null;
+  labels: LabelEl[];
+}
+
+interface LabelEl {
+  box: LayerBox;
+  el: HTMLDivElement;
+  w: number;
+  h: number;
+}
+
+function hexRGB(hex: string): RGB {
+  const c = new Color(hex);
+  return [c.r, c.g, c.b];
+}
+
+function mix(a: RGB, b: RGB, t: number): RGB {
+  return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+}
+
+/** Choose the connections to draw: the strongest |w| (relative to each layer's max) first. */
+export function pickConnections(store: Store, layout: Layout3D, budget: number): Connections {
+  const graph = store.graph;
+  const latest = store.latest();
+  type Part = { li: number; w: Float32Array; idx: Uint32Array | null; nIn: number; max: number };
+  const parts: Part[] = [];
+  let total = 0;
+  for (const [dst, src] of Object.entries(graph.neuron_source ?? {})) {
+    const D = layout.byName.get(dst);
+    const S = layout.byName.get(src);
+    if (!D || !S || D.style !== "neurons" || S.style !== "neurons") continue;
+    const shape = store.fullShape(dst);
+    if (!shape || shape.length !== 2) continue;
+    const [nOut, nIn] = shape;
+    if (nOut !== D.grid!.count || nIn !== S.grid!.count) continue;
+    total += nOut * nIn;
+    // the latest snapshot's weights (a thinned one falls back to the last that kept them)
+    const w = latest ? store.weight(dst, latest.epoch) : null;
+    if (!w) continue;
+    const idx = store.sampleIndices(dst);
+    if (idx && idx.length !== w.length) continue;
+    if (!idx && w.length !== nOut * nIn) continue;
+    let max = 0;
+    for (let i = 0; i < w.length; i++) {
+      const a = Math.abs(w[i]);
+      if (a > max && Number.isFinite(a)) max = a;
+    }
+    parts.push({ li: D.index, w, idx, nIn, max: max || 1 });
+  }
+  const n = parts.reduce((s, p) => s + p.w.length, 0);
+  const score = new Float32Array(n);
+  let k = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.w.length; i++) {
+      const a = Math.abs(p.w[i]);
+      score[k++] = Number.isFinite(a) ? a / p.max : 2; // NaN/Inf are always shown
+    }
+  }
+  const keep = Math.max(0, Math.min(budget, n));
+  let thr = -1;
+  if (keep < n) {
+    const sorted = score.slice().sort();
+    thr = keep > 0 ? sorted[n - keep] : Infinity;
+  }
+  // order: weakest first, so the strongest are drawn last (on top)
+  const chosen: number[] = [];
+  let ties = keep - (thr < 0 ? n : countAbove(score, thr));
+  for (let i = 0; i < n; i++) {
+    if (score[i] > thr) chosen.push(i);
+    else if (score[i] === thr && ties > 0) {
+      chosen.push(i);
+      ties--;
+    }
+  }
+  chosen.sort((a, b) => score[a] - score[b]);
+  const conn: Connections = {
+    count: chosen.length,
+    total,
+    layer: new Int32Array(chosen.length),
+    value: new Uint32Array(chosen.length),
+    src: new Uint32Array(chosen.length),
+    dst: new Uint32Array(chosen.length),
+  };
+  // map global candidate index -> (part, local)
+  const starts: number[] = [];
+  let s = 0;
+  for (const p of parts) {
+    starts.push(s);
+    s += p.w.length;
+  }
+  chosen.forEach((g, j) => {
+    let pi = 0;
+    while (pi + 1 < parts.length && starts[pi + 1] <= g) pi++;
+    const p = parts[pi];
+    const local = g - starts[pi];
+    const flat = p.idx ? p.idx[local] : local;
+    conn.layer[j] = p.li;
+    conn.value[j] = local;
+    conn.dst[j] = Math.floor(flat / p.nIn);
+    conn.src[j] = flat % p.nIn;
+  });
+  return conn;
+}
+
+function countAbove(a: Float32Array, thr: number): number {
+  let c = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] > thr) c++;
+  return c;
+}
+
+/**
+ * Per-neuron values of a layer for a color mode (null when not recorded): the bias, its change
+ * or its gradient; in "activation" mode the probe sample's activation (store.neuronValues).
+ */
+function neuronValues(store: Store, layer: string, epoch: number, st: Pick<ViewState, "colorBy" | "deltaRef" | "sample">): Float32Array | null {
+  const i = store.indexAt(epoch);
+  if (i < 0) return null;
+  if (st.colorBy === "activation") return store.neuronValues(layer, epoch, "activation", st.sample ?? 0);
+  if (st.colorBy === "weight") return store.weight(layer, epoch, "bias");
+  if (st.colorBy === "gradient") return store.snapshots[i].grads.get(`${layer}/bias`) ?? null;
+  // delta: against the previous recorded epoch, or init
+  const a = store.weight(layer, epoch, "bias");
+  const refEpoch = st.deltaRef === "init" ? store.snapshots[0].epoch : store.snapshots[Math.max(0, i - 1)].epoch;
+  const b = store.weight(layer, refEpoch, "bias");
+  if (!a || !b || a.length !== b.length) return null;
+  const out = new Float32Array(a.length);
+  for (let j = 0; j < a.length; j++) out[j] = a[j] - b[j];
+  return out;
+}
+
+export function createScene3D(ctx: ViewContext): SubView {
+  const store = ctx.store;
+  const d = new Disposer();
+  const el = h("div", "nnviz-scene3d");
+  const canvas = h("canvas", "nnviz-canvas");
+  const labelLayer = h("div", "nnviz-labels");
+  const toolbar = h("div", "nnviz-toolbar");
+  const fitBtn = h("button", "nnviz-btn", "Fit");
+  fitBtn.type = "button";
+  fitBtn.title = "Fit the model in view";
+  toolbar.appendChild(fitBtn);
+  const hint = h("div", "nnviz-hint", "drag: orbit · right-drag: pan · wheel: zoom · click: select");
+  el.append(canvas, labelLayer, toolbar, hint);
+
+  const scene = new Scene();
+  scene.background = new Color(BACKGROUND);
+  const camera = new PerspectiveCamera(28, 1, 0.1, 5000);
+  const hemi = new HemisphereLight(0xffffff, 0xc9ced8, 2.2);
+  const sun = new DirectionalLight(0xffffff, 1.3);
+  sun.position.set(-0.4, 1, 0.8);
+  scene.add(hemi, sun);
+
+  const handle = acquireRenderer();
+  d.add(() => handle.release());
+  const controls = new OrbitControls(camera, canvas);
+  controls.enableDamping = false;
+  controls.screenSpacePanning = true;
+  controls.zoomSpeed = 0.8;
+  d.add(() => controls.dispose());
+
+  // shared materials / geometries (disposed at the end)
+  const owned: { dispose(): void }[] = [];
+  const sphere = new SphereGeometry(1, 12, 8);
+  const unitBox = new BoxGeometry(1, 1, 1);
+  const boxEdges = new EdgesGeometry(unitBox);
+  owned.push(sphere, unitBox, boxEdges);
+  const neuronMat = new MeshLambertMaterial();
+  const solidMat = new MeshLambertMaterial({ transparent: true, opacity: 0.92 });
+  const glassMat = new MeshLambertMaterial({ transparent: true, opacity: 0.42, depthWrite: false });
+  const slabMat = new MeshLambertMaterial({ transparent: true, opacity: 0.1, depthWrite: false });
+  const lineMat = new LineBasicMaterial({ vertexColors: true, transparent: true, depthWrite: false });
+  const edgeMat = new LineBasicMaterial({ color: EDGE_COLOR, transparent: true, opacity: 0.9 });
+  const selMat = new LineBasicMaterial({ color: ACCENT, depthTest: false, transparent: true });
+  const hoverMat = new LineBasicMaterial({ color: HOVER, depthTest: false, transparent: true, opacity: 0.7 });
+  owned.push(neuronMat, solidMat, glassMat, slabMat, lineMat, edgeMat, selMat, hoverMat);
+  const selOutline = new LineSegments(boxEdges, selMat);
+  const hoverOutline = new LineSegments(boxEdges, hoverMat);
+  selOutline.visible = hoverOutline.visible = false;
+  selOutline.renderOrder = hoverOutline.renderOrder = 10;
+  scene.add(selOutline, hoverOutline);
+
+  let built: Built | null = null;
+  let width = 0;
+  let height = 0;
+  let frames = 0;
+  let hovered = ""; // hovered layer name
+  let destroyed = false;
+  let needFit = true; // fit once the view has a size
+
+  const target: PaintTarget = {
+    canvas,
+    width: 0,
+    height: 0,
+    scene,
+    camera,
+    background: BACKGROUND,
+    beforePaint: placeLabels,
+    afterPaint: () => {
+      frames++;
+      ctx.setData("frame", frames);
+      ctx.setData("ready", 1);
+    },
+  };
+  const paint = () => {
+    if (!destroyed) handle.request(target);
+  };
+  controls.addEventListener("change", paint);
+  d.add(() => controls.removeEventListener("change", paint));
+  // until the user moves the camera, a resize refits the model to the new size
+  let userMoved = false;
+  const onStart = () => {
+    userMoved = true;
+  };
+  controls.addEventListener("start", onStart);
+  d.add(() => controls.removeEventListener("start", onStart));
+
+  // ---------------------------------------------------------------------------------------------
+  // Building
+
+  function disposeBuilt(): void {
+    if (!built) return;
+    scene.remove(built.group);
+    built.group.traverse((o: Object3D) => {
+      const any = o as Partial<InstancedMesh & LineSegments>;
+      if (any.geometry && any.geometry !== sphere && any.geometry !== unitBox && any.geometry !== boxEdges) any.geometry.dispose();
+      if (o instanceof InstancedMesh) o.dispose();
+    });
+    for (const l of built.labels) l.el.remove();
+    built = null;
+  }
+
+  function build(refit: boolean): void {
+    disposeBuilt();
+    const graph = store.graph;
+    const layout = layout3d(graph);
+    const group = new Group();
+    const instLayer = new Map<InstancedMesh, Int32Array>();
+    const instBase = new Map<InstancedMesh, RGB[]>();
+    const m = new Matrix4();
+    const pos = new Vector3();
+    const scl = new Vector3();
+
+    // neurons
+    const neuronBoxes = layout.boxes.filter((b) => b.style === "neurons");
+    const nNeurons = neuronBoxes.reduce((s, b) => s + b.grid!.count, 0);
+    let neurons: InstancedMesh | null = null;
+    const neuronLayer = new Int32Array(nNeurons);
+    const neuronIndex = new Uint32Array(nNeurons);
+    const neuronStart = new Map<number, number>();
+    if (nNeurons > 0) {
+      neurons = new InstancedMesh(sphere, neuronMat, nNeurons);
+      neurons.name = "neurons";
+      let k = 0;
+      const p: [number, number, number] = [0, 0, 0];
+      for (const b of neuronBoxes) {
+        neuronStart.set(b.index, k);
+        const r = b.grid!.radius;
+        for (let i = 0; i < b.grid!.count; i++) {
+          neuronPosition(b, i, p);
+          m.makeScale(r, r, r).setPosition(p[0], p[1], p[2]);
+          neurons.setMatrixAt(k, m);
+          neuronLayer[k] = b.index;
+          neuronIndex[k] = i;
+          k++;
+        }
+      }
+      const c = new Color(NEUTRAL_NEURON[0], NEUTRAL_NEURON[1], NEUTRAL_NEURON[2]);
+      for (let i = 0; i < nNeurons; i++) neurons.setColorAt(i, c);
+      neurons.instanceColor!.setUsage(DynamicDrawUsage);
+      neurons.computeBoundingSphere();
+      group.add(neurons);
+    }
+
+    // boxes: one instanced mesh per material
+    type Inst = { box: LayerBox; center: [number, number, number]; size: [number, number, number]; color: RGB };
+    const solids: Inst[] = [];
+    const glass: Inst[] = [];
+    const slabs: Inst[] = [];
+    for (const b of layout.boxes) {
+      const color = hexRGB(KIND_COLORS[b.kind] ?? KIND_COLORS.other);
+      if (b.style === "neurons") {
+        slabs.push({ box: b, center: [...b.center], size: [0.08, b.size[1], b.size[2]], color });
+      } else if (b.style === "planes") {
+        const p = b.planes!;
+        const x0 = b.center[0] - (b.dir * (b.size[0] - p.thickness)) / 2;
+        for (let i = 0; i < p.drawn; i++) {
+          const shade = 0.85 + 0.15 * (i % 2);
+          glass.push({
+            box: b,
+            center: [x0 + b.dir * i * p.pitch, b.center[1], b.center[2]],
+            size: [p.thickness, b.size[1], b.size[2]],
+            color: mix([1, 1, 1], color, shade),
+          });
+        }
+      } else if (b.style === "plate") {
+        // pass-through layers: light, so they don't hide the connections crossing them
+        glass.push({ box: b, center: [...b.center], size: [...b.size], color: mix(color, [1, 1, 1], b.kind === "reshape" ? 0.55 : 0.35) });
+      } else {
+        solids.push({ box: b, center: [...b.center], size: [...b.size], color });
+      }
+    }
+    const makeInst = (items: Inst[], mat: Material, name: string): InstancedMesh | null => {
+      if (!items.length) return null;
+      const mesh = new InstancedMesh(unitBox, mat, items.length);
+      mesh.name = name;
+      const layers = new Int32Array(items.length);
+      const base: RGB[] = [];
+      const c = new Color();
+      items.forEach((it, i) => {
+        pos.set(...it.center);
+        scl.set(...it.size);
+        m.makeScale(scl.x, scl.y, scl.z).setPosition(pos);
+        mesh.setMatrixAt(i, m);
+        mesh.setColorAt(i, c.setRGB(...it.color));
+        layers[i] = it.box.index;
+        base.push(it.color);
+      });
+      mesh.instanceColor!.setUsage(DynamicDrawUsage);
+      mesh.computeBoundingSphere();
+      instLayer.set(mesh, layers);
+      instBase.set(mesh, base);
+      group.add(mesh);
+      return mesh;
+    };
+    const slabMesh = makeInst(slabs, slabMat, "slabs");
+    const glassMesh = makeInst(glass, glassMat, "glass");
+    const solidMesh = makeInst(solids, solidMat, "solids");
+    if (slabMesh) slabMesh.renderOrder = 1;
+    if (glassMesh) glassMesh.renderOrder = 3;
+
+    // graph edges (layer to layer), as polylines
+    let edges: LineSegments | null = null;
+    const segs: number[] = [];
+    for (const e of layout.edges) {
+      for (let i = 0; i + 1 < e.points.length; i++) segs.push(...e.points[i], ...e.points[i + 1]);
+    }
+    if (segs.length) {
+      const g = new BufferGeometry();
+      g.setAttribute("position", new BufferAttribute(new Float32Array(segs), 3));
+      edges = new LineSegments(g, edgeMat);
+      edges.name = "edges";
+      group.add(edges);
+    }
+
+    // connections
+    const conn = pickConnections(store, layout, ctx.state().maxConnections);
+    let lines: LineSegments | null = null;
+    if (conn.count > 0) {
+      const positions = new Float32Array(conn.count * 6);
+      const a: [number, number, number] = [0, 0, 0];
+      const b: [number, number, number] = [0, 0, 0];
+      for (let j = 0; j < conn.count; j++) {
+        const D = layout.boxes[conn.layer[j]];
+        const S = layout.byName.get(graph.neuron_source[D.name])!;
+        neuronPosition(S, conn.src[j], a);
+        neuronPosition(D, conn.dst[j], b);
+        positions.set(a, 6 * j);
+        positions.set(b, 6 * j + 3);
+      }
+      const g = new BufferGeometry();
+      g.setAttribute("position", new BufferAttribute(positions, 3));
+      const colors = new BufferAttribute(new Float32Array(conn.count * 8), 4);
+      colors.setUsage(DynamicDrawUsage);
+      g.setAttribute("color", colors);
+      g.computeBoundingSphere();
+      lines = new LineSegments(g, lineMat);
+      lines.name = "connections";
+      lines.renderOrder = 2;
+      group.add(lines);
+    }
+    ctx.setData("connectionsDrawn", conn.count);
+    ctx.setData("connectionsTotal", conn.total);
+    ctx.setData("lod", layout.lod);
+
+    // labels
+    const labels: LabelEl[] = layout.boxes.map((box) => {
+      const info = graph.layers[box.index];
+      const lab = h("div", "nnviz-label");
+      lab.appendChild(h("span", "nnviz-label-name", info.name));
+      const sub = labelSub(info, box);
+      if (sub && layout.lod === "neurons") lab.appendChild(h("span", "nnviz-label-sub", sub));
+      lab.style.display = "none";
+      labelLayer.appendChild(lab);
+      return { box, el: lab, w: 0, h: 0 };
+    });
+
+    scene.add(group);
+    built = {
+      graph, layout, group, neurons, neuronLayer, neuronIndex, neuronStart,
+      solids: solidMesh, glass: glassMesh, slabs: slabMesh, instLayer, instBase,
+      lines, conn, edges, labels,
+    };
+    recolor();
+    updateSelection();
+    if (refit) needFit = true;
+    if (needFit && width > 0 && height > 0) {
+      needFit = false;
+      fit();
+    }
+    paint();
+  }
+
+  function labelSub(info: LayerInfo, box: LayerBox): string {
+    if (box.planes) {
+      const p = box.planes;
+      const s = info.output_shape.filter((x) => x !== null).join("×");
+      return p.drawn < p.total ? `${s} · ${p.drawn} of ${p.total} ch shown` : s;
+    }
+    if (box.grid) return `${info.kind} · ${fmtInt(box.grid.count)}`;
+    if (info.kind === "activation" || info.kind === "dropout" || info.kind === "reshape" || info.kind === "norm") return info.op;
+    return info.op || info.kind;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Coloring (epoch / mode / selection changes rewrite colors only)
+
+  const neuronRangeCache = new Map<string, number>();
+  d.add(store.on(() => neuronRangeCache.clear()));
+
+  function neuronRange(layer: string, st: ViewState): number {
+    const key = `${layer}|${st.colorBy}|${st.deltaRef}|${st.colorBy === "activation" ? st.sample ?? 0 : 0}`;
+    const hit = neuronRangeCache.get(key);
+    if (hit !== undefined) return hit;
+    let m = 0;
+    for (const s of store.snapshots) {
+      const v = neuronValues(store, layer, s.epoch, st);
+      if (!v) continue;
+      for (let i = 0; i < v.length; i++) {
+        const a = Math.abs(v[i]);
+        if (a > m && Number.isFinite(a)) m = a;
+      }
+    }
+    neuronRangeCache.set(key, m);
+    return m;
+  }
+
+  function recolor(): void {
+    if (!built) return;
+    const st = ctx.state();
+    const { graph, layout } = built;
+    const selIdx = st.layer ? layout.byName.get(st.layer)?.index ?? -1 : -1;
+    const c = new Color();
+    const rgb: RGB = [0, 0, 0];
+
+    // neurons: bias (or its delta / gradient) on the diverging scale
+    if (built.neurons) {
+      const mesh = built.neurons;
+      for (const [li, start] of built.neuronStart) {
+        const box = layout.boxes[li];
+        const name = graph.layers[li].name;
+        const vals = neuronValues(store, name, st.epoch, st);
+        const range = vals ? neuronRange(name, st) : 0;
+        const n = box.grid!.count;
+        const base = box.kind === "input" ? NEUTRAL_NEURON : mix(NEUTRAL_NEURON, hexRGB(KIND_COLORS[box.kind] ?? KIND_COLORS.other), 0.35);
+        for (let i = 0; i < n; i++) {
+          if (vals && i < vals.length) diverging(vals[i], range, rgb);
+          else { rgb[0] = base[0]; rgb[1] = base[1]; rgb[2] = base[2]; }
+          mesh.setColorAt(start + i, c.setRGB(rgb[0], rgb[1], rgb[2]));
+        }
+      }
+      mesh.instanceColor!.needsUpdate = true;
+    }
+
+    // boxes: kind colors; in delta / gradient modes tinted by how much the layer moves
+    for (const [mesh, layers] of built.instLayer) {
+      const base = built.instBase.get(mesh)!;
+      const tintCache = new Map<number, RGB | null>();
+      for (let i = 0; i < layers.length; i++) {
+        const li = layers[i];
+        let tint = tintCache.get(li);
+        if (tint === undefined) {
+          tint = st.colorBy === "weight" ? null : layerTint(graph.layers[li].name, st);
+          tintCache.set(li, tint);
+        }
+        const col = tint ?? base[i];
+        mesh.setColorAt(i, c.setRGB(col[0], col[1], col[2]));
+      }
+      mesh.instanceColor!.needsUpdate = true;
+    }
+
+    // connections
+    if (built.lines) {
+      const conn = built.conn;
+      const attr = built.lines.geometry.getAttribute("color") as BufferAttribute;
+      const out = attr.array as Float32Array;
+      const per = new Map<number, ReturnType<Store["coloring"]>>();
+      for (let j = 0; j < conn.count; j++) {
+        const li = conn.layer[j];
+        let col = per.get(li);
+        if (!col) {
+          col = store.coloring(graph.layers[li].name, st.epoch, st.colorBy, st.deltaRef, st.sample ?? 0);
+          per.set(li, col);
+        }
+        let alpha: number;
+        if (col.kind === "values") {
+          const v = col.values[conn.value[j]];
+          diverging(v, col.range, rgb);
+          if (!Number.isFinite(v)) alpha = 1;
+          else {
+            const t = col.range > 0 ? Math.min(1, Math.abs(v) / col.range) : 0;
+            alpha = 0.08 + 0.8 * Math.sqrt(t);
+          }
+        } else if (col.kind === "scalar") {
+          sequential(col.value, col.max, rgb);
+          alpha = 0.35;
+        } else {
+          rgb[0] = ZERO_COLOR[0] * 0.8; rgb[1] = ZERO_COLOR[1] * 0.8; rgb[2] = ZERO_COLOR[2] * 0.8;
+          alpha = 0.2;
+        }
+        if (selIdx >= 0) alpha = li === selIdx ? Math.min(1, alpha * 1.3 + 0.1) : alpha * 0.18;
+        const o = 8 * j;
+        out[o] = out[o + 4] = rgb[0];
+        out[o + 1] = out[o + 5] = rgb[1];
+        out[o + 2] = out[o + 6] = rgb[2];
+        out[o + 3] = out[o + 7] = alpha;
+      }
+      attr.needsUpdate = true;
+    }
+  }
+
+  /** A layer's color in delta / gradient modes: sequential by the RMS of its values, or its scalar. */
+  function layerTint(name: string, st: ViewState): RGB | null {
+    const col = store.coloring(name, st.epoch, st.colorBy, st.deltaRef, st.sample ?? 0);
+    if (col.kind === "scalar") return sequential(col.value, col.max);
+    if (col.kind === "values") {
+      const v = col.values;
+      let s = 0, n = 0, bad = 0;
+      for (let i = 0; i < v.length; i++) {
+        if (Number.isFinite(v[i])) { s += v[i] * v[i]; n++; } else bad++;
+      }
+      if (bad) return [...NAN_COLOR] as RGB;
+      const rms = n ? Math.sqrt(s / n) : 0;
+      return sequential(rms, col.range * 0.5);
+    }
+    return null;
+  }
+
+  function outline(obj: LineSegments, name: string): void {
+    const box = name && built ? built.layout.byName.get(name) : undefined;
+    if (!box) {
+      obj.visible = false;
+      return;
+    }
+    const pad = box.style === "neurons" ? 0.3 : 0.25;
+    obj.position.set(...box.center);
+    obj.scale.set(box.size[0] + pad * 2, box.size[1] + pad, box.size[2] + pad);
+    obj.visible = true;
+  }
+
+  function updateSelection(): void {
+    const sel = ctx.state().layer;
+    outline(selOutline, sel);
+    outline(hoverOutline, hovered && hovered !== sel ? hovered : "");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Camera
+
+  function fit(): void {
+    if (!built) return;
+    const { min, max, rows } = built.layout;
+    const center = new Vector3((min[0] + max[0]) / 2, (min[1] + max[1]) / 2, (min[2] + max[2]) / 2);
+    const dir = rows > 1 ? new Vector3(0.15, 1.0, 0.75).normalize() : new Vector3(-0.62, 0.42, 1.0).normalize();
+    // fit the layers' own corners (the global box's corners are far emptier than the content)
+    const corners: Vector3[] = [];
+    for (const b of built.layout.boxes) {
+      for (let i = 0; i < 8; i++) {
+        corners.push(new Vector3(
+          b.center[0] + (i & 1 ? 0.5 : -0.5) * b.size[0],
+          b.center[1] + (i & 2 ? 0.5 : -0.5) * b.size[1] + (i & 2 ? 1.6 : 0), // room for the label
+          b.center[2] + (i & 4 ? 0.5 : -0.5) * b.size[2],
+        ));
+      }
+    }
+    if (!corners.length) corners.push(new Vector3(...min), new Vector3(...max));
+    const radius = corners.reduce((r, c) => Math.max(r, c.distanceTo(center)), 1);
+    camera.aspect = width > 0 && height > 0 ? width / height : 1.6;
+    let dist = radius / Math.sin((camera.fov * Math.PI) / 360);
+    // tighten: scale the distance until the box's projection fills ~90% of the view
+    // iterate: centre the projected content, then scale the distance so it fills ~88% of the view
+    for (let it = 0; it < 10; it++) {
+      camera.position.copy(center).addScaledVector(dir, dist);
+      camera.near = dist / 100;
+      camera.far = dist * 20;
+      camera.lookAt(center);
+      camera.updateProjectionMatrix();
+      camera.updateMatrixWorld();
+      let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+      for (const c of corners) {
+        const p = c.clone().project(camera);
+        x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y);
+      }
+      const ext = Math.max((x1 - x0) / 2, (y1 - y0) / 2);
+      if (!Number.isFinite(ext) || ext <= 0) break;
+      const mid = new Vector3((x0 + x1) / 2, (y0 + y1) / 2, center.clone().project(camera).z).unproject(camera);
+      center.copy(mid);
+      if (Math.abs(ext - 0.88) < 0.01 && Math.abs(x0 + x1) < 0.02 && Math.abs(y0 + y1) < 0.02) break;
+      dist *= Math.min(2, Math.max(0.3, ext / 0.88));
+    }
+    camera.position.copy(center).addScaledVector(dir, dist);
+    camera.lookAt(center);
+    camera.updateMatrixWorld();
+    controls.target.copy(center);
+    controls.minDistance = radius * 0.05;
+    controls.maxDistance = radius * 12;
+    controls.update();
+    paint();
+  }
+
+  d.add(listen(fitBtn, "click", () => {
+    userMoved = false;
+    fit();
+  }));
+
+  // ---------------------------------------------------------------------------------------------
+  // Labels in screen space (HTML, textContent), greedy overlap removal by priority.
+
+  const v3 = new Vector3();
+  function placeLabels(): void {
+    if (!built) return;
+    camera.updateMatrixWorld();
+    sun.position.copy(camera.position).sub(controls.target).normalize().add(new Vector3(0, 0.6, 0));
+    const sel = ctx.state().layer;
+    const many = built.labels.length > 30;
+    const cands = built.labels
+      .filter((l) => !many || l.box.name === sel || l.box.name === hovered || l.box.weight >= 5)
+      .map((l) => ({ l, pri: (l.box.name === sel ? 1e6 : 0) + (l.box.name === hovered ? 5e5 : 0) + l.box.weight }))
+      .sort((a, b) => b.pri - a.pri);
+    const placed: [number, number, number, number][] = [];
+    const shown = new Set<LabelEl>();
+    for (const { l } of cands) {
+      const b = l.box;
+      v3.set(b.center[0], b.center[1] + b.size[1] / 2 + 0.6, b.center[2]).project(camera);
+      if (v3.z > 1 || v3.z < -1) continue;
+      const x = (v3.x * 0.5 + 0.5) * width;
+      const y = (-v3.y * 0.5 + 0.5) * height;
+      if (x < -50 || x > width + 50 || y < -20 || y > height + 20) continue;
+      if (!l.w) {
+        l.el.style.display = "";
+        l.w = l.el.offsetWidth || 60;
+        l.h = l.el.offsetHeight || 16;
+      }
+      const r: [number, number, number, number] = [x - l.w / 2, y - l.h, x + l.w / 2, y];
+      const forced = b.name === sel || b.name === hovered;
+      if (!forced && placed.some((p) => r[0] < p[2] && r[2] > p[0] && r[1] < p[3] && r[3] > p[1])) continue;
+      placed.push(r);
+      shown.add(l);
+      l.el.style.transform = `translate(${Math.round(r[0])}px, ${Math.round(r[1])}px)`;
+      l.el.classList.toggle("nnviz-label-selected", b.name === sel);
+    }
+    for (const l of built.labels) l.el.style.display = shown.has(l) ? "" : "none";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Picking: hover tooltip, click to select
+
+  const raycaster = new Raycaster();
+  const ndc = new Vector2();
+  type Pick =
+    | { kind: "neuron"; layer: number; neuron: number }
+    | { kind: "box"; layer: number }
+    | { kind: "conn"; seg: number }
+    | null;
+
+  function pick(clientX: number, clientY: number): Pick {
+    if (!built) return null;
+    const rect = canvas.getBoundingClientRect();
+    if (rect.width <= 0 || rect.height <= 0) return null;
+    ndc.set(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
+    camera.updateMatrixWorld();
+    raycaster.setFromCamera(ndc, camera);
+    const dist = camera.position.distanceTo(controls.target);
+    raycaster.params.Line = { threshold: Math.max(0.02, dist * 0.0035) };
+    if (built.neurons) {
+      const hit = raycaster.intersectObject(built.neurons, false)[0];
+      if (hit && hit.instanceId !== undefined) {
+        return { kind: "neuron", layer: built.neuronLayer[hit.instanceId], neuron: built.neuronIndex[hit.instanceId] };
+      }
+    }
+    // nearest box; transparent ones (slabs, plates, channel planes) lose to lines in front of them
+    let solidHit: Intersection | null = null;
+    let boxHit: Intersection | null = null;
+    let boxPick: Pick = null;
+    for (const mesh of [built.solids, built.glass, built.slabs]) {
+      if (!mesh) continue;
+      const hit = raycaster.intersectObject(mesh, false)[0];
+      if (!hit || hit.instanceId === undefined) continue;
+      if (mesh === built.solids) solidHit = hit;
+      if (!boxHit || hit.distance < boxHit.distance) {
+        boxHit = hit;
+        boxPick = { kind: "box", layer: built.instLayer.get(mesh)![hit.instanceId] };
+      }
+    }
+    if (built.lines) {
+      const hits = raycaster.intersectObject(built.lines, false);
+      // prefer the strongest (drawn last) of the segments under the pointer
+      let seg = -1;
+      let segDist = Infinity;
+      for (const hit of hits) {
+        const s = hit.index !== undefined ? Math.floor(hit.index / 2) : -1;
+        if (s > seg) {
+          seg = s;
+          segDist = hit.distance;
+        }
+      }
+      if (seg >= 0 && (!solidHit || segDist < solidHit.distance)) return { kind: "conn", seg };
+    }
+    return boxPick;
+  }
+
+  function layerRows(info: LayerInfo, box: LayerBox | undefined): TooltipRows {
+    const rows: TooltipRows = [
+      ["kind", info.op && info.op !== info.kind ? `${info.kind} (${info.op})` : info.kind],
+      ["output", fmtShape(info.output_shape)],
+      ["params", fmtInt(info.params)],
+    ];
+    if (box?.planes && box.planes.drawn < box.planes.total) rows.push(["channels", `${box.planes.total} (${box.planes.drawn} drawn)`]);
+    const st = store.at(ctx.state().epoch)?.stats[info.name];
+    if (st) {
+      rows.push(["|W|", fmtNum(st.norm)]);
+      if (st.grad_norm !== null && st.grad_norm !== undefined) rows.push(["|grad|", fmtNum(st.grad_norm)]);
+      if (st.update_ratio !== null && st.update_ratio !== undefined) rows.push(["update", fmtNum(st.update_ratio)]);
+      if (st.nonfinite) rows.push(["NaN/Inf", fmtInt(st.nonfinite)]);
+    }
+    return rows;
+  }
+
+  const MODE_LABEL: Record<ColorBy, string> = { weight: "bias", delta: "Δ bias", gradient: "grad bias", activation: "activation" };
+
+  function showPick(p: Pick, x: number, y: number): void {
+    if (!built || !p) {
+      ctx.hideTooltip();
+      return;
+    }
+    const st = ctx.state();
+    const graph = built.graph;
+    if (p.kind === "conn") {
+      const conn = built.conn;
+      const li = conn.layer[p.seg];
+      const name = graph.layers[li].name;
+      const vi = conn.value[p.seg];
+      const w = store.weight(name, st.epoch)?.[vi];
+      const rows: TooltipRows = [["weight", fmtNum(w)]];
+      if (st.colorBy !== "weight") {
+        const v = store.values(name, st.epoch, st.colorBy, st.deltaRef, st.sample ?? 0)?.[vi];
+        const label = st.colorBy === "delta" ? `Δ (vs ${st.deltaRef})` : st.colorBy === "gradient" ? "gradient" : "w × input";
+        if (v !== undefined) rows.push([label, fmtNum(v)]);
+      }
+      rows.push(["from", graph.neuron_source[name] ?? "?"]);
+      const label = store.at(st.epoch)?.label;
+      if (label) rows.push(["epoch", label]);
+      ctx.showTooltip(x, y, `${name}: in ${conn.src[p.seg]} → out ${conn.dst[p.seg]}, w = ${fmtNum(w)}`, rows);
+      return;
+    }
+    const info = graph.layers[p.layer];
+    const box = built.layout.boxes[p.layer];
+    const rows = layerRows(info, box);
+    if (p.kind === "neuron") {
+      rows.unshift(["neuron", String(p.neuron)]);
+      if (box.grid && box.kind === "input" && box.grid.rows > 1) {
+        rows.splice(1, 0, ["pixel", `row ${Math.floor(p.neuron / box.grid.cols)}, col ${p.neuron % box.grid.cols}`]);
+      }
+      const vals = neuronValues(store, info.name, st.epoch, st);
+      if (vals && p.neuron < vals.length) rows.splice(1, 0, [MODE_LABEL[st.colorBy], fmtNum(vals[p.neuron])]);
+    }
+    ctx.showTooltip(x, y, info.name, rows);
+  }
+
+  let moveFrame = 0;
+  let lastMove: PointerEvent | null = null;
+  let dragging = false;
+  let down: { x: number; y: number } | null = null;
+
+  function setHovered(name: string): void {
+    if (name === hovered) return;
+    hovered = name;
+    updateSelection();
+    paint();
+  }
+
+  function onMoveFrame(): void {
+    moveFrame = 0;
+    const e = lastMove;
+    if (!e || dragging || destroyed) return;
+    const p = pick(e.clientX, e.clientY);
+    showPick(p, e.clientX, e.clientY);
+    const name = !p || !built ? "" : p.kind === "conn" ? built.graph.layers[built.conn.layer[p.seg]].name : built.graph.layers[p.layer].name;
+    setHovered(name);
+    canvas.style.cursor = p ? "pointer" : "grab";
+  }
+
+  d.add(listen(canvas, "pointermove", (e: PointerEvent) => {
+    lastMove = e;
+    if (down && Math.hypot(e.clientX - down.x, e.clientY - down.y) > 4) {
+      dragging = true;
+      ctx.hideTooltip();
+    }
+    if (!moveFrame) moveFrame = requestAnimationFrame(onMoveFrame);
+  }));
+  d.add(() => { if (moveFrame) cancelAnimationFrame(moveFrame); });
+  d.add(listen(canvas, "pointerdown", (e: PointerEvent) => {
+    down = { x: e.clientX, y: e.clientY };
+    dragging = false;
+  }));
+  d.add(listen(canvas, "pointerup", (e: PointerEvent) => {
+    const wasClick = down && !dragging && Math.hypot(e.clientX - down.x, e.clientY - down.y) <= 4;
+    down = null;
+    dragging = false;
+    if (!wasClick || e.button !== 0 || !built) return;
+    const p = pick(e.clientX, e.clientY);
+    if (!p) ctx.select("");
+    else if (p.kind === "conn") ctx.select(built.graph.layers[built.conn.layer[p.seg]].name);
+    else ctx.select(built.graph.layers[p.layer].name);
+  }));
+  d.add(listen(canvas, "pointerleave", () => {
+    lastMove = null;
+    ctx.hideTooltip();
+    setHovered("");
+  }));
+
+  // ---------------------------------------------------------------------------------------------
+  // Reactions
+
+  d.add(ctx.onState((changed) => {
+    if (changed.has("maxConnections")) {
+      build(false);
+      return;
+    }
+    if (changed.has("epoch") || changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("sample")) {
+      recolor();
+      if (changed.has("layer")) updateSelection();
+      paint();
+    }
+  }));
+  d.add(store.on(() => {
+    const sameGraph = built && built.graph === store.graph;
+    build(!sameGraph);
+  }));
+
+  build(true);
+
+  return {
+    el,
+    resize(w: number, hgt: number) {
+      width = Math.max(0, Math.floor(w));
+      height = Math.max(0, Math.floor(hgt));
+      target.width = width;
+      target.height = height;
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+      if (width > 0 && height > 0) {
+        camera.aspect = width / height;
+        camera.updateProjectionMatrix();
+        if ((needFit || !userMoved) && built) {
+          needFit = false;
+          fit();
+        }
+      }
+      paint();
+    },
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      d.run();
+      disposeBuilt();
+      scene.remove(selOutline, hoverOutline);
+      for (const o of owned) o.dispose();
+      el.remove();
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { gridDims, layout3d, neuronPosition, numel, spatial, type LayerBox, type Vec3 } from "../src/layout3d";
+import { cnnGraph, mlpGraph, resnetGraph, xssGraph } from "../dev/fixtures";
+import type { GraphInfo } from "../src/types";
+
+function finite(v: Vec3): boolean {
+  return v.every((x) => Number.isFinite(x));
+}
+
+function overlap(a: LayerBox, b: LayerBox): boolean {
+  for (let i = 0; i < 3; i++) {
+    const lo = Math.max(a.center[i] - a.size[i] / 2, b.center[i] - b.size[i] / 2);
+    const hi = Math.min(a.center[i] + a.size[i] / 2, b.center[i] + b.size[i] / 2);
+    if (hi <= lo + 1e-9) return false;
+  }
+  return true;
+}
+
+function checkSane(g: GraphInfo) {
+  const lay = layout3d(g);
+  assert.equal(lay.boxes.length, g.layers.length);
+  for (const b of lay.boxes) {
+    assert.ok(finite(b.center), `${b.name} center ${b.center}`);
+    assert.ok(finite(b.size) && b.size.every((s) => s > 0), `${b.name} size ${b.size}`);
+  }
+  for (let i = 0; i < lay.boxes.length; i++) {
+    for (let j = i + 1; j < lay.boxes.length; j++) {
+      assert.ok(!overlap(lay.boxes[i], lay.boxes[j]), `${lay.boxes[i].name} overlaps ${lay.boxes[j].name}`);
+    }
+  }
+  for (const e of lay.edges) for (const p of e.points) assert.ok(finite(p));
+  assert.ok(finite(lay.min) && finite(lay.max));
+  return lay;
+}
+
+test("numel, spatial, gridDims", () => {
+  assert.equal(numel([1, 28, 28]), 784);
+  assert.equal(numel([null, 10]), 10);
+  assert.equal(numel([]), 0);
+  const chw = { ...mlpGraph().layers[0], output_shape: [16, 14, 14], units: 16 };
+  assert.deepEqual(spatial(chw), { c: 16, h: 14, w: 14 });
+  const hwc = { ...chw, output_shape: [14, 14, 16] };
+  assert.deepEqual(spatial(hwc), { c: 16, h: 14, w: 14 });
+  // the graph's data_format decides when given (a 3-channel 3x8 image would fool the guess)
+  const odd = { ...chw, output_shape: [3, 8, 3], units: null };
+  assert.deepEqual(spatial(odd, "channels_last"), { c: 3, h: 3, w: 8 });
+  assert.deepEqual(spatial(odd, "channels_first"), { c: 3, h: 8, w: 3 });
+  assert.deepEqual(spatial({ ...chw, output_shape: [28, 28, 1], units: null }), { c: 1, h: 28, w: 28 });
+  assert.deepEqual(gridDims(784, [1, 28, 28]), { rows: 28, cols: 28 });
+  assert.deepEqual(gridDims(784, [784]), { rows: 28, cols: 28 });
+  assert.deepEqual(gridDims(128, [128]), { rows: 11, cols: 12 });
+  assert.deepEqual(gridDims(10), { rows: 3, cols: 4 });
+  assert.deepEqual(gridDims(1), { rows: 1, cols: 1 });
+});
+
+test("MLP: neurons on grids, layers left to right", () => {
+  const lay = checkSane(mlpGraph());
+  assert.equal(lay.lod, "neurons");
+  assert.equal(lay.rows, 1);
+  const input = lay.byName.get("input")!;
+  const fc1 = lay.byName.get("fc1")!;
+  const fc2 = lay.byName.get("fc2")!;
+  assert.equal(input.style, "neurons");
+  assert.deepEqual([input.grid!.rows, input.grid!.cols], [28, 28]);
+  assert.deepEqual([fc1.grid!.rows, fc1.grid!.cols], [11, 12]);
+  assert.equal(fc2.grid!.count, 10);
+  assert.equal(lay.byName.get("relu")!.style, "plate");
+  assert.equal(lay.byName.get("flatten")!.style, "plate");
+  assert.ok(input.center[0] < fc1.center[0] && fc1.center[0] < fc2.center[0]);
+  // neurons lie inside their slab, distinct
+  const seen = new Set<string>();
+  for (let k = 0; k < 784; k++) {
+    const p = neuronPosition(input, k);
+    assert.ok(finite(p));
+    for (let i = 1; i < 3; i++) assert.ok(Math.abs(p[i] - input.center[i]) <= input.size[i] / 2);
+    seen.add(p.join(","));
+  }
+  assert.equal(seen.size, 784);
+  // the image's first row is on top
+  assert.ok(neuronPosition(input, 0)[1] > neuronPosition(input, 783)[1]);
+});
+
+test("CNN: conv planes capped, pools are blocks", () => {
+  const lay = checkSane(cnnGraph());
+  const conv2 = lay.byName.get("conv2")!;
+  assert.equal(conv2.style, "planes");
+  assert.equal(conv2.planes!.total, 32);
+  assert.equal(conv2.planes!.drawn, 16);
+  assert.equal(lay.byName.get("pool1")!.style, "block");
+  assert.equal(lay.byName.get("fc1")!.style, "neurons");
+  // spatial size shows: conv1 (28x28) taller than conv2 (14x14)
+  assert.ok(lay.byName.get("conv1")!.size[1] > conv2.size[1]);
+});
+
+test("120-layer residual chain: blocks, folded, fits a sane box", () => {
+  const g = resnetGraph();
+  assert.ok(g.layers.length >= 120);
+  const lay = checkSane(g);
+  assert.equal(lay.lod, "blocks");
+  assert.ok(lay.boxes.every((b) => b.style !== "neurons"));
+  assert.ok(lay.rows > 1, "folded into rows");
+  const ext = lay.max.map((v, i) => v - lay.min[i]);
+  // not a 1000-unit line: the footprint's aspect ratio stays readable
+  assert.ok(ext[0] / ext[2] < 4 && ext[2] / ext[0] < 4, `extent ${ext}`);
+  // skip edges arc above the blocks they jump over
+  const skip = lay.edges.find((e) => e.to === "block3.add" && e.from === "block2.relu2")!;
+  assert.ok(skip.points.length > 2);
+  const top = Math.max(...skip.points.map((p) => p[1]));
+  assert.ok(top > lay.byName.get("block3.conv1")!.size[1] / 2);
+});
+
+test("same-rank layers spread in z, empty and odd graphs", () => {
+  const g = mlpGraph(4, 2, 2);
+  // a branch: input feeds two dense layers of the same rank
+  g.layers.push({ ...g.layers[2], id: 5, name: "side" });
+  g.edges.push(["flatten", "side"]);
+  const lay = checkSane(g);
+  const a = lay.byName.get("fc1")!, b = lay.byName.get("side")!;
+  assert.equal(a.rank, b.rank);
+  assert.notEqual(a.center[2], b.center[2]);
+  const empty = layout3d({ ...g, layers: [], edges: [] });
+  assert.equal(empty.boxes.length, 0);
+  assert.ok(finite(empty.min) && finite(empty.max));
+  checkSane(xssGraph());
+  // unknown shapes / null dims
+  const odd = mlpGraph(4, 2, 2);
+  odd.layers[3] = { ...odd.layers[3], output_shape: [] };
+  odd.layers[1] = { ...odd.layers[1], output_shape: [null, null] };
+  checkSane(odd);
+});
+
+test("level of detail: huge dense layers become blocks", () => {
+  const g = mlpGraph(4096, 28, 10);
+  const lay = checkSane(g);
+  assert.equal(lay.byName.get("fc1")!.style, "block");
+  assert.equal(lay.byName.get("input")!.style, "neurons");
+});

@@ -1,0 +1,372 @@
+"""The real widget bundle on a page of fake anywidget models (js/dev/), in headless Chromium.
+
+Fast checks of the browser side without a kernel: rendering, hover, selection, scrubbing, 2D
+mode, hostile layer names, 30 views sharing one WebGL context, and cleanup. Screenshots go to
+test-artifacts/ (look at them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ORIGIN = "http://nnviz.test"
+
+# Counts the canvases that got a WebGL context (whatever asked for it), and those still live.
+COUNT_WEBGL = """
+(() => {
+  const orig = HTMLCanvasElement.prototype.getContext;
+  const seen = new WeakSet();
+  const contexts = [];
+  window.__webglCanvases = () => contexts.length;
+  window.__webglLive = () => contexts.filter((c) => !c.isContextLost()).length;
+  HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+    const ctx = orig.call(this, type, ...rest);
+    if (ctx && /webgl/.test(String(type)) && !seen.has(this)) {
+      seen.add(this);
+      contexts.push(ctx);
+    }
+    return ctx;
+  };
+})();
+"""
+
+# Pixel statistics of the visible canvas of the n-th view (what the user sees).
+CANVAS_STATS = """
+([i]) => {
+  const c = document.querySelectorAll('.nnviz-root .nnviz-canvas')[i];
+  const g = c.getContext('2d');
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let n = 0, s = 0, s2 = 0, ink = 0, hash = 0;
+  for (let k = 0; k < d.length; k += 4) {
+    const v = (d[k] + d[k + 1] + d[k + 2]) / 3;
+    n++; s += v; s2 += v * v;
+    if (v < 235) ink++;
+    hash = (hash * 31 + d[k] * 7 + d[k + 1] * 3 + d[k + 2]) % 1000000007;
+  }
+  const mean = s / n;
+  return { w: c.width, h: c.height, mean, variance: s2 / n - mean * mean, ink: ink / n, hash };
+}
+"""
+
+
+def _serve(dev: Path, bundle: Path) -> Any:
+    def handler(route: Any) -> None:
+        name = route.request.url.split("?")[0].rsplit("/", 1)[-1] or "index.html"
+        path = bundle if name == "widget.js" else dev / name
+        if not path.exists():
+            route.fulfill(status=404, body="not found")
+            return
+        ctype = "text/html" if name.endswith(".html") else "text/javascript"
+        route.fulfill(status=200, body=path.read_bytes(), headers={"content-type": ctype})
+
+    return handler
+
+
+@pytest.fixture()
+def harness(page: Any, dev_pages: Path, widget_bundle: Path) -> Any:
+    """The dev page with the real bundle loaded (no view mounted yet)."""
+    page.add_init_script(COUNT_WEBGL)
+    page.route(f"{ORIGIN}/**", _serve(dev_pages, widget_bundle))
+    page.goto(f"{ORIGIN}/index.html")
+    page.wait_for_function("window.nnvizLoaded === true")
+    return page
+
+
+def mount(page: Any, run: str, n: int = 1, traits: dict[str, Any] | None = None) -> None:
+    """Mount n views of new models holding the synthetic run `run`; wait until all are ready."""
+    page.evaluate(
+        """async ([run, n, traits]) => {
+            window.mounted = window.mounted || [];
+            const cells = document.getElementById('cells');
+            for (let i = 0; i < n; i++) {
+              const st = nnvizDev.state(run);
+              st.traits = { ...(st.traits || {}), ...traits };
+              window.mounted.push(await nnvizDev.mount(nnvizWidget, cells, st));
+            }
+        }""",
+        [run, n, traits or {}],
+    )
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('.nnviz-root')]"
+        ".filter(r => r.dataset.ready === '1').length >= n",
+        arg=len(page.query_selector_all(".nnviz-root")),
+        timeout=30000,
+    )
+
+
+def root_data(page: Any, i: int = 0) -> dict[str, str]:
+    return page.evaluate("i => ({...document.querySelectorAll('.nnviz-root')[i].dataset})", i)
+
+
+def set_trait(page: Any, name: str, value: Any, i: int = 0) -> None:
+    page.evaluate("([i, k, v]) => window.mounted[i].model.set(k, v)", [i, name, value])
+
+
+def wait_frame_after(page: Any, frame: str, i: int = 0) -> None:
+    page.wait_for_function(
+        "([i, f]) => document.querySelectorAll('.nnviz-root')[i].dataset.frame !== f",
+        arg=[i, frame],
+    )
+
+
+def canvas_stats(page: Any, i: int = 0) -> dict[str, float]:
+    return page.evaluate(CANVAS_STATS, [i])
+
+
+def find_hover(page: Any, i: int = 0, want: str | None = None) -> tuple[float, float, str] | None:
+    """Sweep the pointer over the view's canvas until the tooltip shows; returns (x, y, title)."""
+    box = page.query_selector_all(".nnviz-root .nnviz-canvas")[i].bounding_box()
+    for fy in (0.5, 0.4, 0.6, 0.3, 0.7, 0.45, 0.55):
+        for fx in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.35, 0.65, 0.25, 0.75):
+            x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+            page.mouse.move(x, y)
+            page.wait_for_timeout(40)
+            tip = page.query_selector_all(".nnviz-tooltip")[i]
+            if tip.is_visible():
+                title = tip.query_selector(".nnviz-tooltip-title").inner_text()
+                if want is None or title.startswith(want):
+                    return x, y, title
+    return None
+
+
+def test_mlp_renders_scrubs_hovers_selects(harness: Any, artifacts: Path) -> None:
+    page = harness
+    mount(page, "mlp")
+    data = root_data(page)
+    assert data["ready"] == "1"
+    assert data["mode"] == "3d"
+    assert data["layers"] == "5"
+    assert data["connectionsDrawn"] == "20000"
+    assert data["connectionsTotal"] == "101632"
+    assert data["lod"] == "neurons"
+    assert data["epoch"] == "2"
+    header = page.inner_text(".nnviz-header")
+    assert "showing 20,000 of 101,632 connections" in header
+    assert "MLP" in header
+    stats = canvas_stats(page)
+    assert stats["w"] > 300 and stats["h"] > 200
+    assert stats["variance"] > 100, stats  # not blank
+    assert 0.03 < stats["ink"] < 0.8, stats
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-mlp.png"))
+
+    # hover: a tooltip with text
+    hit = find_hover(page)
+    assert hit is not None, "no tooltip anywhere over the model"
+    x, y, title = hit
+    assert title
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-mlp-hover.png"))
+
+    # click selects the hovered layer (a connection selects the layer that owns its weight)
+    page.mouse.click(x, y)
+    page.wait_for_function("() => document.querySelector('.nnviz-root').dataset.layer !== ''")
+    layer = root_data(page)["layer"]
+    assert title.startswith(layer)
+    model = page.evaluate(
+        "() => ({layer: mounted[0].model.get('layer'), idx: mounted[0].model.get('_layer_index')})"
+    )
+    names = ["input", "flatten", "fc1", "relu", "fc2"]
+    assert model == {"layer": layer, "idx": names.index(layer) + 1}  # 0 = no layer
+    page.mouse.move(5, 5)
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-mlp-selected.png"))
+    # click on empty space clears
+    box = page.query_selector(".nnviz-canvas").bounding_box()
+    page.mouse.click(box["x"] + 6, box["y"] + box["height"] - 30)
+    page.wait_for_function("() => document.querySelector('.nnviz-root').dataset.layer === ''")
+
+    # scrubbing: the epoch changes the picture, one frame
+    before = canvas_stats(page)
+    frame = root_data(page)["frame"]
+    set_trait(page, "epoch", -1)
+    wait_frame_after(page, frame)
+    assert root_data(page)["epoch"] == "-1"
+    after = canvas_stats(page)
+    assert after["hash"] != before["hash"]
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-mlp-init.png"))
+
+    # color modes
+    for mode in ("delta", "gradient", "activation"):
+        frame = root_data(page)["frame"]
+        set_trait(page, "epoch", 1)
+        set_trait(page, "color_by", mode)
+        wait_frame_after(page, frame)
+        assert root_data(page)["colorBy"] == mode
+        page.query_selector(".nnviz-root").screenshot(path=str(artifacts / f"fake-mlp-{mode}.png"))
+    # activation mode: another probe sample lights other neurons
+    before = canvas_stats(page)
+    frame = root_data(page)["frame"]
+    set_trait(page, "sample", 1)
+    wait_frame_after(page, frame)
+    assert canvas_stats(page)["hash"] != before["hash"]
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-mlp-activation-1.png"))
+    assert page.nnviz_errors == []
+
+
+def test_mirrors_and_2d_mode(harness: Any, artifacts: Path) -> None:
+    page = harness
+    mount(page, "mlp-sampled")
+    assert root_data(page)["connectionsTotal"] == "101632"
+
+    # the jslinked index traits and the named traits stay equal, in both directions
+    # (_layer_index: 0 = no layer, i + 1 = layers[i])
+    def get(name: str) -> Any:
+        return page.evaluate("k => mounted[0].model.get(k)", name)
+
+    set_trait(page, "_layer_index", 3)
+    assert get("layer") == "fc1"
+    assert root_data(page)["layer"] == "fc1"
+    set_trait(page, "layer", "fc2")
+    assert get("_layer_index") == 5
+    set_trait(page, "layer", "")
+    assert get("_layer_index") == 0
+    set_trait(page, "_color_index", 2)
+    assert get("color_by") == "gradient"
+    assert root_data(page)["colorBy"] == "gradient"
+    set_trait(page, "color_by", "delta")
+    assert get("_color_index") == 1
+    set_trait(page, "_delta_index", 1)
+    assert get("delta_ref") == "init"
+    set_trait(page, "delta_ref", "previous")
+    assert get("_delta_index") == 0
+    set_trait(page, "color_by", "weight")
+    set_trait(page, "_mode_index", 1)
+    assert get("mode") == "2d"
+    page.wait_for_selector(".nnviz-root[data-mode='2d'] .nnviz-view2d")
+    assert page.query_selector(".nnviz-scene3d") is None
+    page.wait_for_timeout(300)
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-mlp-2d.png"))
+    set_trait(page, "mode", "3d")
+    assert get("_mode_index") == 0
+    page.wait_for_selector(".nnviz-root[data-mode='3d'] .nnviz-scene3d")
+    # no ping-pong: each user change wrote the mirror once
+    log = page.evaluate("() => mounted[0].model.log.map(([k]) => k)")
+    assert log.count("_layer_index") == 3 and log.count("layer") == 3, log
+    assert page.nnviz_errors == []
+
+
+def test_hostile_layer_names_are_text(harness: Any, artifacts: Path) -> None:
+    page = harness
+    mount(page, "xss")
+    evil = "<img src=x onerror=alert(1)>"
+    page.wait_for_timeout(200)
+    root = page.query_selector(".nnviz-root")
+    assert root.get_attribute("data-layer") == evil
+    text = root.inner_text()
+    assert evil in text  # shown as text (label / panel)
+    assert "<b>bold</b> model" in page.inner_text(".nnviz-header")
+    assert page.query_selector(".nnviz-root img") is None
+    assert page.query_selector(".nnviz-root b") is None
+    assert page.evaluate("() => document.images.length") == 0
+    hit = find_hover(page, want=evil)
+    if hit is not None:
+        assert page.query_selector(".nnviz-tooltip img") is None
+    root.screenshot(path=str(artifacts / "fake-xss.png"))
+    assert page.nnviz_dialogs == []
+
+
+def test_many_views_share_one_webgl_context(harness: Any, artifacts: Path) -> None:
+    page = harness
+    mount(page, "small", n=30)
+    ready = page.evaluate(
+        "() => [...document.querySelectorAll('.nnviz-root')].map(r => r.dataset.ready)"
+    )
+    assert ready == ["1"] * 30
+    # one live WebGL context for all 30; under a software rasterizer (SwiftShader here) the
+    # renderer drops its first, antialiased context once for one without multisampling
+    software = page.evaluate("() => window.__nnviz.software")
+    assert page.evaluate("() => window.__webglLive()") == 1
+    assert page.evaluate("() => window.__webglCanvases()") == (2 if software else 1)
+    assert page.evaluate("() => window.__nnvizRendererCount") == 1
+    assert page.evaluate("() => window.__nnviz.created") == (2 if software else 1)
+    # every view painted something
+    for i in (0, 14, 29):
+        assert canvas_stats(page, i)["variance"] > 50
+    page.screenshot(path=str(artifacts / "fake-30-views.png"))
+    assert page.nnviz_errors == []
+
+
+def test_destroy_removes_listeners_and_frees_gpu_memory(harness: Any) -> None:
+    page = harness
+    mount(page, "small")
+    geoms_one = page.evaluate("() => __nnviz.memory().geometries")
+    mount(page, "mlp")
+    assert page.evaluate("() => __nnviz.memory().geometries") > geoms_one
+    counts = page.evaluate(
+        """async () => {
+            const m = mounted[1];
+            const afterRender = m.model.listenerCount();
+            await m.destroy();
+            await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+            return {before: m.listenersBefore, afterInit: m.listenersAfterInit, afterRender,
+                    afterDestroy: m.model.listenerCount(),
+                    roots: document.querySelectorAll('.nnviz-root').length};
+        }"""
+    )
+    assert counts["afterRender"] > counts["afterInit"] > counts["before"]
+    assert counts["afterDestroy"] == counts["before"]
+    assert counts["roots"] == 1
+    # repaint the remaining view so three.js settles its bookkeeping, then compare
+    set_trait(page, "epoch", 0, i=0)
+    page.wait_for_timeout(100)
+    assert page.evaluate("() => __nnviz.memory().geometries") == geoms_one
+    # the last 3D view gone: the shared renderer is disposed
+    page.evaluate("() => mounted[0].destroy()")
+    assert page.evaluate("() => window.__nnvizRendererCount") == 0
+
+
+def test_second_view_and_new_epochs(harness: Any) -> None:
+    page = harness
+    mount(page, "small")
+    # a second view of the same model shares its state
+    page.evaluate(
+        "async () => { window.second = await nnvizDev.renderAgain(nnvizWidget, mounted[0].model, "
+        "document.getElementById('cells')); }"
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.nnviz-root')].every(r => r.dataset.ready === '1')"
+    )
+    set_trait(page, "layer", "fc1")
+    assert [root_data(page, i)["layer"] for i in (0, 1)] == ["fc1", "fc1"]
+    # recording an epoch adds one child model: only it is fetched and decoded
+    calls = page.evaluate(
+        """async () => {
+            const mgr = nnvizDev.manager;
+            const orig = mgr.get_model.bind(mgr);
+            let n = 0;
+            mgr.get_model = (id) => { n++; return orig(id); };
+            const g = nnvizDev.fixtures.mlpGraph(16, 5, 4, 'TinyMLP');
+            const run = nnvizDev.fixtures.runFor(g, { epochs: 4 });
+            const last = run[run.length - 1];
+            const b64 = nnvizDev.fixtures.toBase64(last.data);
+            mounted[0].record({ header: last.header, data_b64: b64 });
+            await new Promise(r => setTimeout(r, 50));
+            mgr.get_model = orig;
+            return n;
+        }"""
+    )
+    assert calls == 1
+    page.wait_for_function("() => document.querySelector('.nnviz-chart') !== null")
+    epochs = page.evaluate("() => mounted[0].model.get('_snapshots').length")
+    assert epochs == 5
+    page.evaluate("() => window.second()")
+    assert len(page.query_selector_all(".nnviz-root")) == 1
+    assert page.nnviz_errors == []
+
+
+def test_context_loss_recreates_the_renderer(harness: Any) -> None:
+    page = harness
+    mount(page, "small")
+    created = page.evaluate("() => __nnviz.created")
+    page.evaluate("() => __nnviz.loseContext()")
+    page.wait_for_timeout(100)
+    frame = root_data(page)["frame"]
+    set_trait(page, "epoch", 0)
+    wait_frame_after(page, frame)
+    assert page.evaluate("() => __nnviz.created") == created + 1
+    assert page.evaluate("() => window.__nnvizRendererCount") == 1
+    assert page.evaluate("() => window.__webglLive()") == 1
+    assert canvas_stats(page)["variance"] > 50
