@@ -15,7 +15,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from _common import count_comm_bytes, digits, torch_mlp  # noqa: E402
+from _common import count_comm_bytes, digits, torch_mlp
 
 EPOCHS = 30
 BATCH = 32
@@ -88,8 +88,10 @@ def main() -> None:
     for name, fn in (("torch", torch_run), ("keras", keras_run)):
         fn(False)  # warm-up (imports, graph building)
         base, rec = interleaved(fn)
-        print(f"  {name:5s} without record {base:7.2f} s   with record {rec:7.2f} s   "
-              f"overhead {100 * (rec / base - 1):+5.1f}%   (goal <= 5%)")
+        print(
+            f"  {name:5s} without record {base:7.2f} s   with record {rec:7.2f} s   "
+            f"overhead {100 * (rec / base - 1):+5.1f}%   (goal <= 5%)"
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ BUNDLE = REPO / "nnviz_widget" / "static" / "widget.js"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--disable-gpu", "--enable-unsafe-swiftshader", "--no-sandbox"]
 ORIGIN = "http://nnviz-bench.invalid"
-FRAME_TIMEOUT_MS = 60_000
+FRAME_TIMEOUT_MS = 30_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +261,17 @@ def page_for(viz: Any) -> str:
     )
 
 
+def _extract(adapt: Callable[..., Any], model: Any, inputs: Any) -> Any:
+    return adapt(model, inputs).graph()
+
+
+def _collect(messages: list[str]) -> Callable[[Any], None]:
+    def on_error(error: Any) -> None:
+        messages.append(str(error))
+
+    return on_error
+
+
 def _server(html: str, bundle: bytes) -> Callable[[Any], None]:
     """A Playwright route handler serving the page and the bundle from memory."""
 
@@ -287,7 +299,7 @@ def first_frames(pages: dict[str, str], repeat: int) -> dict[str, float | str]:
                 for _ in range(repeat):
                     page = browser.new_page(viewport={"width": 1200, "height": 900})
                     messages: list[str] = []
-                    page.on("pageerror", lambda exc, m=messages: m.append(str(exc)))
+                    page.on("pageerror", _collect(messages))
 
                     page.route(f"{ORIGIN}/**", _server(html, bundle))
                     try:
@@ -337,13 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         try:
             model, inputs = build()
-            row.extract_ms, graph = _median_ms(
-                lambda m=model, x=inputs: adapt(m, x).graph(), args.repeat
-            )
+            row.extract_ms, graph = _median_ms(partial(_extract, adapt, model, inputs), args.repeat)
             row.layers, row.params = len(graph.layers), graph.total_params
-            row.build_ms, viz = _median_ms(
-                lambda m=model, x=inputs: nnv.NNViz(m, inputs=x), args.repeat
-            )
+            row.build_ms, viz = _median_ms(partial(nnv.NNViz, model, inputs=inputs), args.repeat)
             pages[key] = page_for(viz)
         except Exception as exc:  # a benchmark reports what it could not measure
             row.notes.append(f"{type(exc).__name__}: {exc}"[:160])

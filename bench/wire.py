@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import numpy as np  # noqa: E402
-from _common import count_comm_bytes, torch_mlp  # noqa: E402
+import numpy as np
+from _common import count_comm_bytes, torch_mlp
 
 EPOCHS = 20
 
@@ -53,9 +53,12 @@ def main() -> None:
     t_plotly = time.perf_counter() - t0
 
     print(f"784-128-10 MLP, {EPOCHS} epochs + init, {n_params:,} parameters")
-    print(f"  nnviz data sent      {sent / 1e6:9.2f} MB  (binary {totals.get('binary', 0) / 1e6:.2f} MB,"
-          f" JSON {(totals.get('json', 0) - bundle) / 1e6:.3f} MB; + the JS bundle once:"
-          f" {bundle / 1e6:.2f} MB)")
+    print(
+        f"  nnviz data sent      {sent / 1e6:9.2f} MB"
+        f"  (binary {totals.get('binary', 0) / 1e6:.2f} MB,"
+        f" JSON {(totals.get('json', 0) - bundle) / 1e6:.3f} MB; + the JS bundle once:"
+        f" {bundle / 1e6:.2f} MB)"
+    )
     print(f"  per record() call    {per_record / 1e6:9.3f} MB")
     print(f"  raw float32          {raw / 1e6:9.2f} MB")
     print(f"  plotly, 1 frame/epoch{plotly_bytes / 1e6:9.2f} MB  (built in {t_plotly:.1f} s)")
@@ -97,8 +100,15 @@ def plotly_size(weights_per_epoch: list[list[np.ndarray]]) -> int:
         for e, ws in enumerate(weights_per_epoch)
     ]
     fig = go.Figure(
-        data=[go.Scatter3d(x=xs, y=ys, z=zs, mode="lines",
-                           line={"color": colors(weights_per_epoch[0]), "colorscale": "RdBu"})],
+        data=[
+            go.Scatter3d(
+                x=xs,
+                y=ys,
+                z=zs,
+                mode="lines",
+                line={"color": colors(weights_per_epoch[0]), "colorscale": "RdBu"},
+            )
+        ],
         frames=frames,
     )
     return len(fig.to_json().encode())

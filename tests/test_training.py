@@ -71,7 +71,7 @@ def test_torch_gradients_on_probe_when_no_grad() -> None:
 
 
 def test_torch_errors_are_clear() -> None:
-    with pytest.raises(ValueError, match="inputs=.*input_shape="):
+    with pytest.raises(ValueError, match=r"inputs=.*input_shape="):
         nnv.NNViz(SeedMLP())
     with pytest.raises(ValueError, match="fc1"):
         nnv.NNViz(SeedMLP(), inputs=torch.randn(2, 100))
@@ -86,12 +86,12 @@ def test_torch_model_changed_shape_names_layer() -> None:
 
 
 @pytest.fixture(scope="module")
-def keras():  # noqa: ANN201
+def keras():
     return pytest.importorskip("keras")
 
 
 @pytest.mark.parametrize("n_in,hidden", [(784, 64), (2, 10)])
-def test_keras_seed_models_ten_epochs(keras, n_in: int, hidden: int) -> None:  # noqa: ANN001
+def test_keras_seed_models_ten_epochs(keras, n_in: int, hidden: int) -> None:
     keras.utils.set_random_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # keras 3 warns about input_shape= on a layer
