@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from .probe import (
     ActInfo,
     Boundary,
     HealthTable,
+    activation_of,
     boundary_arrays,
     canonical,
     grad_ratios,
@@ -226,6 +229,47 @@ class Recorder:
         )
         self.history = History(self)
 
+    #: True for a run loaded from a file (``nnv.load``): it has no model and cannot record.
+    loaded: bool = False
+
+    @classmethod
+    def from_snapshots(
+        cls,
+        graph: Graph,
+        snapshots: list[Snapshot],
+        samples: dict[tuple[str, str], tuple[np.ndarray, tuple[int, ...]]],
+        settings: dict[str, Any],
+    ) -> Recorder:
+        """A recorder over snapshots recorded earlier (``nnv.load``): no model, no adapter, and
+        ``record()`` raises. ``samples``: (layer, param) -> (fixed flat indices, full shape);
+        ``settings``: max_bytes, record_gradients, notes, probe_info, labels."""
+        rec = cls.__new__(cls)
+        rec.loaded = True
+        rec.adapter = _NoModel(None)
+        rec.model = None
+        rec.graph = graph
+        rec.max_bytes = int(settings.get("max_bytes", DEFAULT_MAX_BYTES))
+        rec.record_gradients = bool(settings.get("record_gradients", True))
+        labels = settings.get("labels")
+        rec.labels = None if labels is None else np.asarray(labels).reshape(-1)
+        rec.snapshots = list(snapshots)
+        rec.notes = [str(n) for n in settings.get("notes", [])]
+        rec._listeners = []
+        shapes: dict[str, dict[str, tuple[int, ...]]] = {}
+        for snap in rec.snapshots[:1]:
+            for layer, params in snap.weights.items():
+                shapes[layer] = {k: tuple(a.shape) for k, a in params.items()}
+        for (layer, param), (_, full) in samples.items():
+            shapes.setdefault(layer, {})[param] = tuple(full)
+        rec._shapes = shapes
+        rec._samples = {key: idx for key, (idx, _) in samples.items()}
+        rec._prev_full = {}
+        rec._before_last = {}
+        rec.probe_info = dict(settings.get("probe_info") or {"n": 0, "labels": None})
+        rec._boundary = None
+        rec.history = History(rec)
+        return rec
+
     # -- the probe batch --
     def _input_layers(self) -> list[Any]:
         return [layer for layer in self.graph.layers if layer.kind == "input"]
@@ -263,6 +307,8 @@ class Recorder:
             info["image_shape"] = [int(v) for v in image_shape]
         elif len(per) == 1:
             info["image_shape"] = image_shape_for(int(per[0]))
+        elif len(per) == 3 and self.graph.data_format == "channels_last" and per[2] in (1, 3):
+            info["image_shape"] = [int(per[0]), int(per[1]), int(per[2])]  # (H, W, C) as is
         elif len(per) == 3 and per[0] in (1, 3):  # (C, H, W)
             info["image_shape"] = [int(per[1]), int(per[2]), int(per[0])]
         elif len(per) == 2:
@@ -309,15 +355,20 @@ class Recorder:
         fr = b.field_res
         for layer in self.graph.layers:
             a = field_acts.get(layer.name)
-            if layer.kind not in ("dense", "activation") or a is None or a.ndim != 2:
+            # a neuron's field is its output after the nonlinearity: activation layers, and
+            # dense layers with a fused activation (Keras); not a torch Linear before its ReLU
+            fused = layer.kind == "dense" and activation_of(layer) not in (None, "linear")
+            if not (layer.kind == "activation" or fused) or a is None or a.ndim != 2:
                 continue
-            if layer.name == self._last_dense() or a.shape[1] > 64:
-                continue
+            if self._after_last_dense(layer.name) or a.shape[1] > 64:
+                continue  # the output layer is the boundary itself
             snap.fields[layer.name] = a.T.reshape(a.shape[1], fr, fr).astype(np.float16)
 
-    def _last_dense(self) -> str | None:
-        dense = [x.name for x in self.graph.layers if x.kind == "dense"]
-        return dense[-1] if dense else None
+    def _after_last_dense(self, name: str) -> bool:
+        """True for the last dense layer and anything after it (its activation, the output)."""
+        names = self.graph.names
+        dense = [i for i, x in enumerate(self.graph.layers) if x.kind == "dense"]
+        return bool(dense) and names.index(name) >= dense[-1]
 
     # -- listeners (the widget subscribes to push each new snapshot to the browser) --
     def subscribe(self, fn: Callable[[str, Snapshot | None], None]) -> None:
@@ -441,6 +492,11 @@ class Recorder:
     # -- recording --
     def record(self, epoch: int, **metrics: Any) -> Snapshot:
         """Snapshot the model now as ``epoch`` with the given metrics (any float keywords)."""
+        if self.loaded:
+            raise RuntimeError(
+                "this run was loaded from a file: it has no model, so it can't record; "
+                "record with nnv.NNViz(model, ...) or nnv.Recorder(model, ...)"
+            )
         if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral):
             raise TypeError(f"epoch must be an int, got {type(epoch).__name__} {epoch!r}")
         epoch = int(epoch)
@@ -503,6 +559,23 @@ class Recorder:
         from .adapters.keras_callback import make_callback
 
         return make_callback(self)
+
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path | None:
+        """Write the run to a ``.nnviz`` file (atomically; only rank 0 under torch distributed);
+        ``nnv.load(path)`` shows it again."""
+        from .store import save
+
+        return save(self, path, overwrite=overwrite)
+
+
+class _NoModel(ModelAdapter):
+    """The adapter of a loaded run (``Recorder.from_snapshots``): there is no model to read."""
+
+    def graph(self) -> Graph:
+        raise RuntimeError("this run was loaded from a file: it has no model")
+
+    def parameters(self) -> ParamDict:
+        raise RuntimeError("this run was loaded from a file: it has no model")
 
 
 class History:

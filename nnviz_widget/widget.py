@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 from typing import Any, ClassVar
 
@@ -174,6 +175,30 @@ class NNViz(anywidget.AnyWidget):
         from .figures import figure
 
         return figure(self.recorder, kind)
+
+    # -- keep and share (nnviz_widget/store.py) --
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> pathlib.Path | None:
+        """Write the run (graph, snapshots, metrics, settings) to a ``.nnviz`` file."""
+        from .store import save
+
+        return save(self.recorder, path, overwrite=overwrite)
+
+    def to_html(
+        self, path: str | os.PathLike[str], overwrite: bool = False, title: str | None = None
+    ) -> pathlib.Path:
+        """One self-contained HTML page of this view; it works offline (file://)."""
+        from .store import to_html
+
+        return to_html(self, path, overwrite=overwrite, title=title)
+
+    def to_png(
+        self, path: str | os.PathLike[str], overwrite: bool = False, timeout: float = 5.0
+    ) -> pathlib.Path:
+        """Write what the view on screen shows now as a PNG (asks the browser for its canvas;
+        display the widget first). RuntimeError when no view answers within ``timeout``."""
+        from .store import to_png
+
+        return to_png(self, path, overwrite=overwrite, timeout=timeout)
 
     # -- trait plumbing --
     @t.validate("layer")

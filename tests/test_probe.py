@@ -78,6 +78,7 @@ def test_keras_activations_channels_last_become_channels_first() -> None:
     got = viz.history.activations(conv.name, -1)
     want = np.moveaxis(np.asarray(conv(x)), -1, 1)
     assert got.shape == (5, 4, 8, 8)
+    assert viz._probe["image_shape"] == [8, 8, 1]  # Keras images stay (H, W, C)
     np.testing.assert_allclose(got, want, atol=1e-2, rtol=1e-2)
 
 
@@ -98,6 +99,9 @@ def test_keras_seed_mlp_activations() -> None:
         viz.history.activations(d1.name, -1), np.asarray(d1(x)), atol=1e-2, rtol=1e-2
     )
     assert viz.recorder._boundary is not None  # 2-D input: boundary on by default
+    viz2 = nnv.NNViz(model, inputs=x, labels=(x[:, 0] > 0).astype("float32"))
+    viz2.record(0)  # a single sigmoid output with 0/1 labels: binary cross-entropy gradients
+    assert np.isfinite(viz2.history.stats(d1.name)["grad_norm"][0])
 
 
 def test_dead_relu_layer_reports_one() -> None:

@@ -564,9 +564,21 @@ class TorchAdapter(ModelAdapter):
         return {id(p): g for p, g in zip(trainable, grads, strict=True)}
 
     def _loss(self, out: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy for class labels, MSE for float targets, else mean square output."""
+        """Cross-entropy for class labels, binary cross-entropy for 0/1 labels of a single
+        output, MSE for float targets, else the mean square output."""
         y = self._labels
         if isinstance(y, torch.Tensor):
+            if out.ndim == 2 and out.shape[1] == 1 and y.numel() == out.shape[0]:
+                target = y.reshape(-1, 1).float()
+                if bool(((target == 0) | (target == 1)).all()):
+                    o = out.float()
+                    inside = bool(((o >= 0) & (o <= 1)).all())  # already a probability?
+                    return (
+                        F.binary_cross_entropy(o.clamp(1e-7, 1 - 1e-7), target)
+                        if inside
+                        else F.binary_cross_entropy_with_logits(o, target)
+                    )
+                return F.mse_loss(out.float(), target)
             if (
                 not y.is_floating_point()
                 and out.ndim == 2
