@@ -19,51 +19,58 @@ from _common import count_comm_bytes, torch_mlp
 EPOCHS = 20
 
 
-def main() -> None:
+def run(totals: dict[str, int], probe: bool) -> tuple[int, float, list[list[np.ndarray]]]:
+    """Record 20 epochs; (data bytes sent, bytes per record(), weights per epoch)."""
     import torch
 
     import nnviz_widget as nnv
 
-    totals = count_comm_bytes()
+    totals.clear()
     torch.manual_seed(0)
     model = torch_mlp()
     x = torch.randn(32, 1, 28, 28)
     y = torch.randint(0, 10, (32,))
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    viz = nnv.NNViz(model, inputs=x)
+    # without a probe batch only the structure and timeline travel; with one, activations too
+    viz = nnv.NNViz(model, inputs=x) if probe else nnv.NNViz(model, input_shape=(1, 28, 28))
     viz.controls()
-    start = dict(totals)
-    weights_per_epoch: list[list[np.ndarray]] = []
+    start = totals.get("binary", 0) + totals.get("json", 0)
+    weights: list[list[np.ndarray]] = []
     for e in range(EPOCHS):
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
         viz.record(e, loss=loss.item())
-        weights_per_epoch.append([p.detach().numpy().copy() for p in model.parameters()])
-    # the JS bundle (_esm) is code sent once per widget, not recorded data: report it apart
-    bundle = len(viz._esm) if isinstance(viz._esm, str) else viz._esm.stat().st_size
+        weights.append([p.detach().numpy().copy() for p in model.parameters()])
+    # the JS bundle is code, sent once per kernel (BundleModel), not recorded data: apart
+    bundle = len(viz._bundle.code) if start > len(viz._bundle.code) else 0
     sent = totals.get("binary", 0) + totals.get("json", 0) - bundle
-    per_record = (sent - start.get("binary", 0) - start.get("json", 0)) / EPOCHS
-    n_params = sum(p.numel() for p in model.parameters())
-    raw = n_params * 4 * (EPOCHS + 1)  # the init snapshot too
+    return sent, (totals.get("binary", 0) + totals.get("json", 0) - start) / EPOCHS, weights
 
+
+def main() -> None:
+    totals = count_comm_bytes()
+    sent, per_record, weights = run(totals, probe=False)
+    sent_p, per_record_p, _ = run(totals, probe=True)
+    n_params = sum(w.size for w in weights[0])
+    raw = n_params * 4 * (EPOCHS + 1)  # the init snapshot too
     t0 = time.perf_counter()
-    plotly_bytes = plotly_size(weights_per_epoch)
+    plotly_bytes = plotly_size(weights)
     t_plotly = time.perf_counter() - t0
 
     print(f"784-128-10 MLP, {EPOCHS} epochs + init, {n_params:,} parameters")
-    print(
-        f"  nnviz data sent      {sent / 1e6:9.2f} MB"
-        f"  (binary {totals.get('binary', 0) / 1e6:.2f} MB,"
-        f" JSON {(totals.get('json', 0) - bundle) / 1e6:.3f} MB; + the JS bundle once:"
-        f" {bundle / 1e6:.2f} MB)"
-    )
-    print(f"  per record() call    {per_record / 1e6:9.3f} MB")
-    print(f"  raw float32          {raw / 1e6:9.2f} MB")
-    print(f"  plotly, 1 frame/epoch{plotly_bytes / 1e6:9.2f} MB  (built in {t_plotly:.1f} s)")
-    print(f"ratio nnviz / raw float32: {sent / raw:.3f}x   (goal <= 0.55x)")
-    print(f"ratio plotly / nnviz:      {plotly_bytes / sent:.1f}x   (goal >= 10x)")
+    rec = per_record / 1e6
+    print(f"  nnviz, timeline only          {sent / 1e6:7.2f} MB   per record() {rec:.3f} MB")
+    rec = per_record_p / 1e6
+    print(f"  nnviz, + 32-sample probe      {sent_p / 1e6:7.2f} MB   per record() {rec:.3f} MB")
+    print(f"  raw float32 weights           {raw / 1e6:7.2f} MB")
+    mb = plotly_bytes / 1e6
+    print(f"  plotly, one frame per epoch   {mb:7.2f} MB   (built in {t_plotly:.1f} s)")
+    print("  (the JS bundle, ~0.7 MB, is sent once per kernel and not counted)")
+    print(f"ratio nnviz / raw float32:          {sent / raw:.3f}x   (goal <= 0.55x)")
+    print(f"ratio nnviz+probe / raw float32:    {sent_p / raw:.3f}x   (activations of 32 samples)")
+    print(f"ratio plotly / nnviz:               {plotly_bytes / sent:.1f}x   (goal >= 10x)")
 
 
 def plotly_size(weights_per_epoch: list[list[np.ndarray]]) -> int:

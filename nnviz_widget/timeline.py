@@ -275,7 +275,10 @@ class Recorder:
         return [layer for layer in self.graph.layers if layer.kind == "input"]
 
     def _activations(self) -> dict[str, np.ndarray]:
-        """The probe batch through the model (channels first); {} where it can't run."""
+        """The probe batch through the model (channels first); {} where it can't run, and
+        when no ``inputs`` were given (zeros of ``input_shape`` show nothing worth keeping)."""
+        if getattr(self.adapter, "inputs", None) is None:
+            return {}
         try:
             raw = self.adapter.activations()
         except Exception as e:  # never lose an epoch over the probe

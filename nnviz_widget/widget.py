@@ -22,14 +22,76 @@ COLOR_MODES = ("weight", "delta", "gradient", "activation")
 DELTA_REFS = ("previous", "init")
 
 
-def _esm() -> str | pathlib.Path:
-    if _BUNDLE.exists():
-        return _BUNDLE
-    # Without the bundle the widget can't draw; say how to build it instead of a blank output.
-    return (
-        "export default { render({ el }) { el.textContent = 'nnviz-widget: the JS bundle is "
-        "missing; run `cd js && npm install && npm run build` (or reinstall the package).'; } };"
+_MISSING = (
+    "nnviz-widget: the JS bundle is missing; run `cd js && npm install && npm run build` "
+    "(or reinstall the package)."
+)
+
+# Every NNViz's `_esm` is this small loader; the ~700 kB bundle itself lives once per kernel in
+# a shared BundleModel, so a saved notebook stores it once rather than once per widget. All
+# widgets import the same module instance (keyed on globalThis), so they share one renderer.
+_LOADER = """
+const KEY = "__nnvizBundles";
+const cache = (globalThis[KEY] = globalThis[KEY] || new Map());
+async function load(model) {
+  const ref = String(model.get("_bundle") || "");
+  const id = ref.startsWith("IPY_MODEL_") ? ref.slice(10) : ref;
+  const child = await model.widget_manager.get_model(id);
+  const code = child.get("code");
+  const key = child.get("digest") || code.length + ":" + code.slice(-64);
+  if (!cache.has(key)) {
+    const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+    cache.set(key, import(url).then((m) => m.default).finally(() => URL.revokeObjectURL(url)));
+  }
+  return cache.get(key);
+}
+export default {
+  async initialize(ctx) {
+    const w = await load(ctx.model);
+    return w.initialize && w.initialize(ctx);
+  },
+  async render(ctx) {
+    try { const w = await load(ctx.model); return await w.render(ctx); }
+    catch (e) { ctx.el.textContent = "nnviz-widget could not load its bundle: " + e; }
+  },
+};
+"""
+
+
+class BundleModel(widgets.Widget):
+    """The widget's JS bundle, held once per kernel and shared by every NNViz (see _LOADER)."""
+
+    _model_name = t.Unicode("WidgetModel").tag(sync=True)
+    _model_module = t.Unicode("@jupyter-widgets/base").tag(sync=True)
+    _model_module_version = t.Unicode(widgets.__jupyter_widgets_base_version__).tag(sync=True)
+    _view_name = t.Unicode(None, allow_none=True).tag(sync=True)
+    _view_module = t.Unicode(None, allow_none=True).tag(sync=True)
+    _view_module_version = t.Unicode("").tag(sync=True)
+    code = t.Unicode("").tag(sync=True)
+    digest = t.Unicode("").tag(sync=True)
+
+    def __repr__(self) -> str:
+        return f"BundleModel({len(self.code):,} chars)"
+
+
+_SHARED: dict[str, BundleModel] = {}
+
+
+def shared_bundle() -> BundleModel:
+    """The kernel's BundleModel (re-created if it was closed, or if the bundle file changed)."""
+    import hashlib
+
+    code = (
+        _BUNDLE.read_text(encoding="utf-8")
+        if _BUNDLE.exists()
+        else ("export default { render({ el }) { el.textContent = " + repr(_MISSING) + "; } };")
     )
+    digest = hashlib.sha256(code.encode()).hexdigest()[:16]
+    current = _SHARED.get("bundle")
+    if current is None or current.comm is None or current.digest != digest:
+        current = BundleModel(code=code, digest=digest)
+        _SHARED["bundle"] = current
+    return current
 
 
 class SnapshotModel(widgets.Widget):
@@ -55,7 +117,8 @@ class SnapshotModel(widgets.Widget):
 class NNViz(anywidget.AnyWidget):
     """Shows a model's structure and its recorded training; see the README for the API."""
 
-    _esm = _esm()
+    _esm = _LOADER
+    _bundle = t.Instance(BundleModel).tag(sync=True, **widget_serialization)
 
     _graph = t.Dict().tag(sync=True)
     _snapshots = t.List(t.Instance(SnapshotModel)).tag(sync=True, **widget_serialization)
@@ -122,7 +185,7 @@ class NNViz(anywidget.AnyWidget):
             )
         self.recorder = recorder
         layer = kwargs.pop("layer", "")
-        super().__init__(**kwargs)
+        super().__init__(_bundle=shared_bundle(), **kwargs)
         self._graph = recorder.graph.to_dict()
         self._probe = dict(recorder.probe_info)
         self._models: dict[int, SnapshotModel] = {}  # id(Snapshot) -> its widget
