@@ -2,7 +2,8 @@
 `viz = nnv.NNViz(model, inputs=x)` and trains 5 epochs recording each; the test runs it with
 Run All, waits for the first painted frame, checks the view is not blank, follows the epoch
 live to 4, picks a layer in the controls' selector, moves the epoch slider and sees the view
-change. Screenshots go to test-artifacts/lab_*.png."""
+change, then presses play and sees the epoch run to the end. Screenshots go to
+test-artifacts/lab_*.png."""
 
 from __future__ import annotations
 
@@ -231,6 +232,18 @@ def _scenario(browser: Any, server: LabServer) -> dict[str, Any]:
         report["scrub_diff"] = {"view": root_diff, "canvas": canvas_diff}
         assert root_diff > 0, "moving the slider changed no pixel of the view"
         assert canvas_diff > 0, "moving the slider did not redraw the network"
+
+        # press play: the epoch advances on its own, in the browser, to the last epoch
+        start = int(report["scrubbed_to"][0])
+        page.locator(f"{CONTROLS} .widget-play button").first.click()
+        page.wait_for_function(
+            "([sel, last]) => document.querySelector(sel).getAttribute('data-epoch') === last",
+            arg=[ROOT, str(EPOCHS - 1)],
+            timeout=30_000,
+        )
+        seen = page.evaluate("() => window.__nnvizEpochs")
+        report["played"] = seen[-(EPOCHS - 1 - start) :]
+        assert [int(e) for e in report["played"]] == list(range(start + 1, EPOCHS)), seen
         assert not page_errors, page_errors
         return report
     except Exception:
