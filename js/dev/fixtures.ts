@@ -1,6 +1,6 @@
 // Synthetic runs for the dev harness and the unit tests: graphs shaped like graph.py's to_dict(),
 // snapshots encoded like wire.py (JSON header + one byte buffer, arrays 8-aligned, float16 weights).
-import type { ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/types";
+import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/types";
 
 // ---------------------------------------------------------------------------------------------
 // float16 encoding (round to nearest even), the inverse of decode.ts's halfToFloat.
@@ -167,16 +167,18 @@ function graphOf(model_name: string, layers: LayerInfo[], edges: [string, string
   };
 }
 
-/** The 784-128-10 MLP (input 1x28x28 -> flatten -> fc1 -> relu -> fc2). */
-export function mlpGraph(hidden = 128, inputSide = 28, out = 10, name = "MLP"): GraphInfo {
+/** The 784-128-10 MLP (input 1x28x28 -> flatten -> fc1 -> relu -> fc2), and with `output` the
+ *  "output" node the torch adapter adds after fc2 (same 10 values). */
+export function mlpGraph(hidden = 128, inputSide = 28, out = 10, name = "MLP", output = false): GraphInfo {
   const nIn = inputSide * inputSide;
   const layers = [
     layer(0, "input", "input", "Input", [1, inputSide, inputSide]),
     layer(1, "flatten", "reshape", "Flatten", [nIn], { input_shapes: [[1, inputSide, inputSide]] }),
     dense(2, "fc1", nIn, hidden),
-    layer(3, "relu", "activation", "ReLU", [hidden]),
+    layer(3, "relu", "activation", "ReLU", [hidden], { detail: { activation: "relu" } }),
     dense(4, "fc2", hidden, out),
   ];
+  if (output) layers.push(layer(5, "output", "output", "output", [out], { input_shapes: [[out]] }));
   return graphOf(name, layers, chainEdges(layers), { fc1: "input", fc2: "fc1" });
 }
 
@@ -253,8 +255,12 @@ export interface RunOptions {
   /** keep at most this many values of a weight; larger ones are sampled (index array) */
   sampleOver?: number;
   grads?: boolean;
-  /** probe activations (MLPs from mlpGraph only): this many probe samples (default 0: none) */
+  /** probe activations (MLPs from mlpGraph and cnnGraph only): this many probe samples (default 0: none) */
   probe?: number;
+  /** conv layers (cnnGraph): keep feature maps of the first `maps` probe samples (mode "maps") */
+  maps?: number;
+  /** per-layer health in the headers (MLPs: relu goes dead, fc2's gradient vanishes late) */
+  health?: boolean;
 }
 
 /** Probe images for an MLP's input: simple strokes (a ring, a bar, a cross, a diagonal...). */
@@ -331,7 +337,7 @@ export function runFor(graph: GraphInfo, opts: RunOptions = {}): EncodedSnapshot
     const stats: Record<string, LayerStats> = {};
     const curW = new Map<string, Float32Array>();
     const curB = new Map<string, Float32Array>();
-    let actInfo: Record<string, { mode: "full"; shape: number[]; samples: number }> | null = null;
+    let actInfo: Record<string, ActInfo> | null = null;
     for (const l of params) {
       const shape = l.param_shapes.weight;
       const w0 = init.get(l.name)!, wt = target.get(l.name)!;
@@ -394,15 +400,90 @@ export function runFor(graph: GraphInfo, opts: RunOptions = {}): EncodedSnapshot
       put(l2.name, [nOut], out);
       actInfo = info;
     }
+    if (opts.probe && graph.layers.some((l) => l.kind === "conv")) {
+      actInfo = convActs(graph, arrays, opts.probe, opts.maps ?? opts.probe, e, t);
+    }
     prevW = curW;
     const loss = 2.3 * Math.exp(-(e + 1) / 1.2) + 0.1;
     const metrics: Record<string, number | string> =
       e < 0 ? {} : { loss, val_loss: loss * 1.1 + 0.02 * (e + 1), accuracy: 1 - loss / 2.5 };
     const enc = encodeSnapshot(e, metrics, arrays, stats);
     if (actInfo) enc.header.act_info = actInfo;
+    if (opts.health) enc.header.health = healthFor(graph, e, epochs);
     out.push(enc);
   }
   return out;
+}
+
+/**
+ * Health records like probe.py's: the ReLU layer dies a little more each epoch (62% dead at the
+ * last one) and the last dense layer's gradient ratio drops to 5e-3 (vanishing) at the last epoch.
+ */
+export function healthFor(graph: GraphInfo, e: number, epochs: number): Record<string, Record<string, number | null>> {
+  const out: Record<string, Record<string, number | null>> = {};
+  const last = e === epochs - 1;
+  const dense = graph.layers.filter((l) => l.kind === "dense" || l.kind === "conv");
+  dense.forEach((l, k) => {
+    out[l.name] = {
+      dead: null, saturated: null, act_nonfinite: 0, grad_norm: e < 0 ? null : 0.5 / (k + 1),
+      grad_ratio: e < 0 || k === 0 ? null : k === dense.length - 1 && last ? 5e-3 : 0.6,
+      update_ratio: e < 0 ? null : 1e-3,
+    };
+  });
+  for (const l of graph.layers) {
+    if (l.kind !== "activation") continue;
+    const dead = e < 0 ? 0.05 : Math.min(0.62, 0.1 + (0.52 * (e + 1)) / Math.max(1, epochs));
+    out[l.name] = { dead, saturated: null, act_nonfinite: 0, grad_norm: null, grad_ratio: null, update_ratio: null };
+  }
+  return out;
+}
+
+/**
+ * Feature maps for a conv graph (cnnGraph): the probe images in the input layer (init only), and
+ * for each conv layer oriented edge responses of the probe image (channel c: direction c * 180/C
+ * degrees) that sharpen with training: maps of the first `k` samples (mode "maps", channels
+ * first) plus every sample's channel means.
+ */
+function convActs(graph: GraphInfo, arrays: ArraySpec[], n: number, k: number, e: number, t: number): Record<string, ActInfo> {
+  const info: Record<string, ActInfo> = {};
+  const inp = graph.layers[0];
+  const side = Number(inp.output_shape[1]);
+  const x = probeImages(n, side);
+  if (e < 0) {
+    arrays.push({ layer: inp.name, param: "act", kind: "act", dtype: "float16", shape: [n, 1, side, side], values: x });
+    info[inp.name] = { mode: "full", shape: [1, side, side], samples: n };
+  }
+  const noise = rng(991 + e);
+  for (const l of graph.layers) {
+    if (l.kind !== "conv") continue;
+    const [C, H, W] = l.output_shape as number[];
+    const step = side / H;
+    const keep = Math.min(k, n);
+    const maps = new Float32Array(keep * C * H * W);
+    const means = new Float32Array(n * C);
+    for (let s = 0; s < n; s++) {
+      for (let c = 0; c < C; c++) {
+        const th = (c * Math.PI) / C;
+        const dx = Math.cos(th), dy = Math.sin(th);
+        let sum = 0;
+        for (let y = 0; y < H; y++) {
+          for (let xx = 0; xx < W; xx++) {
+            const px = Math.min(side - 1, Math.floor(xx * step)), py = Math.min(side - 1, Math.floor(y * step));
+            const at = (u: number, v: number) => x[s * side * side + Math.max(0, Math.min(side - 1, v)) * side + Math.max(0, Math.min(side - 1, u))];
+            const edge = at(Math.round(px + 2 * dx), Math.round(py + 2 * dy)) - at(Math.round(px - 2 * dx), Math.round(py - 2 * dy));
+            const v = Math.max(0, (0.3 + 0.7 * t) * edge * (c % 2 ? -1 : 1) + (1 - t) * 0.25 * noise());
+            sum += v;
+            if (s < keep) maps[((s * C + c) * H + y) * W + xx] = v;
+          }
+        }
+        means[s * C + c] = sum / (H * W);
+      }
+    }
+    arrays.push({ layer: l.name, param: "act", kind: "act", dtype: "float16", shape: [keep, C, H, W], values: maps });
+    arrays.push({ layer: l.name, param: "act_mean", kind: "act", dtype: "float16", shape: [n, C], values: means });
+    info[l.name] = { mode: "maps", shape: [C, H, W], samples: keep };
+  }
+  return info;
 }
 
 /** Base64 of a DataView's bytes (for the `{graph, snapshots:[{header, data_b64}], traits}` form). */

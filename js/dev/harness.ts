@@ -3,7 +3,7 @@
 // test-dist/dev/harness.js (an IIFE exposing window.nnvizDev); the page is test-dist/dev/index.html.
 import * as fx from "./fixtures";
 import { FakeManager, FakeModel } from "./fake-model";
-import type { GraphInfo, SnapshotHeader } from "../src/types";
+import type { GraphInfo, ProbeInfo, SnapshotHeader } from "../src/types";
 
 /** The portable form of a widget's state (also what the Python dump script writes). */
 export interface DevState {
@@ -19,6 +19,10 @@ interface Widget {
 
 const manager = new FakeManager();
 
+function probeOf(n: number, input: string, imageShape: number[] | null): ProbeInfo {
+  return { n, labels: Array.from({ length: n }, (_, i) => i % 10), input, image_shape: imageShape };
+}
+
 function pack(graph: GraphInfo, snaps: fx.EncodedSnapshot[], traits: Record<string, unknown> = {}): DevState {
   return { graph, snapshots: snaps.map((s) => ({ header: s.header, data_b64: fx.toBase64(s.data) })), traits };
 }
@@ -26,8 +30,11 @@ function pack(graph: GraphInfo, snaps: fx.EncodedSnapshot[], traits: Record<stri
 /** Synthetic runs by name. */
 export function state(name: string): DevState {
   switch (name) {
-    case "mlp":
-      return pack(fx.mlpGraph(), fx.runFor(fx.mlpGraph(), { epochs: 3, probe: 4 }));
+    case "mlp": {
+      // the torch MLP as the adapter sees it: an "output" node after fc2, probe + health recorded
+      const g = fx.mlpGraph(128, 28, 10, "MLP", true);
+      return pack(g, fx.runFor(g, { epochs: 3, probe: 4, health: true }), { _probe: probeOf(4, "input", [28, 28]) });
+    }
     case "mlp-sampled":
       return pack(fx.mlpGraph(), fx.runFor(fx.mlpGraph(), { epochs: 3, sampleOver: 30000 }));
     case "small": {
@@ -35,7 +42,9 @@ export function state(name: string): DevState {
       return pack(g, fx.runFor(g, { epochs: 3, probe: 2 }));
     }
     case "cnn":
-      return pack(fx.cnnGraph(), fx.runFor(fx.cnnGraph(), { epochs: 3, sampleOver: 20000 }));
+      return pack(fx.cnnGraph(), fx.runFor(fx.cnnGraph(), { epochs: 3, sampleOver: 20000, probe: 4, maps: 3, health: true }), {
+        _probe: probeOf(4, "input", [28, 28]),
+      });
     case "resnet":
       return pack(fx.resnetGraph(), fx.runFor(fx.resnetGraph(), { epochs: 2, sampleOver: 2000, grads: false }), {
         _notice: "older epochs thinned to stay within 64 MB",
@@ -86,6 +95,8 @@ export async function mount(widget: Widget, parent: HTMLElement, st: DevState, o
     max_connections: 20000,
     height: 520,
     _notice: "",
+    sample: 0,
+    _probe: null,
     ...(st.traits ?? {}),
   };
   const model = manager.create(traits);

@@ -114,6 +114,18 @@ export function yDomain(values: readonly number[], opts: { unit?: boolean; logRa
   return { lo: lo === 0 ? 0 : lo - pad, hi: hi + pad, log: false };
 }
 
+/** Ticks for the left axis: about `want` of them, and never fewer than two (a lone "0.4" reads
+ *  as no scale at all) unless the domain is a single value. */
+export function leftTicks(d: YDomain, want: number): number[] {
+  if (d.log) {
+    const t = logTicks(d.lo, d.hi, 5);
+    return t.length >= 2 ? t : niceTicks(d.lo, d.hi, Math.max(2, want));
+  }
+  let t = niceTicks(d.lo, d.hi, want);
+  for (let k = want + 1; t.length < 2 && k <= want + 8; k++) t = niceTicks(d.lo, d.hi, k);
+  return t;
+}
+
 /** Integer epoch ticks over [lo, hi] (about maxTicks of them). */
 export function epochTicks(lo: number, hi: number, maxTicks = 8): number[] {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
@@ -290,7 +302,7 @@ export function createChart(ctx: ViewContext): SubView {
     // grid + axes
     g.font = `10.5px ${FONT}`;
     g.lineWidth = 1;
-    const lt = dl.log ? logTicks(dl.lo, dl.hi, 5) : niceTicks(dl.lo, dl.hi, Math.max(2, Math.floor((y1 - y0) / 28)));
+    const lt = leftTicks(dl, Math.max(2, Math.floor((y1 - y0) / 28)));
     const lstep = lt.length > 1 ? lt[1] - lt[0] : 0;
     g.textAlign = "right";
     g.textBaseline = "middle";

@@ -2,15 +2,18 @@
 // child widgets, and the layer <-> _layer_index / mode <-> _mode_index mirrors. `render` (once per
 // view): the DOM shell, the ViewContext and the sub-views; it returns a cleanup that removes
 // exactly what the view added.
+import { badgesAttr, layerBadges } from "./badges";
 import { createChart } from "./chart";
 import { decodeSnapshot } from "./decode";
 import { Disposer, fmtCount, fmtInt, h, injectStyle, listen } from "./dom";
+import { createInside } from "./inside";
 import { createLegend } from "./legend";
 import { createPanel } from "./panel";
+import { installPngHandler } from "./png";
 import { createScene3D } from "./scene3d";
 import { Store } from "./store";
 import { STYLE } from "./style";
-import type { ColorBy, GraphInfo, Mode, Snapshot, SnapshotHeader, ViewState } from "./types";
+import type { ColorBy, GraphInfo, Mode, ProbeInfo, Snapshot, SnapshotHeader, ViewState } from "./types";
 import { createView2D } from "./view2d";
 import type { SubView, TooltipRows, ViewContext } from "./view";
 
@@ -206,6 +209,22 @@ function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void
   const body = h("div", "nnviz-body");
   const main = h("div", "nnviz-main");
   const side = h("div", "nnviz-side");
+  // the side column: "Details" (the layer / model panel) | "Inside" (probe, maps, boundary, health)
+  const tabs = h("div", "nnviz-tabs");
+  tabs.setAttribute("role", "tablist");
+  const tabDetails = h("button", "nnviz-tab", "Details");
+  const tabInside = h("button", "nnviz-tab", "Inside");
+  for (const [b, name] of [[tabDetails, "details"], [tabInside, "inside"]] as const) {
+    b.type = "button";
+    b.setAttribute("role", "tab");
+    b.dataset.tab = name;
+  }
+  tabs.append(tabDetails, tabInside);
+  const paneDetails = h("div", "nnviz-pane nnviz-pane-details");
+  const paneInside = h("div", "nnviz-pane nnviz-pane-inside");
+  paneDetails.setAttribute("role", "tabpanel");
+  paneInside.setAttribute("role", "tabpanel");
+  side.append(tabs, paneDetails, paneInside);
   body.append(main, side);
   const bottom = h("div", "nnviz-bottom");
   const legendBox = h("div", "nnviz-legend-box");
@@ -267,6 +286,9 @@ function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void
     root.dataset.layer = st.layer;
     root.dataset.epoch = String(st.epoch);
     root.dataset.colorBy = st.colorBy;
+    root.dataset.sample = String(st.sample);
+    // health flags at this epoch, "layer:badge,..." (the views draw them on the layers)
+    root.dataset.badges = badgesAttr(layerBadges(store, st.epoch));
   };
   const refreshHeight = () => {
     const hgt = Number(model.get("height"));
@@ -284,13 +306,9 @@ function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void
     tooltip.replaceChildren();
     tooltip.appendChild(h("div", "nnviz-tooltip-title", titleText));
     if (rows.length) {
-      const table = h("table");
-      for (const [k, v] of rows) {
-        const tr = h("tr");
-        tr.append(h("td", "nnviz-tooltip-key", k), h("td", "nnviz-tooltip-val", v));
-        table.appendChild(tr);
-      }
-      tooltip.appendChild(table);
+      const grid = h("div", "nnviz-tooltip-rows");
+      for (const [k, v] of rows) grid.append(h("span", "nnviz-tooltip-key", k), h("span", "nnviz-tooltip-val", v));
+      tooltip.appendChild(grid);
     }
     tooltip.style.display = "block";
     const rr = root.getBoundingClientRect();
@@ -326,6 +344,7 @@ function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void
   d.add(() => model.off("change:height", onHeight));
   d.add(store.on(() => {
     refreshHeader();
+    refreshState();
     updateReady();
   }));
 
@@ -408,9 +427,54 @@ function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void
   subs.add((changed) => {
     if (changed.has("mode")) showMode();
   });
-  mount(createPanel, side);
+  mount(createPanel, paneDetails);
+  const probe = (): ProbeInfo | null => {
+    const p = model.get("_probe");
+    return p && typeof p === "object" ? (p as ProbeInfo) : null;
+  };
+  const inside = mount((c) => createInside(c, probe), paneInside);
   mount(createLegend, legendBox);
   mount(createChart, chartBox);
+
+  // tabs: "Inside" first when the run has something to show there at a glance (a decision
+  // boundary, or image-shaped input); until the user picks a tab, the default follows the data
+  let tab: "details" | "inside" = "details";
+  let tabChosen = false;
+  const wantsInside = () =>
+    !!inside && (!!probe()?.image_shape || store.snapshots.some((sn) => sn.boundary !== null));
+  const showTab = (t: "details" | "inside") => {
+    if (!inside) t = "details";
+    tab = t;
+    root.dataset.tab = t;
+    side.classList.toggle("nnviz-side-inside", t === "inside");
+    for (const [b, name] of [[tabDetails, "details"], [tabInside, "inside"]] as const) {
+      const on = name === t;
+      b.classList.toggle("nnviz-tab-on", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    paneDetails.style.display = t === "details" ? "" : "none";
+    paneInside.style.display = t === "inside" ? "" : "none";
+    sizeOf(t === "details" ? paneDetails : paneInside);
+  };
+  tabs.style.display = inside ? "" : "none";
+  const defaultTab = () => {
+    if (!tabChosen) showTab(wantsInside() ? "inside" : "details");
+  };
+  d.add(listen(tabDetails, "click", () => {
+    tabChosen = true;
+    showTab("details");
+  }));
+  d.add(listen(tabInside, "click", () => {
+    tabChosen = true;
+    showTab("inside");
+  }));
+  d.add(store.on(defaultTab));
+  const onProbe = () => defaultTab();
+  model.on("change:_probe", onProbe);
+  d.add(() => model.off("change:_probe", onProbe));
+
+  // viz.to_png(): the kernel asks, this view answers with its visible canvas (3D or 2D)
+  d.add(installPngHandler(model, () => main.querySelector<HTMLCanvasElement>("canvas.nnviz-canvas, canvas.nnviz-view2d-canvas")));
 
   // sizes
   const observer = new ResizeObserver((entries) => {
@@ -420,10 +484,11 @@ function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void
       else sizeOf(box);
     }
   });
-  for (const box of [root, main, side, legendBox, chartBox]) observer.observe(box);
+  for (const box of [root, main, paneDetails, paneInside, legendBox, chartBox]) observer.observe(box);
   d.add(() => observer.disconnect());
   root.classList.toggle("nnviz-narrow", el.clientWidth > 0 && el.clientWidth < 640);
-  for (const box of [main, side, legendBox, chartBox]) sizeOf(box);
+  defaultTab();
+  for (const box of [main, paneDetails, paneInside, legendBox, chartBox]) sizeOf(box);
 
   d.add(listen(root, "pointerleave", () => hideTooltip()));
 
@@ -435,6 +500,8 @@ function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void
   void shared.loaded.then(() => {
     if (!alive) return;
     refreshHeader();
+    refreshState();
+    defaultTab();
     updateReady();
     ctx.requestFrame();
   });

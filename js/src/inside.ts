@@ -47,8 +47,8 @@ export const insideCss = `
 .nnviz-inside-box canvas { position: absolute; left: 0; top: 0; }
 .nnviz-inside-keys { display: flex; flex-wrap: wrap; gap: 2px 9px; font-size: 11px; color: #3b4a5e; margin: 3px 0 0; }
 .nnviz-inside-key { display: inline-flex; align-items: center; gap: 3px; }
-.nnviz-inside-key i { display: inline-block; width: 9px; height: 9px; border-radius: 2px; border: 1px solid rgba(0,0,0,.12); }
-.nnviz-inside-key i.nnviz-inside-dot { border-radius: 50%; border-color: #fff; box-shadow: 0 0 0 1px rgba(0,0,0,.25); }
+.nnviz-inside-key span.nnviz-inside-swatch, .nnviz-inside-key span.nnviz-inside-dot { display: inline-block; width: 9px; height: 9px; border-radius: 2px; border: 1px solid rgba(0,0,0,.12); }
+.nnviz-inside-key span.nnviz-inside-dot { border-radius: 50%; border-color: #fff; box-shadow: 0 0 0 1px rgba(0,0,0,.25); }
 .nnviz-inside-fields { display: flex; flex-direction: column; gap: 3px; }
 .nnviz-inside-field-name { font-size: 11px; color: #3b4a5e; overflow-wrap: anywhere; }
 .nnviz-inside-tiles { display: flex; flex-wrap: wrap; gap: 3px; }
@@ -327,7 +327,7 @@ export function createInside(ctx: ViewContext, probe: () => ProbeInfo | null = (
     const keys = h("div", "nnviz-inside-keys");
     const key = (color: RGB, text: string, dot = false) => {
       const k = h("span", "nnviz-inside-key");
-      const sw = h("i", dot ? "nnviz-inside-dot" : undefined);
+      const sw = h("span", dot ? "nnviz-inside-dot" : "nnviz-inside-swatch");
       sw.style.background = cssColor(color);
       k.append(sw, document.createTextNode(text));
       keys.appendChild(k);
@@ -718,7 +718,7 @@ export function createInside(ctx: ViewContext, probe: () => ProbeInfo | null = (
     for (const stt of ["ok", "dead", "saturated", "vanishing", "exploding", "nan"] as HealthState[]) {
       if (!seen.has(stt)) continue;
       const k = h("span", "nnviz-inside-key");
-      const sw = h("i");
+      const sw = h("span", "nnviz-inside-swatch");
       sw.style.background = HEALTH_COLORS[stt];
       k.append(sw, document.createTextNode(stt === "nan" ? "NaN" : stt));
       keys.appendChild(k);

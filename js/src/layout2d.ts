@@ -11,6 +11,7 @@
 //     regression), so chains are straight and merges sit between their inputs.
 //  6. routes: polylines whose odd segments are cubic curves inside the gaps between columns.
 import { rankLayers } from "./layout";
+import { echoOutputs } from "./layout3d";
 import type { GraphInfo, LayerInfo } from "./types";
 
 export interface Pt {
@@ -93,6 +94,7 @@ export function displayGraph(graph: GraphInfo, opts: { neurons?: boolean } = {})
     if (list) list.push(a);
     else preds.set(b, [a]);
   }
+  const echoes = echoOutputs(graph);
   const hostOf = new Map<string, string>();
   const nodes: DisplayNode[] = [];
   const nodeOf = new Map<string, DisplayNode>();
@@ -106,7 +108,7 @@ export function displayGraph(graph: GraphInfo, opts: { neurons?: boolean } = {})
       continue;
     }
     const ps = preds.get(layer.name) ?? [];
-    if (PASS_THROUGH_KINDS.has(layer.kind) && ps.length === 1) {
+    if ((PASS_THROUGH_KINDS.has(layer.kind) || echoes.has(layer.name)) && ps.length === 1) {
       const host = hostOf.get(ps[0]);
       const hostNode = host !== undefined ? nodeOf.get(host) : undefined;
       if (hostNode && hostNode.neurons > 0) {

@@ -36,8 +36,11 @@ export interface LayerBox {
   size: Vec3;        // full extent along x, y, z
   grid?: NeuronGrid;
   planes?: PlaneStack;
-  /** larger = more important (labels are placed by priority) */
+  /** larger = more important (labels are placed by priority): 10 x labelTier(kind) + log10(1 + params) */
   weight: number;
+  /** an "output" node that only repeats its single predecessor's values: drawn as a thin plate
+   *  flush behind it, never a neuron grid of its own, and the last to get a label */
+  echo: boolean;
 }
 
 export interface EdgePath {
@@ -64,6 +67,10 @@ export interface Layout3DOptions {
   maxLayersForNeurons?: number;
   /** conv channel planes drawn at most (default 16) */
   maxPlanes?: number;
+  /** layers whose channel planes show feature maps: fewer planes (maxMapPlanes, default 8),
+   *  spaced wider, so each map can be seen */
+  mapped?: ReadonlySet<string>;
+  maxMapPlanes?: number;
 }
 
 /** Product of the known dims of a shape (unknown dims count as 1); 0 for an empty shape. */
@@ -131,6 +138,55 @@ export function neuronPosition(box: LayerBox, k: number, out: Vec3 = [0, 0, 0]):
 const PLATE_KINDS = new Set(["activation", "dropout", "norm", "reshape"]);
 const NEURON_KINDS = new Set(["dense", "input", "output"]);
 
+/**
+ * Which per-channel value (a bias of `len` entries) neuron k of a layer of n neurons shows: conv
+ * outputs hold C x H x W (channels first: k / (H*W)) or H x W x C (channels last: k % C); a dense
+ * layer applied per token holds tokens x features (k % features). Null when the lengths don't tile.
+ */
+export function channelOf(layer: LayerInfo, n: number, len: number, format?: GraphInfo["data_format"]): ((k: number) => number) | null {
+  if (len <= 0 || n <= len || n % len !== 0) return null;
+  const per = n / len;
+  if (layer.kind === "conv" && format !== "channels_last") return (k) => Math.floor(k / per);
+  return (k) => k % len;
+}
+
+/**
+ * Label priority of a kind: layers that compute (dense, conv, attention, recurrent, embedding,
+ * pool, merge, other) 3, the input 2, pass-through layers (activation, dropout, norm, reshape)
+ * and output nodes 1. Selected and hovered layers go before all of them (the views add that).
+ */
+export function labelTier(kind: string): number {
+  if (kind === "input") return 2;
+  if (kind === "output" || PLATE_KINDS.has(kind)) return 1;
+  return 3;
+}
+
+/**
+ * "output" layers that merely repeat their single predecessor (same element count): the model's
+ * return value, not a layer of its own. Names of such layers.
+ */
+export function echoOutputs(graph: GraphInfo): Set<string> {
+  const preds = new Map<string, string[]>();
+  for (const [a, b] of graph.edges ?? []) {
+    const l = preds.get(b);
+    if (l) l.push(a);
+    else preds.set(b, [a]);
+  }
+  const byName = new Map((graph.layers ?? []).map((l) => [l.name, l]));
+  const out = new Set<string>();
+  for (const l of graph.layers ?? []) {
+    if (l.kind !== "output") continue;
+    const ps = preds.get(l.name) ?? [];
+    if (ps.length !== 1) continue;
+    const p = byName.get(ps[0]);
+    if (!p) continue;
+    const a = numel(l.output_shape);
+    const b = numel(p.output_shape) || (p.units ?? 0);
+    if (a === 0 || b === 0 || a === b) out.add(l.name);
+  }
+  return out;
+}
+
 export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D {
   const maxNeurons = opts.maxNeurons ?? 1024;
   const maxLayers = opts.maxLayersForNeurons ?? 60;
@@ -145,6 +201,7 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
 
   const sources = new Set(Object.values(graph.neuron_source ?? {}));
   const rank = rankLayers(graph);
+  const echoes = echoOutputs(graph);
 
   const boxes: LayerBox[] = layers.map((layer, index) => {
     const n = numel(layer.output_shape) || (layer.units ?? 0);
@@ -154,8 +211,9 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
     let style: Style;
     let grid: NeuronGrid | undefined;
     let planes: PlaneStack | undefined;
+    const echo = echoes.has(layer.name) && !sources.has(layer.name);
     const neuronish =
-      !big && n >= 1 && n <= maxNeurons && (NEURON_KINDS.has(layer.kind) || sources.has(layer.name)) &&
+      !echo && !big && n >= 1 && n <= maxNeurons && (NEURON_KINDS.has(layer.kind) || sources.has(layer.name)) &&
       (!sp || sp.c === 1 || layer.kind !== "input" || n <= 256);
     if (neuronish) {
       const { rows, cols } = gridDims(n, layer.output_shape);
@@ -165,13 +223,14 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
       sz = cols + 0.6;
       sx = 0.5;
     } else if (sp && (layer.kind === "conv" || (layer.kind === "input" && sp.c > 1))) {
-      const drawn = Math.max(1, Math.min(sp.c, maxPlanes));
-      const pitch = big ? 0.22 : 0.45;
+      const maps = !big && !!opts.mapped?.has(layer.name);
+      const drawn = Math.max(1, Math.min(sp.c, maps ? opts.maxMapPlanes ?? 8 : maxPlanes));
+      const pitch = big ? 0.22 : maps ? Math.max(0.45, 0.2 * Math.max(sy, sz)) : 0.45;
       const thickness = big ? 0.1 : 0.16;
       planes = { drawn, total: sp.c, pitch, thickness };
       style = "planes";
       sx = (drawn - 1) * pitch + thickness;
-    } else if (PLATE_KINDS.has(layer.kind)) {
+    } else if (echo || PLATE_KINDS.has(layer.kind)) {
       style = "plate";
       sx = big ? 0.3 : 0.25;
       if (layer.kind === "reshape") {
@@ -188,13 +247,22 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
         sz = Math.min(sz, big ? 2.5 : 3);
       }
     }
-    const ends = layer.kind === "input" || layer.kind === "output" || index === layers.length - 1;
-    const weight = (layer.params > 0 ? Math.log10(1 + layer.params) : 0) + (style === "neurons" ? 3 : 0) + (ends ? 5 : 0);
+    const weight = 10 * labelTier(layer.kind) + (layer.params > 0 ? Math.log10(1 + layer.params) : 0) - (echo ? 1 : 0);
     return {
       name: layer.name, index, kind: layer.kind, rank: rank.get(layer.name) ?? 0, row: 0, dir: 1 as const,
-      style, center: [0, 0, 0] as Vec3, size: [sx, sy, sz] as Vec3, grid, planes, weight,
+      style, center: [0, 0, 0] as Vec3, size: [sx, sy, sz] as Vec3, grid, planes, weight, echo,
     };
   });
+  // an echo output takes its predecessor's face (so it reads as the end of that layer)
+  for (const b of boxes) {
+    if (!b.echo) continue;
+    const pred = (graph.edges ?? []).find(([, to]) => to === b.name)?.[0];
+    const p = pred !== undefined ? boxes.find((q) => q.name === pred) : undefined;
+    if (p) {
+      b.size[1] = p.size[1];
+      b.size[2] = p.size[2];
+    }
+  }
 
   // Ranks: x extent and z spread.
   const nRanks = boxes.reduce((m, b) => Math.max(m, b.rank + 1), 0);
@@ -218,7 +286,8 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
   for (let r = 0; r < nRanks; r++) {
     if (r > 0) {
       const hgt = Math.max(rankH[r - 1], rankH[r]);
-      const gap = big ? 1.4 : fan[r] ? Math.max(3, 0.7 * hgt) : Math.max(2.5, 0.3 * hgt);
+      const echoRank = byRank[r].length > 0 && byRank[r].every((b) => b.echo);
+      const gap = echoRank ? 0.35 : big ? 1.4 : fan[r] ? Math.max(3, 0.7 * hgt) : Math.max(2.5, 0.3 * hgt);
       x += gap;
     }
     xStart.push(x);

@@ -73,8 +73,8 @@ export function createLegend(ctx: ViewContext): SubView {
 
   function layerScale(layer: string): { kind: "values" | "scalar" | "none"; max: number } {
     const st = ctx.state();
-    const r = store.range(layer, st.colorBy, st.deltaRef);
-    if (store.values(layer, store.latest()?.epoch ?? 0, st.colorBy, st.deltaRef)) return { kind: "values", max: r };
+    const r = store.range(layer, st.colorBy, st.deltaRef, st.sample);
+    if (store.values(layer, store.latest()?.epoch ?? 0, st.colorBy, st.deltaRef, st.sample)) return { kind: "values", max: r };
     if (st.colorBy === "gradient") {
       const m = scalarMax(layer);
       if (store.snapshots.some((s) => s.stats[layer]?.grad_norm != null)) return { kind: "scalar", max: m };
@@ -84,7 +84,7 @@ export function createLegend(ctx: ViewContext): SubView {
 
   function overall(): { kind: "values" | "scalar" | "none"; max: number } {
     const st = ctx.state();
-    const key = `${st.colorBy}|${st.deltaRef}`;
+    const key = `${st.colorBy}|${st.deltaRef}|${st.colorBy === "activation" ? st.sample : 0}`;
     const hit = maxCache.get(key);
     if (hit) return hit;
     let values = 0;
@@ -132,6 +132,10 @@ export function createLegend(ctx: ViewContext): SubView {
       case "gradient":
         head = at ? `gradient at ${at}` : "gradient";
         break;
+      case "activation":
+        head = `activation of sample ${st.sample}`;
+        detail = at ? `(${at})` : "";
+        break;
       default:
         head = st.colorBy;
     }
@@ -164,13 +168,20 @@ export function createLegend(ctx: ViewContext): SubView {
         bar.title = "gradient norm per layer";
       }
       note.textContent = s.kind === "scalar" ? `gradient norm per layer · ${scope}` : scope;
+      // what else is lit, and how: lines carry weight x input, the input shows the probe itself
+      if (st.colorBy === "activation") note.textContent = "lines: weight × input · input: the probe (dark = high)";
     }
     width.textContent = st.mode === "2d" ? "line width ∝ |weight|" : "";
     width.style.display = st.mode === "2d" ? "" : "none";
   }
 
   const offState = ctx.onState((changed) => {
-    if (changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("epoch") || changed.has("mode")) render();
+    if (
+      changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("epoch") || changed.has("mode") ||
+      (changed.has("sample") && ctx.state().colorBy === "activation")
+    ) {
+      render();
+    }
   });
   const offData = store.on(() => {
     maxCache.clear();

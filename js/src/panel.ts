@@ -15,8 +15,8 @@ export const panelCss = `
   color: #fff; white-space: nowrap; }
 .nnviz-panel-op { color: #5b6675; margin-bottom: 6px; overflow-wrap: anywhere; }
 .nnviz-panel-props { display: grid; grid-template-columns: max-content 1fr; gap: 1px 10px; margin: 0 0 4px; }
-.nnviz-panel-props dt { color: #6b7686; margin: 0; }
-.nnviz-panel-props dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.nnviz-panel-key { color: #6b7686; margin: 0; padding: 0; }
+.nnviz-panel-val { margin: 0; padding: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; min-width: 0; }
 .nnviz-panel-h { font-size: 11px; font-weight: 600; color: #6b7686; text-transform: uppercase; letter-spacing: .04em;
   margin: 8px 0 3px; border-top: 1px solid #e6e9ee; padding-top: 6px; }
 .nnviz-panel-stats { display: grid; grid-template-columns: repeat(auto-fill, minmax(66px, 1fr)); gap: 3px 8px; }
@@ -32,7 +32,7 @@ export const panelCss = `
 .nnviz-panel-kinds { display: flex; flex-wrap: wrap; gap: 4px; margin: 2px 0 8px; }
 .nnviz-panel-kind { display: inline-flex; align-items: center; gap: 4px; font-size: 11.5px; border: 1px solid #e1e5ea;
   border-radius: 10px; padding: 0 7px 0 5px; }
-.nnviz-panel-kind i { display: inline-block; width: 9px; height: 9px; border-radius: 50%; }
+.nnviz-panel-kind .nnviz-panel-dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; }
 .nnviz-panel-hint { margin-top: 10px; color: #3b4a5e; background: #f3f6fa; border-radius: 6px; padding: 6px 8px; }
 .nnviz-panel-warn { color: #9a5b00; background: #fff7e6; border-radius: 6px; padding: 4px 8px; margin: 4px 0; font-size: 12px; }
 `;
@@ -46,13 +46,14 @@ function h(tag: string, cls?: string, text?: string): HTMLElement {
   return e;
 }
 
+/** Label / value rows: plain divs in a two-column grid (no dl/dt/dd: host pages style those). */
 function props(rows: [string, string][]): HTMLElement {
-  const dl = h("dl", "nnviz-panel-props");
+  const grid = h("div", "nnviz-panel-props");
   for (const [k, v] of rows) {
-    dl.appendChild(h("dt", undefined, k));
-    dl.appendChild(h("dd", undefined, v));
+    grid.appendChild(h("div", "nnviz-panel-key", k));
+    grid.appendChild(h("div", "nnviz-panel-val", v));
   }
-  return dl;
+  return grid;
 }
 
 function detailText(v: unknown): string {
@@ -117,7 +118,7 @@ export function createPanel(ctx: ViewContext): SubView {
     const kinds = h("div", "nnviz-panel-kinds");
     for (const [kind, n] of [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
       const k = h("span", "nnviz-panel-kind");
-      const dot = h("i");
+      const dot = h("span", "nnviz-panel-dot");
       dot.style.background = KIND_COLORS[kind] ?? KIND_COLORS.other;
       k.append(dot, document.createTextNode(`${kind} ${n}`));
       kinds.appendChild(k);

@@ -7,7 +7,9 @@ import {
   BufferGeometry,
   Color,
   ColorManagement,
+  DataTexture,
   DirectionalLight,
+  DoubleSide,
   DynamicDrawUsage,
   EdgesGeometry,
   Group,
@@ -16,11 +18,16 @@ import {
   LineBasicMaterial,
   LineSegments,
   Matrix4,
+  Mesh,
+  MeshBasicMaterial,
   MeshLambertMaterial,
+  NearestFilter,
   PerspectiveCamera,
   Raycaster,
+  RGBAFormat,
   Scene,
   SphereGeometry,
+  UnsignedByteType,
   Vector2,
   Vector3,
   type Intersection,
@@ -28,9 +35,11 @@ import {
   type Object3D,
 } from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
+import { badgeHosts, layerBadges, type Badge } from "./badges";
 import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } from "./colors";
 import { Disposer, fmtInt, fmtNum, fmtShape, h, listen } from "./dom";
-import { layout3d, neuronPosition, type LayerBox, type Layout3D } from "./layout3d";
+import { channelOf, layout3d, neuronPosition, type LayerBox, type Layout3D } from "./layout3d";
+import { createWheelHint, isZoomWheel } from "./wheel";
 import { acquireRenderer, type PaintTarget } from "./renderer";
 import type { Store } from "./store";
 import type { ColorBy, GraphInfo, LayerInfo, ViewState } from "./types";
@@ -73,13 +82,57 @@ interface Built {
   conn: Connections;
   edges: LineSegments | null;
   labels: LabelEl[];
+  /** conv (and image input) layers whose channel planes show feature maps */
+  maps: ConvMap[];
+  /** layer name -> the label that shows its health badges */
+  badgeHost: Map<string, string>;
 }
 
 interface LabelEl {
   box: LayerBox;
   el: HTMLDivElement;
+  badges: HTMLDivElement;
+  /** the badges shown, as "dead 62%|vanishing ∇" (DOM touched only when it changes) */
+  badgeKey: string;
   w: number;
   h: number;
+}
+
+/**
+ * The channel planes of one conv layer, textured with the probe sample's feature maps: one
+ * DataTexture per layer, an atlas of its drawn channels (tile i = channel i), rewritten when the
+ * epoch or the sample changes (an upload, no new geometry). Planes without maps for the sample
+ * show the kind color (the atlas filled with it).
+ */
+interface ConvMap {
+  box: LayerBox;
+  name: string;
+  source: string; // the layer whose maps are shown (the conv's own, or its activation's)
+  channels: number; // channels in the recorded maps
+  mh: number; // map height / width (a 3D conv's depth folds into the width)
+  mw: number;
+  drawn: number;
+  tw: number; // tile size in the atlas (maps above 128 px are subsampled)
+  th: number;
+  cols: number;
+  rows: number;
+  data: Uint8Array;
+  tex: DataTexture;
+  mesh: Mesh;
+  mat: MeshBasicMaterial;
+  frames: LineSegments;
+  base: RGB[]; // plane colors without maps
+  key: string; // what the atlas holds now
+  showing: boolean; // maps (true) or the kind color (false)
+}
+
+const MAX_TILE = 128;
+
+interface ConvPlane {
+  box: LayerBox;
+  center: [number, number, number];
+  size: [number, number, number];
+  color: RGB;
 }
 
 function hexRGB(hex: string): RGB {
@@ -175,6 +228,66 @@ export function pickConnections(store: Store, layout: Layout3D, budget: number):
   return conn;
 }
 
+/** The probe sample's maps of an image-shaped layer at `epoch` ((C, H, W...) values), or null. */
+export function featureMaps(store: Store, layer: string, epoch: number, sample: number): Float32Array | null {
+  for (let j = store.indexAt(epoch); j >= 0; j--) {
+    const a = store.snapshots[j].acts.get(layer);
+    if (!a) continue;
+    if (a.info.shape.length < 3 || sample < 0 || sample >= a.info.samples) return null;
+    const per = a.info.shape.reduce((x, y) => x * y, 1);
+    if (a.act.length < (sample + 1) * per) return null;
+    return a.act.subarray(sample * per, (sample + 1) * per);
+  }
+  return null;
+}
+
+/** (C, H, W) of the maps recorded for a layer (any snapshot), or null. */
+function mapShape(store: Store, layer: string): [number, number, number] | null {
+  for (const s of store.snapshots) {
+    const a = s.acts.get(layer);
+    if (a && a.info.shape.length >= 3) {
+      const [c, hh, ...rest] = a.info.shape;
+      return [c, hh, rest.reduce((x, y) => x * y, 1)];
+    }
+  }
+  return null;
+}
+
+/**
+ * Whose maps a layer's planes show: the activation right after it (a conv's ReLU: what the
+ * channel detects, as the inside panel shows it) when that is its only consumer and has maps of
+ * the same shape, else its own; null when neither has maps.
+ */
+export function mapSource(store: Store, layer: string): string | null {
+  const own = mapShape(store, layer);
+  const next = store.graph.edges.filter(([a]) => a === layer).map(([, b]) => b);
+  if (next.length === 1 && store.layer(next[0])?.kind === "activation") {
+    const theirs = mapShape(store, next[0]);
+    if (theirs && (!own || theirs.join() === own.join())) return next[0];
+  }
+  return own ? layer : null;
+}
+
+/** A layer's activation scale across every epoch: signed or not, and the 99th percentile of |v|. */
+function actScale(store: Store, layer: string): { signed: boolean; lo: number; abs: number } {
+  let lo = Infinity;
+  const sample: number[] = [];
+  for (const s of store.snapshots) {
+    const a = s.acts.get(layer)?.act;
+    if (!a) continue;
+    const step = Math.max(1, Math.floor(a.length / 4000));
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (i % step === 0) sample.push(Math.abs(v));
+    }
+  }
+  sample.sort((a, b) => a - b);
+  const abs = sample.length ? sample[Math.min(sample.length - 1, Math.floor(0.99 * sample.length))] || sample[sample.length - 1] : 0;
+  return { signed: lo < 0, lo: Number.isFinite(lo) ? lo : 0, abs };
+}
+
 function countAbove(a: Float32Array, thr: number): number {
   let c = 0;
   for (let i = 0; i < a.length; i++) if (a[i] > thr) c++;
@@ -188,7 +301,7 @@ function countAbove(a: Float32Array, thr: number): number {
 function neuronValues(store: Store, layer: string, epoch: number, st: Pick<ViewState, "colorBy" | "deltaRef" | "sample">): Float32Array | null {
   const i = store.indexAt(epoch);
   if (i < 0) return null;
-  if (st.colorBy === "activation") return store.neuronValues(layer, epoch, "activation", st.sample ?? 0);
+  if (st.colorBy === "activation") return store.neuronValues(layer, epoch, "activation", st.sample);
   if (st.colorBy === "weight") return store.weight(layer, epoch, "bias");
   if (st.colorBy === "gradient") return store.snapshots[i].grads.get(`${layer}/bias`) ?? null;
   // delta: against the previous recorded epoch, or init
@@ -212,7 +325,7 @@ export function createScene3D(ctx: ViewContext): SubView {
   fitBtn.type = "button";
   fitBtn.title = "Fit the model in view";
   toolbar.appendChild(fitBtn);
-  const hint = h("div", "nnviz-hint", "drag: orbit · right-drag: pan · wheel: zoom · click: select");
+  const hint = h("div", "nnviz-hint", "drag: orbit · right-drag: pan · ctrl+scroll: zoom · click: select");
   el.append(canvas, labelLayer, toolbar, hint);
 
   const scene = new Scene();
@@ -231,6 +344,20 @@ export function createScene3D(ctx: ViewContext): SubView {
   controls.zoomSpeed = 0.8;
   d.add(() => controls.dispose());
 
+  // In a notebook a plain wheel scrolls the page: the controls zoom only on ctrl/cmd + wheel (and
+  // a trackpad pinch, which browsers send as ctrl + wheel); a plain wheel shows a hint instead.
+  // The capture listener runs before the controls' own (on the canvas), the bubble one after.
+  const wheelHint = createWheelHint(el);
+  d.add(() => wheelHint.dispose());
+  d.add(listen(el, "wheel", (e: WheelEvent) => {
+    controls.enableZoom = isZoomWheel(e);
+    if (controls.enableZoom) wheelHint.hide();
+    else wheelHint.flash();
+  }, { capture: true, passive: true }));
+  d.add(listen(el, "wheel", () => {
+    controls.enableZoom = true; // touch pinch (pointer events) keeps zooming
+  }, { passive: true }));
+
   // shared materials / geometries (disposed at the end)
   const owned: { dispose(): void }[] = [];
   const sphere = new SphereGeometry(1, 12, 8);
@@ -245,7 +372,8 @@ export function createScene3D(ctx: ViewContext): SubView {
   const edgeMat = new LineBasicMaterial({ color: EDGE_COLOR, transparent: true, opacity: 0.9 });
   const selMat = new LineBasicMaterial({ color: ACCENT, depthTest: false, transparent: true });
   const hoverMat = new LineBasicMaterial({ color: HOVER, depthTest: false, transparent: true, opacity: 0.7 });
-  owned.push(neuronMat, solidMat, glassMat, slabMat, lineMat, edgeMat, selMat, hoverMat);
+  const frameMat = new LineBasicMaterial({ color: 0x7d9a78, transparent: true, opacity: 0.85 });
+  owned.push(neuronMat, solidMat, glassMat, slabMat, lineMat, edgeMat, selMat, hoverMat, frameMat);
   const selOutline = new LineSegments(boxEdges, selMat);
   const hoverOutline = new LineSegments(boxEdges, hoverMat);
   selOutline.visible = hoverOutline.visible = false;
@@ -299,13 +427,28 @@ export function createScene3D(ctx: ViewContext): SubView {
       if (o instanceof InstancedMesh) o.dispose();
     });
     for (const l of built.labels) l.el.remove();
+    for (const m of built.maps) {
+      m.tex.dispose();
+      m.mat.dispose();
+    }
     built = null;
   }
 
   function build(refit: boolean): void {
     disposeBuilt();
     const graph = store.graph;
-    const layout = layout3d(graph);
+    // layers with recorded feature maps get fewer, wider-spaced planes (each map visible)
+    const withMaps = new Set<string>();
+    const sources = new Map<string, string>();
+    for (const l of graph.layers) {
+      if (l.kind !== "conv" && l.kind !== "input") continue;
+      const src = mapSource(store, l.name);
+      if (src) {
+        withMaps.add(l.name);
+        sources.set(l.name, src);
+      }
+    }
+    const layout = layout3d(graph, { mapped: withMaps });
     const group = new Group();
     const instLayer = new Map<InstancedMesh, Int32Array>();
     const instBase = new Map<InstancedMesh, RGB[]>();
@@ -345,10 +488,17 @@ export function createScene3D(ctx: ViewContext): SubView {
     }
 
     // boxes: one instanced mesh per material
-    type Inst = { box: LayerBox; center: [number, number, number]; size: [number, number, number]; color: RGB };
+    type Inst = ConvPlane;
     const solids: Inst[] = [];
     const glass: Inst[] = [];
     const slabs: Inst[] = [];
+    const mapped = new Map<string, [number, number, number]>();
+    for (const b of layout.boxes) {
+      const src = b.style === "planes" ? sources.get(b.name) : undefined;
+      const ms = src ? mapShape(store, src) : null;
+      if (ms) mapped.set(b.name, ms);
+    }
+    const mapPlanes = new Map<string, Inst[]>();
     for (const b of layout.boxes) {
       const color = hexRGB(KIND_COLORS[b.kind] ?? KIND_COLORS.other);
       if (b.style === "neurons") {
@@ -356,15 +506,18 @@ export function createScene3D(ctx: ViewContext): SubView {
       } else if (b.style === "planes") {
         const p = b.planes!;
         const x0 = b.center[0] - (b.dir * (b.size[0] - p.thickness)) / 2;
+        const planes: Inst[] = [];
         for (let i = 0; i < p.drawn; i++) {
           const shade = 0.85 + 0.15 * (i % 2);
-          glass.push({
+          planes.push({
             box: b,
             center: [x0 + b.dir * i * p.pitch, b.center[1], b.center[2]],
             size: [p.thickness, b.size[1], b.size[2]],
             color: mix([1, 1, 1], color, shade),
           });
         }
+        if (mapped.has(b.name)) mapPlanes.set(b.name, planes);
+        else glass.push(...planes);
       } else if (b.style === "plate") {
         // pass-through layers: light, so they don't hide the connections crossing them
         glass.push({ box: b, center: [...b.center], size: [...b.size], color: mix(color, [1, 1, 1], b.kind === "reshape" ? 0.55 : 0.35) });
@@ -400,6 +553,12 @@ export function createScene3D(ctx: ViewContext): SubView {
     const solidMesh = makeInst(solids, solidMat, "solids");
     if (slabMesh) slabMesh.renderOrder = 1;
     if (glassMesh) glassMesh.renderOrder = 3;
+    const maps: ConvMap[] = [];
+    for (const [name, planes] of mapPlanes) {
+      const m = buildMap(layout.byName.get(name)!, planes, mapped.get(name)!, sources.get(name)!);
+      group.add(m.mesh);
+      maps.push(m);
+    }
 
     // graph edges (layer to layer), as polylines
     let edges: LineSegments | null = null;
@@ -452,16 +611,20 @@ export function createScene3D(ctx: ViewContext): SubView {
       lab.appendChild(h("span", "nnviz-label-name", info.name));
       const sub = labelSub(info, box);
       if (sub && layout.lod === "neurons") lab.appendChild(h("span", "nnviz-label-sub", sub));
+      const badges = h("div", "nnviz-label-badges");
+      badges.style.display = "none";
+      lab.appendChild(badges);
       lab.style.display = "none";
+      lab.dataset.layer = info.name;
       labelLayer.appendChild(lab);
-      return { box, el: lab, w: 0, h: 0 };
+      return { box, el: lab, badges, badgeKey: "", w: 0, h: 0 };
     });
 
     scene.add(group);
     built = {
       graph, layout, group, neurons, neuronLayer, neuronIndex, neuronStart,
       solids: solidMesh, glass: glassMesh, slabs: slabMesh, instLayer, instBase,
-      lines, conn, edges, labels,
+      lines, conn, edges, labels, maps, badgeHost: badgeHosts(graph),
     };
     recolor();
     updateSelection();
@@ -471,6 +634,178 @@ export function createScene3D(ctx: ViewContext): SubView {
       fit();
     }
     paint();
+  }
+
+  /** The textured channel planes of one layer (geometry once; the atlas is rewritten on change). */
+  function buildMap(box: LayerBox, planes: ConvPlane[], shape: [number, number, number], source: string): ConvMap {
+    const [channels, mh, mw] = shape;
+    const drawn = Math.max(1, Math.min(planes.length, channels));
+    const tw = Math.max(1, Math.min(mw, MAX_TILE));
+    const th = Math.max(1, Math.min(mh, MAX_TILE));
+    const cols = Math.ceil(Math.sqrt(drawn));
+    const rows = Math.ceil(drawn / cols);
+    const AW = cols * tw;
+    const AH = rows * th;
+    const data = new Uint8Array(AW * AH * 4);
+    const tex = new DataTexture(data, AW, AH, RGBAFormat, UnsignedByteType);
+    tex.magFilter = NearestFilter;
+    tex.minFilter = NearestFilter;
+    tex.generateMipmaps = false;
+    const pos = new Float32Array(drawn * 12);
+    const uv = new Float32Array(drawn * 8);
+    const index: number[] = [];
+    const frame: number[] = [];
+    for (let i = 0; i < drawn; i++) {
+      const p = planes[i];
+      const x = p.center[0];
+      const y0 = p.center[1] - p.size[1] / 2;
+      const y1 = p.center[1] + p.size[1] / 2;
+      // the map's first column on the layer's left, as neuron grids (mirrored rows flip it)
+      const zL = p.center[2] - (box.dir * p.size[2]) / 2;
+      const zR = p.center[2] + (box.dir * p.size[2]) / 2;
+      const tx = i % cols;
+      const ty = Math.floor(i / cols);
+      const u0 = (tx * tw) / AW, u1 = ((tx + 1) * tw) / AW;
+      const v0 = (ty * th) / AH, v1 = ((ty + 1) * th) / AH;
+      pos.set([x, y1, zL, x, y1, zR, x, y0, zR, x, y0, zL], 12 * i);
+      uv.set([u0, v1, u1, v1, u1, v0, u0, v0], 8 * i);
+      const k = 4 * i;
+      index.push(k, k + 1, k + 2, k, k + 2, k + 3);
+      frame.push(x, y1, zL, x, y1, zR, x, y1, zR, x, y0, zR, x, y0, zR, x, y0, zL, x, y0, zL, x, y1, zL);
+    }
+    const geom = new BufferGeometry();
+    geom.setAttribute("position", new BufferAttribute(pos, 3));
+    geom.setAttribute("uv", new BufferAttribute(uv, 2));
+    geom.setIndex(index);
+    geom.computeBoundingSphere();
+    const mat = new MeshBasicMaterial({ map: tex, side: DoubleSide });
+    const mesh = new Mesh(geom, mat);
+    mesh.name = "maps";
+    const fg = new BufferGeometry();
+    fg.setAttribute("position", new BufferAttribute(new Float32Array(frame), 3));
+    const frames = new LineSegments(fg, frameMat);
+    frames.name = "map-frames";
+    mesh.add(frames);
+    const m: ConvMap = {
+      box, name: box.name, source, channels, mh, mw, drawn, tw, th, cols, rows, data, tex, mesh, mat, frames,
+      base: planes.slice(0, drawn).map((p) => p.color), key: "", showing: false,
+    };
+    fillBase(m);
+    return m;
+  }
+
+  function fillBase(m: ConvMap): void {
+    const AW = m.cols * m.tw;
+    for (let i = 0; i < m.drawn; i++) {
+      const c = m.base[i];
+      const r = Math.round(c[0] * 255), g = Math.round(c[1] * 255), b = Math.round(c[2] * 255);
+      const tx = (i % m.cols) * m.tw;
+      const ty = Math.floor(i / m.cols) * m.th;
+      for (let y = 0; y < m.th; y++) {
+        let o = ((ty + y) * AW + tx) * 4;
+        for (let x = 0; x < m.tw; x++, o += 4) {
+          m.data[o] = r; m.data[o + 1] = g; m.data[o + 2] = b; m.data[o + 3] = 255;
+        }
+      }
+    }
+    m.key = "base";
+    m.showing = false;
+    m.tex.needsUpdate = true;
+  }
+
+  const scaleCache = new Map<string, { signed: boolean; lo: number; abs: number }>();
+  d.add(store.on(() => scaleCache.clear()));
+  let arrayIds = new WeakMap<ArrayBufferLike, number>();
+  let nextArrayId = 1;
+  const arrayId = (a: Float32Array) => {
+    let id = arrayIds.get(a.buffer);
+    if (id === undefined) arrayIds.set(a.buffer, (id = nextArrayId++));
+    return `${id}:${a.byteOffset}`;
+  };
+  d.add(store.on(() => {
+    arrayIds = new WeakMap();
+  }));
+
+  /** Rewrite the atlases whose maps changed (epoch, sample): one texture upload per such layer. */
+  function updateMaps(st: ViewState): void {
+    if (!built) return;
+    const rgb: RGB = [0, 0, 0];
+    const showing: string[] = [];
+    for (const m of built.maps) {
+      const values = featureMaps(store, m.source, st.epoch, st.sample);
+      const need = m.channels * m.mh * m.mw;
+      if (!values || values.length < need) {
+        if (m.key !== "base") fillBase(m);
+        continue;
+      }
+      showing.push(m.name);
+      const key = arrayId(values);
+      if (key === m.key) continue;
+      let sc = scaleCache.get(m.name);
+      if (!sc) scaleCache.set(m.name, (sc = actScale(store, m.source)));
+      const input = m.box.kind === "input";
+      const AW = m.cols * m.tw;
+      for (let i = 0; i < m.drawn; i++) {
+        const tx = (i % m.cols) * m.tw;
+        const ty = Math.floor(i / m.cols) * m.th;
+        for (let y = 0; y < m.th; y++) {
+          const sy = Math.floor((y * m.mh) / m.th);
+          // texture rows go bottom-up: the map's top row is the tile's last
+          let o = ((ty + m.th - 1 - y) * AW + tx) * 4;
+          const row = (i * m.mh + sy) * m.mw;
+          for (let x = 0; x < m.tw; x++, o += 4) {
+            const v = values[row + Math.floor((x * m.mw) / m.tw)];
+            if (input) {
+              // the probe image itself: dark ink on paper
+              if (!Number.isFinite(v)) { rgb[0] = NAN_COLOR[0]; rgb[1] = NAN_COLOR[1]; rgb[2] = NAN_COLOR[2]; }
+              else {
+                const span = sc.abs > sc.lo ? sc.abs - sc.lo : 1;
+                const g = 0.97 - 0.9 * Math.min(1, Math.max(0, (v - sc.lo) / span));
+                rgb[0] = rgb[1] = rgb[2] = g;
+              }
+            } else if (sc.signed) diverging(v, sc.abs, rgb);
+            else sequential(v, sc.abs, rgb);
+            m.data[o] = Math.round(rgb[0] * 255);
+            m.data[o + 1] = Math.round(rgb[1] * 255);
+            m.data[o + 2] = Math.round(rgb[2] * 255);
+            m.data[o + 3] = 255;
+          }
+        }
+      }
+      m.key = key;
+      m.showing = true;
+      m.tex.needsUpdate = true;
+    }
+    ctx.setData("maps", showing.join(","));
+  }
+
+  /** Health tags on the labels (text only changes when the flags do: cheap while scrubbing). */
+  function updateBadges(st: ViewState): void {
+    if (!built) return;
+    const byHost = new Map<string, Badge[]>();
+    for (const b of layerBadges(store, st.epoch)) {
+      const host = built.badgeHost.get(b.layer) ?? b.layer;
+      const list = byHost.get(host);
+      if (list) list.push(b);
+      else byHost.set(host, [b]);
+    }
+    for (const l of built.labels) {
+      const list = byHost.get(l.box.name) ?? [];
+      const key = list.map((b) => `${b.layer}:${b.text}`).join("|");
+      if (key === l.badgeKey) continue;
+      l.badgeKey = key;
+      l.badges.replaceChildren();
+      for (const b of list) {
+        const tag = h("span", `nnviz-badge nnviz-badge-${b.badge}`, b.text);
+        tag.style.background = b.bg;
+        tag.style.color = b.fg;
+        tag.title = b.title;
+        l.badges.appendChild(tag);
+      }
+      l.badges.style.display = list.length ? "" : "none";
+      l.el.dataset.badges = list.map((b) => `${b.layer}:${b.badge}`).join(",");
+      l.w = 0; // measure again
+    }
   }
 
   function labelSub(info: LayerInfo, box: LayerBox): string {
@@ -491,7 +826,7 @@ export function createScene3D(ctx: ViewContext): SubView {
   d.add(store.on(() => neuronRangeCache.clear()));
 
   function neuronRange(layer: string, st: ViewState): number {
-    const key = `${layer}|${st.colorBy}|${st.deltaRef}|${st.colorBy === "activation" ? st.sample ?? 0 : 0}`;
+    const key = `${layer}|${st.colorBy}|${st.deltaRef}|${st.colorBy === "activation" ? st.sample : 0}`;
     const hit = neuronRangeCache.get(key);
     if (hit !== undefined) return hit;
     let m = 0;
@@ -510,6 +845,8 @@ export function createScene3D(ctx: ViewContext): SubView {
   function recolor(): void {
     if (!built) return;
     const st = ctx.state();
+    updateMaps(st);
+    updateBadges(st);
     const { graph, layout } = built;
     const selIdx = st.layer ? layout.byName.get(st.layer)?.index ?? -1 : -1;
     const c = new Color();
@@ -525,9 +862,28 @@ export function createScene3D(ctx: ViewContext): SubView {
         const range = vals ? neuronRange(name, st) : 0;
         const n = box.grid!.count;
         const base = box.kind === "input" ? NEUTRAL_NEURON : mix(NEUTRAL_NEURON, hexRGB(KIND_COLORS[box.kind] ?? KIND_COLORS.other), 0.35);
+        // the input layer in "activation" mode shows the probe image itself: dark ink on paper
+        const image = st.colorBy === "activation" && box.kind === "input" && vals !== null;
+        let lo = 0, span = 1;
+        if (image) {
+          let a = Infinity, b = -Infinity;
+          for (let i = 0; i < vals!.length; i++) {
+            const v = vals![i];
+            if (Number.isFinite(v)) { if (v < a) a = v; if (v > b) b = v; }
+          }
+          lo = Number.isFinite(a) ? a : 0;
+          span = b > a ? b - a : 1;
+        }
+        // a dense layer applied per token has n = tokens x features neurons and one bias per feature
+        const tiled = vals && st.colorBy !== "activation" ? channelOf(graph.layers[li], n, vals.length, graph.data_format) : null;
         for (let i = 0; i < n; i++) {
-          if (vals && i < vals.length) diverging(vals[i], range, rgb);
-          else { rgb[0] = base[0]; rgb[1] = base[1]; rgb[2] = base[2]; }
+          if (vals && (tiled || i < vals.length)) {
+            if (image) {
+              const v = vals[i];
+              if (!Number.isFinite(v)) { rgb[0] = NAN_COLOR[0]; rgb[1] = NAN_COLOR[1]; rgb[2] = NAN_COLOR[2]; }
+              else rgb[0] = rgb[1] = rgb[2] = 0.96 - 0.9 * Math.min(1, Math.max(0, (v - lo) / span));
+            } else diverging(vals[tiled ? tiled(i) : i], range, rgb);
+          } else { rgb[0] = base[0]; rgb[1] = base[1]; rgb[2] = base[2]; }
           mesh.setColorAt(start + i, c.setRGB(rgb[0], rgb[1], rgb[2]));
         }
       }
@@ -561,7 +917,7 @@ export function createScene3D(ctx: ViewContext): SubView {
         const li = conn.layer[j];
         let col = per.get(li);
         if (!col) {
-          col = store.coloring(graph.layers[li].name, st.epoch, st.colorBy, st.deltaRef, st.sample ?? 0);
+          col = store.coloring(graph.layers[li].name, st.epoch, st.colorBy, st.deltaRef, st.sample);
           per.set(li, col);
         }
         let alpha: number;
@@ -593,7 +949,7 @@ export function createScene3D(ctx: ViewContext): SubView {
 
   /** A layer's color in delta / gradient modes: sequential by the RMS of its values, or its scalar. */
   function layerTint(name: string, st: ViewState): RGB | null {
-    const col = store.coloring(name, st.epoch, st.colorBy, st.deltaRef, st.sample ?? 0);
+    const col = store.coloring(name, st.epoch, st.colorBy, st.deltaRef, st.sample);
     if (col.kind === "scalar") return sequential(col.value, col.max);
     if (col.kind === "values") {
       const v = col.values;
@@ -695,9 +1051,14 @@ export function createScene3D(ctx: ViewContext): SubView {
     sun.position.copy(camera.position).sub(controls.target).normalize().add(new Vector3(0, 0.6, 0));
     const sel = ctx.state().layer;
     const many = built.labels.length > 30;
+    // selected > hovered > computing layers > input > pass-through / output (layout3d labelTier);
+    // a label carrying health badges goes first within its tier
     const cands = built.labels
-      .filter((l) => !many || l.box.name === sel || l.box.name === hovered || l.box.weight >= 5)
-      .map((l) => ({ l, pri: (l.box.name === sel ? 1e6 : 0) + (l.box.name === hovered ? 5e5 : 0) + l.box.weight }))
+      .filter((l) => !many || l.box.name === sel || l.box.name === hovered || l.box.weight >= 20 || l.badgeKey !== "")
+      .map((l) => ({
+        l,
+        pri: (l.box.name === sel ? 1e6 : 0) + (l.box.name === hovered ? 5e5 : 0) + l.box.weight + (l.badgeKey ? 9 : 0),
+      }))
       .sort((a, b) => b.pri - a.pri);
     const placed: [number, number, number, number][] = [];
     const shown = new Set<LabelEl>();
@@ -731,7 +1092,7 @@ export function createScene3D(ctx: ViewContext): SubView {
   const ndc = new Vector2();
   type Pick =
     | { kind: "neuron"; layer: number; neuron: number }
-    | { kind: "box"; layer: number }
+    | { kind: "box"; layer: number; channel?: number }
     | { kind: "conn"; seg: number }
     | null;
 
@@ -762,6 +1123,16 @@ export function createScene3D(ctx: ViewContext): SubView {
       if (!boxHit || hit.distance < boxHit.distance) {
         boxHit = hit;
         boxPick = { kind: "box", layer: built.instLayer.get(mesh)![hit.instanceId] };
+      }
+    }
+    // textured channel planes are opaque: they hide the lines behind them
+    for (const m of built.maps) {
+      const hit = raycaster.intersectObject(m.mesh, false)[0];
+      if (!hit) continue;
+      if (!solidHit || hit.distance < solidHit.distance) solidHit = hit;
+      if (!boxHit || hit.distance < boxHit.distance) {
+        boxHit = hit;
+        boxPick = { kind: "box", layer: m.box.index, channel: hit.faceIndex !== undefined && hit.faceIndex !== null ? Math.floor(hit.faceIndex / 2) : undefined };
       }
     }
     if (built.lines) {
@@ -815,7 +1186,7 @@ export function createScene3D(ctx: ViewContext): SubView {
       const w = store.weight(name, st.epoch)?.[vi];
       const rows: TooltipRows = [["weight", fmtNum(w)]];
       if (st.colorBy !== "weight") {
-        const v = store.values(name, st.epoch, st.colorBy, st.deltaRef, st.sample ?? 0)?.[vi];
+        const v = store.values(name, st.epoch, st.colorBy, st.deltaRef, st.sample)?.[vi];
         const label = st.colorBy === "delta" ? `Δ (vs ${st.deltaRef})` : st.colorBy === "gradient" ? "gradient" : "w × input";
         if (v !== undefined) rows.push([label, fmtNum(v)]);
       }
@@ -828,6 +1199,21 @@ export function createScene3D(ctx: ViewContext): SubView {
     const info = graph.layers[p.layer];
     const box = built.layout.boxes[p.layer];
     const rows = layerRows(info, box);
+    if (p.kind === "box" && p.channel !== undefined) {
+      rows.unshift(["channel", String(p.channel)]);
+      const m = built.maps.find((q) => q.box === box);
+      const v = m?.showing ? featureMaps(store, m.source, st.epoch, st.sample) : null;
+      if (m && v) {
+        if (m.source !== info.name) rows.splice(1, 0, ["maps", `after ${m.source}`]);
+        const per = m.mh * m.mw;
+        let sum = 0, n = 0;
+        for (let i = p.channel * per; i < (p.channel + 1) * per && i < v.length; i++) if (Number.isFinite(v[i])) { sum += v[i]; n++; }
+        rows.splice(1, 0, ["mean act.", `${fmtNum(n ? sum / n : NaN)} (sample ${st.sample})`]);
+      }
+    }
+    for (const b of layerBadges(store, st.epoch)) {
+      if ((built.badgeHost.get(b.layer) ?? b.layer) === info.name) rows.push(["health", b.title]);
+    }
     if (p.kind === "neuron") {
       rows.unshift(["neuron", String(p.neuron)]);
       if (box.grid && box.kind === "input" && box.grid.rows > 1) {
@@ -907,7 +1293,7 @@ export function createScene3D(ctx: ViewContext): SubView {
   }));
   d.add(store.on(() => {
     const sameGraph = built && built.graph === store.graph;
-    build(!sameGraph);
+    build(!sameGraph || !userMoved);
   }));
 
   build(true);

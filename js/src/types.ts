@@ -160,7 +160,12 @@ export type Mode = "3d" | "2d";
  * Data attributes on the view's root element (`.nnviz-root`), for tests and for CSS:
  *   data-ready="1" once the first frame is painted; data-mode; data-layer (selected name);
  *   data-epoch; data-color-by; data-connections-drawn; data-connections-total; data-layers (count);
- *   data-approximate="1" when the graph is approximate; data-frame (a counter bumped per painted frame).
+ *   data-approximate="1" when the graph is approximate; data-frame (a counter bumped per painted frame);
+ *   data-sample (the probe sample shown); data-badges: the health flags at the shown epoch,
+ *   "layer:badge" joined by "," (badge: dead | saturated | vanishing | exploding | nan), e.g.
+ *   "relu:dead,fc2:vanishing"; data-maps: the conv layers whose planes show the sample's feature
+ *   maps now (3D), joined by ","; data-tab: "details" | "inside" (the side column's tab);
+ *   data-zoom (2D: the view's zoom). 3D labels carry data-layer and data-badges.
  */
 export interface ViewState {
   epoch: number;
@@ -169,5 +174,7 @@ export interface ViewState {
   colorBy: ColorBy;
   deltaRef: "previous" | "init";
   maxConnections: number;
-  sample?: number;         // probe sample for "activation" mode (0 when absent)
+  /** probe sample (the `sample` trait, 0 when absent) that lights the network in "activation" mode,
+   *  textures conv planes with its feature maps and drives the inside panel */
+  sample: number;
 }

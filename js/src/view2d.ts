@@ -18,7 +18,10 @@ import {
   type EdgeRoute,
   type Layout2D,
 } from "./layout2d";
+import { layerBadges, type Badge } from "./badges";
+import { channelOf } from "./layout3d";
 import type { LayerColoring, Store } from "./store";
+import { createWheelHint, isZoomWheel } from "./wheel";
 import type { GraphInfo, LayerInfo, ViewState } from "./types";
 import type { SubView, TooltipRows, ViewContext } from "./view";
 
@@ -51,6 +54,8 @@ const F_NAME = `600 12px ${FONT}`;
 const F_SUB = `11px ${FONT}`;
 const F_SMALL = `10px ${FONT}`;
 const F_CHIP = `10.5px ${FONT}`;
+const F_BADGE = `600 10px ${FONT}`;
+const BADGE_H = 14;
 
 /** Neurons shown per column at most (the strongest-connected ones); fewer in a short view. */
 export const NEURON_CAP = 32;
@@ -70,13 +75,14 @@ const R = 5.5; // neuron radius
 const PITCH = 15; // neuron spacing
 const BODY_W = 2 * R + 14; // width of a neuron column's body
 const HEADER = 34; // column header (name + op)
+const THUMB = 56; // the probe image above an image-shaped input column
 const CHIP_H = 17;
 const CHIP_GAP = 4;
 const BOX_H = 48;
 const STRIP_H = 5;
 const STRIP_CELLS = 48;
 const GAP_NEURONS = 150; // gap between two neuron columns joined by connections
-const GAP = 52;
+const GAP = 40;
 /** Below this zoom a whole-graph fit is unreadable: show the start of the graph at READABLE_ZOOM. */
 const MIN_FIT_ZOOM = 0.4;
 const READABLE_ZOOM = 0.9;
@@ -99,6 +105,9 @@ interface Chip {
 }
 
 interface Column {
+  header: number; // height above the neurons (name, op, and the probe image of an input column)
+  /** an input column that reads as an image (h x w pixels): the probe sample is drawn above it */
+  image: { h: number; w: number; canvas: HTMLCanvasElement | null; key: string } | null;
   total: number;
   shown: number[]; // neuron indices, increasing
   cx: number;
@@ -122,6 +131,7 @@ interface NodeGeom {
   sub: string;
   column: Column | null;
   strip: string[]; // colors of the box's value strip ([] = none)
+  badges: Badge[]; // health flags of the layers this node shows, at the current epoch
 }
 
 /** The drawn connections of one dense layer (between two neuron columns). */
@@ -264,6 +274,36 @@ function biasValues(store: Store, layer: string, epoch: number, colorBy: string,
   return null;
 }
 
+/** Height and width of an input layer that reads as an image: (1|3, H, W), (H, W, 1|3) or a flat
+ *  n = s * s (s >= 4, as probe.py's image_shape_for); null otherwise. */
+export function imageDims(l: LayerInfo, n: number): { h: number; w: number } | null {
+  const s = (l.output_shape ?? []).filter((d): d is number => typeof d === "number");
+  const big = s.filter((d) => d > 3);
+  if (big.length === 2 && s.length <= 3 && big[0] * big[1] * (s.length === 3 ? s.find((d) => d <= 3) ?? 1 : 1) === n) {
+    return { h: big[0], w: big[1] };
+  }
+  const side = Math.round(Math.sqrt(n));
+  return s.length === 1 && side * side === n && side >= 4 ? { h: side, w: side } : null;
+}
+
+/** A layer's per-unit activation for one probe sample (channel means for image-shaped layers). */
+function unitActivations(store: Store, layer: string, epoch: number, sample: number): Float32Array | null {
+  const a = store.activation(layer, epoch, sample);
+  if (!a || a.index) return null;
+  if (a.shape.length >= 3) {
+    const c = a.shape[0];
+    const per = a.values.length / Math.max(1, c);
+    const out = new Float32Array(c);
+    for (let k = 0; k < c; k++) {
+      let s = 0;
+      for (let i = k * per; i < (k + 1) * per; i++) s += a.values[i];
+      out[k] = s / per;
+    }
+    return out;
+  }
+  return a.values;
+}
+
 export function createView2D(ctx: ViewContext): SubView {
   const store = ctx.store;
   const el = document.createElement("div");
@@ -292,7 +332,7 @@ export function createView2D(ctx: ViewContext): SubView {
   el.appendChild(tools);
   const hint = document.createElement("div");
   hint.className = "nnviz-view2d-hint";
-  hint.textContent = "scroll to zoom · drag or shift+scroll to pan · click a layer";
+  hint.textContent = "ctrl+scroll to zoom · drag or shift+scroll to pan · click a layer";
   el.appendChild(hint);
   const list = document.createElement("div");
   list.className = "nnviz-sr-only";
@@ -371,21 +411,28 @@ export function createView2D(ctx: ViewContext): SubView {
           chips.push({ layer: a, x: 0, y: 0, w: 0, h: CHIP_H, label, full: label });
         }
         w = Math.max(2 * R + 24, nameW + 8, subW + 8, Math.min(chipW, 150));
+        const img = l.kind === "input" ? imageDims(l, dn.neurons) : null;
+        if (img) w = Math.max(w, THUMB + 8);
+        const header = HEADER + (img ? THUMB + 16 : 0);
         const shown = shownCount(dn.neurons, cap);
         const more = dn.neurons > shown ? 16 : 0;
-        h = HEADER + shown * PITCH + 8 + more + chips.length * (CHIP_H + CHIP_GAP) + (chips.length ? 2 : 0);
+        h = header + shown * PITCH + 8 + more + chips.length * (CHIP_H + CHIP_GAP) + (chips.length ? 2 : 0);
       } else {
-        sub = `${l.op}${l.output_shape.length ? " · " + fmtShape(l.output_shape) : ""}`;
+        const dims = l.output_shape.map((d) => (d === null ? "?" : String(d))).join("×");
+        sub = `${l.op}${dims ? " · " + dims : ""}`;
         const nameW = measure(l.name, F_NAME);
         const subW = measure(sub, F_SUB);
-        w = Math.max(96, Math.min(190, Math.max(nameW, subW) + 26));
+        w = Math.max(86, Math.min(170, Math.max(nameW, subW) + 26));
         h = BOX_H;
       }
       const geom: NodeGeom = {
-        id: dn.id, layer: l, display: dn, x: 0, y: 0, w, h, name: l.name, sub, column: null, strip: [],
+        id: dn.id, layer: l, display: dn, x: 0, y: 0, w, h, name: l.name, sub, column: null, strip: [], badges: [],
       };
       if (dn.neurons > 0) {
+        const img = l.kind === "input" ? imageDims(l, dn.neurons) : null;
         geom.column = {
+          header: HEADER + (img ? THUMB + 16 : 0),
+          image: img ? { ...img, canvas: null, key: "" } : null,
           total: dn.neurons, shown: [], cx: 0, ys: [], bodyTop: 0, bodyBottom: 0, moreY: null, chips, fills: [],
         };
       }
@@ -435,10 +482,10 @@ export function createView2D(ctx: ViewContext): SubView {
       const c = n.column;
       if (c) {
         c.cx = p.x;
-        c.bodyTop = n.y + HEADER - 6;
+        c.bodyTop = n.y + c.header - 6;
         const shown = shownCount(c.total, cap);
-        c.ys = Array.from({ length: shown }, (_, k) => n.y + HEADER + PITCH / 2 + k * PITCH);
-        let y = n.y + HEADER + shown * PITCH + 2;
+        c.ys = Array.from({ length: shown }, (_, k) => n.y + c.header + PITCH / 2 + k * PITCH);
+        let y = n.y + c.header + shown * PITCH + 2;
         c.moreY = c.total > shown ? y + 7 : null;
         if (c.moreY !== null) y += 16;
         c.bodyBottom = y;
@@ -481,7 +528,7 @@ export function createView2D(ctx: ViewContext): SubView {
     let used = 48 + 32; // layout margins + fit padding
     for (const w of colW.values()) used += w;
     used += Math.max(0, colW.size - 1 - wide.size) * GAP;
-    return Math.max(110, Math.min(300, (cssW - used) / wide.size));
+    return Math.max(90, Math.min(300, (cssW - used) / wide.size));
   }
 
   function rebuildList(): void {
@@ -630,6 +677,73 @@ export function createView2D(ctx: ViewContext): SubView {
     return m;
   }
 
+  /** The probe sample's image above an input column (one small canvas, redrawn on change). */
+  function updateThumb(n: NodeGeom, c: Column, st: ViewState): void {
+    const img = c.image!;
+    const a = store.activation(n.id, st.epoch, st.sample);
+    if (!a || a.index) {
+      img.key = "";
+      return;
+    }
+    const key = `${st.sample}|${a.values.byteOffset}|${a.values.length}`;
+    if (key === img.key && img.canvas) return;
+    img.key = key;
+    const cv = img.canvas ?? (img.canvas = document.createElement("canvas"));
+    cv.width = img.w;
+    cv.height = img.h;
+    const g = cv.getContext("2d");
+    if (!g) return;
+    const data = g.createImageData(img.w, img.h);
+    const v = a.values;
+    const planes = Math.max(1, Math.floor(v.length / (img.w * img.h)));
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i])) { lo = Math.min(lo, v[i]); hi = Math.max(hi, v[i]); }
+    const span = hi > lo ? hi - lo : 1;
+    const per = img.w * img.h;
+    // channels first (torch) or last (Keras): RGB when 3 planes, else the first plane as ink
+    const hwc = n.layer.output_shape.length === 3 && n.layer.output_shape[2] === planes && planes > 1;
+    for (let p = 0; p < per; p++) {
+      const o = 4 * p;
+      if (planes === 3) {
+        for (let k = 0; k < 3; k++) {
+          const x = hwc ? v[p * 3 + k] : v[k * per + p];
+          data.data[o + k] = Number.isFinite(x) ? Math.round(255 * ((x - lo) / span)) : 0;
+        }
+      } else {
+        const x = v[p];
+        const g8 = Number.isFinite(x) ? Math.round(255 * (0.97 - 0.9 * Math.min(1, Math.max(0, (x - lo) / span)))) : 0;
+        data.data[o] = data.data[o + 1] = data.data[o + 2] = g8;
+        if (!Number.isFinite(x)) { data.data[o] = 255; data.data[o + 2] = 255; }
+      }
+      data.data[o + 3] = 255;
+    }
+    g.putImageData(data, 0, 0);
+  }
+
+  /** The values a column's neurons show in a mode: the sample's activation, else the bias. */
+  function neuronValues(layer: string, st: ViewState): Float32Array | null {
+    if (st.colorBy === "activation") return unitActivations(store, layer, st.epoch, st.sample);
+    return biasValues(store, layer, st.epoch, st.colorBy, st.deltaRef);
+  }
+
+  function neuronRange(layer: string, st: ViewState): number {
+    if (st.colorBy !== "activation") return biasRange(layer, st.colorBy, st.deltaRef);
+    const key = `${layer}|activation|${st.sample}`;
+    const hit = biasRangeCache.get(key);
+    if (hit !== undefined) return hit;
+    let m = 0;
+    for (const s of store.snapshots) {
+      const v = unitActivations(store, layer, s.epoch, st.sample);
+      if (!v) continue;
+      for (let k = 0; k < v.length; k++) {
+        const a = Math.abs(v[k]);
+        if (a > m && Number.isFinite(a)) m = a;
+      }
+    }
+    biasRangeCache.set(key, m);
+    return m;
+  }
+
   function colorOf(c: LayerColoring, j: number, out: RGB): RGB | null {
     if (c.kind === "values") {
       if (j >= c.values.length) return null;
@@ -648,7 +762,7 @@ export function createView2D(ctx: ViewContext): SubView {
     const rgb: RGB = [0, 0, 0];
     const map = new Map<string, Bucket>();
     for (const set of conns) {
-      const coloring = store.coloring(set.layer, st.epoch, st.colorBy, st.deltaRef);
+      const coloring = store.coloring(set.layer, st.epoch, st.colorBy, st.deltaRef, st.sample);
       const w = store.weight(set.layer, st.epoch);
       const wr = store.range(set.layer, "weight") || 1;
       const dim = selectedOwnsConns && set.layer !== selHost;
@@ -689,17 +803,52 @@ export function createView2D(ctx: ViewContext): SubView {
       }
     }
     buckets = [...map.values()].sort((a, b) => a.rank - b.rank);
-    // neuron fills: bias in the current mode (input columns stay white)
+    // neuron fills: bias in the current mode, or the probe sample's activation (input columns:
+    // the probe's pixels as ink on paper; white where nothing is recorded)
+    const badges = new Map<string, Badge[]>();
+    for (const b of layerBadges(store, st.epoch)) {
+      const host = dg?.hostOf.get(b.layer) ?? b.layer;
+      const list = badges.get(host);
+      if (list) list.push(b);
+      else badges.set(host, [b]);
+    }
     for (const n of nodes) {
+      n.badges = badges.get(n.id) ?? [];
       const c = n.column;
       if (c) {
-        const b = biasValues(store, n.id, st.epoch, st.colorBy, st.deltaRef);
-        const range = b ? biasRange(n.id, st.colorBy, st.deltaRef) : 0;
-        c.fills = c.shown.map((idx) => (b && idx < b.length ? css(diverging(b[idx], range, rgb)) : "#ffffff"));
+        const b = neuronValues(n.id, st);
+        if (b && st.colorBy === "activation" && n.layer.kind === "input") {
+          let lo = Infinity, hi = -Infinity;
+          for (let k = 0; k < b.length; k++) if (Number.isFinite(b[k])) { lo = Math.min(lo, b[k]); hi = Math.max(hi, b[k]); }
+          const span = hi > lo ? hi - lo : 1;
+          c.fills = c.shown.map((idx) => {
+            const v = b[idx];
+            if (idx >= b.length) return "#ffffff";
+            if (!Number.isFinite(v)) return css(NAN_COLOR);
+            const g = Math.round(255 * (0.97 - 0.9 * Math.min(1, Math.max(0, (v - lo) / span))));
+            return `rgb(${g},${g},${g})`;
+          });
+        } else {
+          const range = b ? neuronRange(n.id, st) : 0;
+          // a dense layer applied per token: tokens x features neurons, one bias per feature
+          const tiled = b && st.colorBy !== "activation" ? channelOf(n.layer, c.total, b.length, store.graph.data_format) : null;
+          c.fills = c.shown.map((idx) => {
+            const j = tiled ? tiled(idx) : idx;
+            return b && j < b.length ? css(diverging(b[j], range, rgb)) : "#ffffff";
+          });
+        }
       }
+      if (c?.image) updateThumb(n, c, st);
       n.strip = [];
-      if (!c && n.layer.params > 0) {
-        const coloring = store.coloring(n.id, st.epoch, st.colorBy, st.deltaRef);
+      if (!c && st.colorBy === "activation") {
+        const a = unitActivations(store, n.id, st.epoch, st.sample);
+        if (a && a.length) {
+          const range = neuronRange(n.id, st);
+          const m = Math.min(STRIP_CELLS, a.length);
+          for (let k = 0; k < m; k++) n.strip.push(css(diverging(a[Math.floor(((k + 0.5) * a.length) / m)], range, rgb)));
+        }
+      } else if (!c && n.layer.params > 0) {
+        const coloring = store.coloring(n.id, st.epoch, st.colorBy, st.deltaRef, st.sample);
         if (coloring.kind === "values" && coloring.values.length) {
           const m = Math.min(STRIP_CELLS, coloring.values.length);
           for (let k = 0; k < m; k++) {
@@ -852,9 +1001,42 @@ export function createView2D(ctx: ViewContext): SubView {
         }
       }
     }
+    // health tags (after every node, so none is hidden under a neighbour)
+    if (zoom >= 0.3) {
+      for (const n of nodes) {
+        if (n.badges.length && visible(n.x - 20, n.y - 24, n.w + 40, n.h + 24)) paintBadges(c, n);
+      }
+    }
+    ctx.setData("zoom", zoom.toFixed(2));
     // the host counts painted frames (data-frame) and marks the view ready after the first
     ctx.setData("frame", 0);
     ctx.setData("ready", 1);
+  }
+
+  /** Small colored tags ("dead 62%", "vanishing ∇") on a node's top edge (a column: above its name). */
+  function paintBadges(c: CanvasRenderingContext2D, n: NodeGeom): void {
+    c.font = F_BADGE;
+    const widths = n.badges.map((b) => measure(b.text, F_BADGE) + 10);
+    const total = widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1);
+    let x = n.column ? n.column.cx - total / 2 : n.x + n.w - total + 6;
+    const y = n.column ? n.y - BADGE_H - 3 : n.y - BADGE_H / 2 - 1;
+    c.textAlign = "center";
+    c.textBaseline = "middle";
+    n.badges.forEach((b, k) => {
+      const w = widths[k];
+      c.beginPath();
+      roundRectPath(c, x, y, w, BADGE_H, BADGE_H / 2);
+      c.fillStyle = b.bg;
+      c.fill();
+      c.lineWidth = 1;
+      c.strokeStyle = "rgba(255,255,255,0.9)";
+      c.stroke();
+      c.fillStyle = b.fg;
+      c.fillText(b.text, x + w / 2, y + BADGE_H / 2 + 0.5);
+      x += w + 3;
+    });
+    c.textAlign = "left";
+    c.textBaseline = "alphabetic";
   }
 
   function paintColumn(
@@ -899,6 +1081,20 @@ export function createView2D(ctx: ViewContext): SubView {
       c.fillStyle = SUBTEXT;
       c.font = F_SUB;
       c.fillText(n.sub, col.cx, n.y + 25);
+      if (col.image?.canvas && col.image.key) {
+        const sc = Math.min(THUMB / col.image.w, THUMB / col.image.h);
+        const tw = col.image.w * sc, th = col.image.h * sc;
+        const x = col.cx - tw / 2, y = n.y + HEADER - 4 + (THUMB - th) / 2;
+        c.imageSmoothingEnabled = false;
+        c.drawImage(col.image.canvas, x, y, tw, th);
+        c.imageSmoothingEnabled = true;
+        c.lineWidth = 1;
+        c.strokeStyle = "#c3c9d1";
+        c.strokeRect(x - 0.5, y - 0.5, tw + 1, th + 1);
+        c.font = F_SMALL;
+        c.fillStyle = SUBTEXT;
+        c.fillText(`sample ${st.sample}`, col.cx, y + th + 10);
+      }
       if (col.moreY !== null) {
         c.font = F_SMALL;
         c.fillStyle = SUBTEXT;
@@ -924,13 +1120,18 @@ export function createView2D(ctx: ViewContext): SubView {
       c.lineWidth = sel ? 2.2 : 1;
       c.strokeStyle = sel ? SELECT : ck;
       c.stroke();
-      if (showText) {
-        c.fillStyle = TEXT;
-        c.font = F_CHIP;
-        c.textAlign = "center";
-        c.textBaseline = "middle";
-        c.fillText(chip.label, chip.x + chip.w / 2, chip.y + chip.h / 2 + 0.5);
-        c.textBaseline = "alphabetic";
+      if (showText || compactFont) {
+        // zoomed out: the chip's text at the compact on-screen size, when it fits
+        const font = showText ? F_CHIP : compactFont.replace(/^600 /, "");
+        const label = showText ? chip.label : compactLabel(chip.full, font, chip.w - 4);
+        if (label) {
+          c.fillStyle = TEXT;
+          c.font = font;
+          c.textAlign = "center";
+          c.textBaseline = "middle";
+          c.fillText(label, chip.x + chip.w / 2, chip.y + chip.h / 2 + 0.5);
+          c.textBaseline = "alphabetic";
+        }
       }
     }
     c.textAlign = "left";
@@ -1092,11 +1293,14 @@ export function createView2D(ctx: ViewContext): SubView {
       const b = biasValues(store, h.layer, st.epoch, "weight", st.deltaRef);
       rows.unshift(["neuron", `${h.neuron} of ${fmtInt(nodeById.get(h.layer)?.column?.total ?? 0)}`]);
       if (b && h.neuron < b.length) rows.push(["bias", fmt(b[h.neuron], 4)]);
+      const a = unitActivations(store, h.layer, st.epoch, st.sample);
+      if (a && h.neuron < a.length) rows.push([`activation (sample ${st.sample})`, fmt(a[h.neuron], 4)]);
       if (label) rows.push(["at", label]);
       return [h.layer, rows];
     }
     const dn = dg?.nodes.find((d) => d.id === h.layer);
     if (dn && dn.attached.length) rows.push(["then", dn.attached.map((a) => store.layer(a)?.op ?? a).join(" → ")]);
+    for (const b of nodeById.get(dg?.hostOf.get(h.layer) ?? h.layer)?.badges ?? []) rows.push(["health", b.title]);
     const host = dg?.hostOf.get(h.layer);
     if (host && host !== h.layer) rows.push(["applied to", host]);
     return [h.layer, rows];
@@ -1183,18 +1387,29 @@ export function createView2D(ctx: ViewContext): SubView {
     }
     ctx.hideTooltip();
   };
+  // a plain wheel scrolls the notebook (with a hint); ctrl / cmd + wheel (and a trackpad pinch)
+  // zooms; shift + wheel and horizontal swipes pan along the graph
+  const wheelHint = createWheelHint(el);
   const onWheel = (e: WheelEvent) => {
-    e.preventDefault();
-    hideHint();
     const p = local(e);
     const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? cssH : 1;
+    if (isZoomWheel(e)) {
+      e.preventDefault();
+      hideHint();
+      wheelHint.hide();
+      // a pinch sends small deltas: scale them up, as for a ctrl + wheel
+      const k = e.ctrlKey && Math.abs(e.deltaY * unit) < 50 ? 0.01 : 0.0015;
+      zoomAt(Math.exp(-e.deltaY * unit * k), p.x, p.y);
+      return;
+    }
     if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
-      // horizontal swipe or shift + wheel: pan along the graph
+      e.preventDefault();
+      hideHint();
       tx -= (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) * unit;
       schedule();
       return;
     }
-    zoomAt(Math.exp(-e.deltaY * unit * 0.0015), p.x, p.y);
+    wheelHint.flash(); // the page scrolls
   };
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "f") fitAll();
@@ -1218,7 +1433,9 @@ export function createView2D(ctx: ViewContext): SubView {
       rebuildConnections();
       dirtyColors = true;
     }
-    if (changed.has("epoch") || changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer")) dirtyColors = true;
+    if (changed.has("epoch") || changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("sample")) {
+      dirtyColors = true;
+    }
     if (changed.has("layer") && !selectingHere) {
       const l = ctx.state().layer;
       if (l) ensureVisible(l);
@@ -1286,6 +1503,7 @@ export function createView2D(ctx: ViewContext): SubView {
       canvas.removeEventListener("pointercancel", onPointerUp);
       canvas.removeEventListener("pointerleave", onPointerLeave);
       canvas.removeEventListener("wheel", onWheel);
+      wheelHint.dispose();
       canvas.removeEventListener("keydown", onKey);
       ctx.hideTooltip();
       el.remove();

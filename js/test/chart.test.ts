@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { epochTicks, linearScale, logScale, metricAxes, metricStyle, nearestEpoch, yDomain } from "../src/chart";
+import { epochTicks, leftTicks, linearScale, logScale, metricAxes, metricStyle, nearestEpoch, yDomain } from "../src/chart";
 import { fmt, fmtCount, fmtInt, fmtShape, fmtTick, histBars, histRange, logTicks, maxDensity, niceTicks } from "../src/histogram";
 
 test("linear scale maps and inverts", () => {
@@ -144,4 +144,11 @@ test("number formatting", () => {
   assert.equal(fmtTick(0.5, 0.5), "0.5");
   assert.equal(fmtTick(-0.2, 0.1), "−0.2");
   assert.equal(fmtTick(2, 1), "2");
+});
+
+test("left axis: at least two ticks on a narrow domain", () => {
+  const t = leftTicks({ lo: 0.288, hi: 0.512, log: false }, 2);
+  assert.ok(t.length >= 2, String(t));
+  for (const v of t) assert.ok(v >= 0.288 && v <= 0.512);
+  assert.ok(leftTicks({ lo: 0.01, hi: 0.5, log: true }, 2).length >= 2);
 });

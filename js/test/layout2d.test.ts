@@ -205,3 +205,13 @@ test("chooseBreaks keeps short graphs and forbidden cuts in one row", () => {
   assert.deepEqual(chooseBreaks(long, 650, 370, { canBreak: () => false }), []);
   assert.ok(chooseBreaks(long, 650, 370).length > 0);
 });
+
+test("an output node repeating a column folds into it as a chip", () => {
+  const g = mlp();
+  const last = g.layers[g.layers.length - 1];
+  g.layers.push({ ...last, id: 99, name: "output", kind: "output", op: "output", params: 0, param_shapes: {}, units: null });
+  g.edges.push([last.name, "output"]);
+  const dg = displayGraph(g);
+  assert.equal(dg.hostOf.get("output"), last.name);
+  assert.ok(!dg.nodes.some((n) => n.id === "output"));
+});

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { gridDims, layout3d, neuronPosition, numel, spatial, type LayerBox, type Vec3 } from "../src/layout3d";
+import { channelOf, echoOutputs, gridDims, labelTier, layout3d, neuronPosition, numel, spatial, type LayerBox, type Vec3 } from "../src/layout3d";
 import { cnnGraph, mlpGraph, resnetGraph, xssGraph } from "../dev/fixtures";
 import type { GraphInfo } from "../src/types";
 
@@ -135,4 +135,54 @@ test("level of detail: huge dense layers become blocks", () => {
   const lay = checkSane(g);
   assert.equal(lay.byName.get("fc1")!.style, "block");
   assert.equal(lay.byName.get("input")!.style, "neurons");
+});
+
+test("an output node that repeats its predecessor is a flush plate with the lowest label priority", () => {
+  const g = mlpGraph(128, 28, 10, "MLP", true);
+  assert.deepEqual([...echoOutputs(g)], ["output"]);
+  const lay = checkSane(g);
+  const fc2 = lay.byName.get("fc2")!;
+  const out = lay.byName.get("output")!;
+  assert.equal(out.style, "plate");
+  assert.ok(out.echo && !fc2.echo);
+  assert.equal(out.grid, undefined, "no neuron grid of its own");
+  // flush behind fc2: a gap far smaller than between real layers, same face
+  const gap = out.center[0] - out.size[0] / 2 - (fc2.center[0] + fc2.size[0] / 2);
+  assert.ok(gap >= 0 && gap < 1, `gap ${gap}`);
+  assert.deepEqual([out.size[1], out.size[2]], [fc2.size[1], fc2.size[2]]);
+  // label priority: dense > input > pass-through / output
+  const w = (n: string) => lay.byName.get(n)!.weight;
+  assert.ok(w("fc2") > w("input") && w("fc1") > w("input"));
+  assert.ok(w("input") > w("relu") && w("input") > w("output") && w("input") > w("flatten"));
+  assert.ok(w("fc2") > w("output"));
+  assert.equal(labelTier("conv"), 3);
+  assert.equal(labelTier("attention"), 3);
+  assert.equal(labelTier("input"), 2);
+  assert.equal(labelTier("dropout"), 1);
+  // an output with other values than its input (a head of its own) is not an echo
+  const g2 = mlpGraph(8, 4, 3, "x", true);
+  g2.layers[5] = { ...g2.layers[5], output_shape: [7] };
+  assert.equal(echoOutputs(g2).size, 0);
+});
+
+test("per-channel values tile a layer's neurons: conv channels first or last, per-token dense", () => {
+  const conv = { ...cnnGraph().layers[1], output_shape: [4, 2, 2] };
+  const f = channelOf(conv, 16, 4, "channels_first")!;
+  assert.deepEqual([0, 3, 4, 15].map(f), [0, 0, 1, 3]);
+  const g = channelOf(conv, 16, 4, "channels_last")!;
+  assert.deepEqual([0, 3, 4, 15].map(g), [0, 3, 0, 3]);
+  const dense = { ...mlpGraph().layers[2], output_shape: [10, 16] };
+  assert.deepEqual([0, 17, 159].map(channelOf(dense, 160, 16)!), [0, 1, 15]);
+  assert.equal(channelOf(dense, 10, 10), null);
+  assert.equal(channelOf(dense, 10, 3), null);
+});
+
+test("feature-mapped conv layers get fewer, wider-spaced planes", () => {
+  const g = cnnGraph();
+  const plain = layout3d(g).byName.get("conv1")!;
+  const mapped = layout3d(g, { mapped: new Set(["conv1"]) }).byName.get("conv1")!;
+  assert.equal(plain.planes!.drawn, 16);
+  assert.equal(mapped.planes!.drawn, 8);
+  assert.ok(mapped.planes!.pitch > 2 * plain.planes!.pitch);
+  checkSane(g);
 });

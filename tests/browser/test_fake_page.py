@@ -140,7 +140,7 @@ def test_mlp_renders_scrubs_hovers_selects(harness: Any, artifacts: Path) -> Non
     data = root_data(page)
     assert data["ready"] == "1"
     assert data["mode"] == "3d"
-    assert data["layers"] == "5"
+    assert data["layers"] == "6"  # input, flatten, fc1, relu, fc2 and the adapter's "output"
     assert data["connectionsDrawn"] == "20000"
     assert data["connectionsTotal"] == "101632"
     assert data["lod"] == "neurons"
@@ -169,7 +169,7 @@ def test_mlp_renders_scrubs_hovers_selects(harness: Any, artifacts: Path) -> Non
     model = page.evaluate(
         "() => ({layer: mounted[0].model.get('layer'), idx: mounted[0].model.get('_layer_index')})"
     )
-    names = ["input", "flatten", "fc1", "relu", "fc2"]
+    names = ["input", "flatten", "fc1", "relu", "fc2", "output"]
     assert model == {"layer": layer, "idx": names.index(layer) + 1}  # 0 = no layer
     page.mouse.move(5, 5)
     page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-mlp-selected.png"))
@@ -370,3 +370,207 @@ def test_context_loss_recreates_the_renderer(harness: Any) -> None:
     assert page.evaluate("() => window.__nnvizRendererCount") == 1
     assert page.evaluate("() => window.__webglLive()") == 1
     assert canvas_stats(page)["variance"] > 50
+
+
+# JupyterLab's own rules for description lists in output areas (lab/static/index.css), plus the
+# kind of generic rules other hosts (themes, Bootstrap, VS Code) put on elements the widget uses.
+HOST_CSS = """
+.cell dl, .cell dt, .cell dd { display: block; }
+.cell dl { width: 100%; overflow: hidden; padding: 0; margin: 0; }
+.cell dt { font-weight: bold; float: left; width: 20%; padding: 0; margin: 0; }
+.cell dd { float: left; width: 80%; padding: 0; margin: 0; }
+.cell div { margin: 3px 5px; }
+.cell span { padding: 0 9px; letter-spacing: 2px; }
+.cell button { text-transform: uppercase; min-height: 40px; margin: 6px; }
+.cell canvas { max-width: 50%; }
+.cell { text-align: center; line-height: 2.5; white-space: pre; }
+"""
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"] - 1
+        and b["x"] < a["x"] + a["width"] - 1
+        and a["y"] < b["y"] + b["height"] - 1
+        and b["y"] < a["y"] + a["height"] - 1
+    )
+
+
+def test_host_page_styles_do_not_leak_in(harness: Any, artifacts: Path) -> None:
+    page = harness
+    page.add_style_tag(content=HOST_CSS)
+    mount(page, "mlp")
+    # image-shaped probe input: the side column opens on "Inside"; the user can switch
+    assert root_data(page)["tab"] == "inside"
+    assert page.is_visible(".nnviz-inside") and not page.is_visible(".nnviz-panel")
+    page.click(".nnviz-tab[data-tab='details']")
+    assert root_data(page)["tab"] == "details"
+    assert page.is_visible(".nnviz-panel") and not page.is_visible(".nnviz-inside")
+    keys = page.query_selector_all(".nnviz-panel-key")
+    vals = page.query_selector_all(".nnviz-panel-val")
+    assert len(keys) == len(vals) >= 3
+    for k, v in zip(keys, vals, strict=True):
+        kb, vb = k.bounding_box(), v.bounding_box()
+        assert not _overlap(kb, vb), (k.inner_text(), v.inner_text(), kb, vb)
+        assert vb["x"] >= kb["x"] + kb["width"], "value right of its label"
+    # the header's parts sit on one line, untouched by the host's paddings / margins
+    title = page.query_selector(".nnviz-title").bounding_box()
+    meta = page.query_selector(".nnviz-meta").bounding_box()
+    assert not _overlap(title, meta) and abs(title["y"] - meta["y"]) < 6
+    # the canvases keep the size the view gives them
+    canvas = page.query_selector(".nnviz-canvas").bounding_box()
+    main = page.query_selector(".nnviz-main").bounding_box()
+    assert canvas["width"] > 0.95 * main["width"]
+    tab = page.query_selector(".nnviz-tab").bounding_box()
+    assert tab["height"] < 32
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-host-css.png"))
+    assert page.nnviz_errors == []
+
+
+def _scroll_page(page: Any) -> None:
+    page.evaluate(
+        "() => { const s = document.createElement('div'); s.style.height = '3000px'; "
+        "document.body.appendChild(s); }"
+    )
+
+
+def _pixels(page: Any, selector: str) -> int:
+    """Hash of the view's canvas with the pointer off the view (no hover highlight)."""
+    page.mouse.move(2, 2)
+    page.wait_for_timeout(150)
+    return page.evaluate(
+        """(sel) => { const c = document.querySelector(sel);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let h = 0;
+            for (let k = 0; k < d.length; k += 4)
+              h = (h * 31 + d[k] * 7 + d[k + 1] * 3 + d[k + 2]) % 1000000007;
+            return h; }""",
+        selector,
+    )
+
+
+def _wheel_checks(page: Any, selector: str) -> None:
+    before = _pixels(page, selector)
+    box = page.query_selector(selector).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 240)
+    page.wait_for_function("() => window.scrollY > 0")  # the notebook scrolls
+    assert page.is_visible(".nnviz-wheel-hint.nnviz-wheel-hint-on")
+    assert _pixels(page, selector) == before, "a plain wheel must not zoom"
+    # ctrl + wheel zooms (and the page stays put)
+    scrolled = page.evaluate("() => window.scrollY")
+    box = page.query_selector(selector).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -200)
+    page.keyboard.up("Control")
+    page.wait_for_timeout(100)
+    assert page.evaluate("() => window.scrollY") == scrolled
+    assert not page.is_visible(".nnviz-wheel-hint.nnviz-wheel-hint-on")
+    assert _pixels(page, selector) != before, "ctrl + wheel zooms"
+
+
+def test_plain_wheel_scrolls_the_page_ctrl_wheel_zooms(harness: Any) -> None:
+    page = harness
+    _scroll_page(page)
+    mount(page, "small")
+    assert root_data(page)["tab"] == "details"  # no probe, no boundary: the details first
+    _wheel_checks(page, ".nnviz-canvas")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    set_trait(page, "mode", "2d")
+    page.wait_for_selector(".nnviz-root[data-mode='2d'] .nnviz-view2d-canvas")
+    page.wait_for_timeout(200)
+    _wheel_checks(page, ".nnviz-view2d-canvas")
+    assert page.nnviz_errors == []
+
+
+def test_health_badges_follow_the_epoch(harness: Any, artifacts: Path) -> None:
+    page = harness
+    mount(page, "mlp")
+    # the fixture's ReLU goes 62% dead and fc2's gradient vanishes at the last epoch
+    assert root_data(page)["badges"] == "relu:dead,fc2:vanishing"
+    # 3D: the ReLU's flag is on fc1's label (its units), fc2's on its own
+    fc1 = page.query_selector(".nnviz-label[data-layer='fc1']")
+    assert fc1.get_attribute("data-badges") == "relu:dead"
+    assert "dead 62%" in fc1.inner_text()
+    assert page.query_selector(".nnviz-label[data-layer='fc2']").get_attribute("data-badges") == (
+        "fc2:vanishing"
+    )
+    assert fc1.is_visible()
+    # scrubbing back: no flags at epoch 0
+    frame = root_data(page)["frame"]
+    set_trait(page, "epoch", 0)
+    wait_frame_after(page, frame)
+    assert root_data(page)["badges"] == ""
+    assert page.query_selector(".nnviz-label[data-layer='fc1']").get_attribute("data-badges") == ""
+    set_trait(page, "epoch", 2)
+    set_trait(page, "mode", "2d")
+    page.wait_for_selector(".nnviz-root[data-mode='2d'] .nnviz-view2d-canvas")
+    page.wait_for_timeout(200)
+    assert root_data(page)["badges"] == "relu:dead,fc2:vanishing"
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-badges-2d.png"))
+    assert page.nnviz_errors == []
+
+
+def test_conv_planes_show_the_samples_feature_maps(harness: Any, artifacts: Path) -> None:
+    page = harness
+    mount(page, "cnn")
+    # the fixture keeps maps for the first 3 of 4 probe samples
+    assert root_data(page)["maps"] == "conv1,conv2"
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "fake-cnn-maps.png"))
+    hashes = [canvas_stats(page)["hash"]]
+    # weight mode: only the textures depend on the sample
+    for sample in (1, 3):
+        frame = root_data(page)["frame"]
+        set_trait(page, "sample", sample)
+        wait_frame_after(page, frame)
+        hashes.append(canvas_stats(page)["hash"])
+    assert hashes[0] != hashes[1], "another sample, other feature maps"
+    assert root_data(page)["maps"] == "", "no maps recorded for sample 3: the kind color"
+    assert hashes[2] not in hashes[:2]
+    # the epoch changes the maps too (texture upload, same geometry)
+    geoms = page.evaluate("() => __nnviz.memory().geometries")
+    frame = root_data(page)["frame"]
+    set_trait(page, "sample", 0)
+    wait_frame_after(page, frame)
+    before = canvas_stats(page)["hash"]
+    frame = root_data(page)["frame"]
+    set_trait(page, "epoch", -1)
+    wait_frame_after(page, frame)
+    assert canvas_stats(page)["hash"] != before
+    assert page.evaluate("() => __nnviz.memory().geometries") == geoms
+    assert page.nnviz_errors == []
+
+
+def test_png_request_answered_with_the_visible_canvas(harness: Any) -> None:
+    page = harness
+    mount(page, "small")
+
+    def ask(rid: str) -> dict[str, Any]:
+        return page.evaluate(
+            """async (rid) => {
+                const m = mounted[0].model;
+                m.emit('msg:custom', {type: 'png', id: rid}, []);
+                await new Promise(r => setTimeout(r, 50));
+                return m.sent.find(s => s.id === rid) || null;
+            }""",
+            rid,
+        )
+
+    reply = ask("r3d")
+    canvas = page.evaluate(
+        "() => { const c = document.querySelector('.nnviz-canvas'); return [c.width, c.height]; }"
+    )
+    assert reply["data"].startswith("data:image/png;base64,")
+    assert [reply["width"], reply["height"]] == canvas
+    set_trait(page, "mode", "2d")
+    page.wait_for_selector(".nnviz-root[data-mode='2d'] .nnviz-view2d-canvas")
+    page.wait_for_timeout(150)
+    reply = ask("r2d")
+    canvas = page.evaluate(
+        "() => { const c = document.querySelector('.nnviz-view2d-canvas');"
+        " return [c.width, c.height]; }"
+    )
+    assert reply["data"].startswith("data:image/png;base64,")
+    assert [reply["width"], reply["height"]] == canvas
+    assert page.nnviz_errors == []
