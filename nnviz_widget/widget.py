@@ -367,9 +367,9 @@ class NNViz(anywidget.AnyWidget):
             description="Layer",
             layout=widgets.Layout(width="300px"),
         )
-        links = [widgets.jslink((layer_dd, "index"), (self, "_layer_index"))]
+        links = [widgets.jslink((self, "_layer_index"), (layer_dd, "index"))]
         mode = widgets.ToggleButtons(options=["3D", "2D"], style={"button_width": "48px"})
-        links.append(widgets.jslink((mode, "index"), (self, "_mode_index")))
+        links.append(widgets.jslink((self, "_mode_index"), (mode, "index")))
         color = widgets.Dropdown(
             options=[
                 ("color: weight", 0),
@@ -379,11 +379,11 @@ class NNViz(anywidget.AnyWidget):
             ],
             layout=widgets.Layout(width="170px"),
         )
-        links.append(widgets.jslink((color, "index"), (self, "_color_index")))
+        links.append(widgets.jslink((self, "_color_index"), (color, "index")))
         delta = widgets.ToggleButtons(
             options=["Δ vs previous", "Δ vs init"], style={"button_width": "100px"}
         )
-        links.append(widgets.jslink((delta, "index"), (self, "_delta_index")))
+        links.append(widgets.jslink((self, "_delta_index"), (delta, "index")))
         lo, hi = self._epoch_range()
         self._play = widgets.Play(
             min=lo, max=hi, value=self.epoch, interval=500, step=1, description="play"
@@ -396,8 +396,8 @@ class NNViz(anywidget.AnyWidget):
             continuous_update=True,
             layout=widgets.Layout(width="420px"),
         )
-        links.append(widgets.jslink((self._play, "value"), (self._slider, "value")))
-        links.append(widgets.jslink((self._slider, "value"), (self, "epoch")))
+        links.append(widgets.jslink((self, "epoch"), (self._play, "value")))
+        links.append(widgets.jslink((self, "epoch"), (self._slider, "value")))
         top = widgets.HBox(
             [layer_dd, mode, color, delta],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
@@ -410,7 +410,7 @@ class NNViz(anywidget.AnyWidget):
             description="Sample",
             layout=widgets.Layout(width="300px", display="" if n > 1 else "none"),
         )
-        links.append(widgets.jslink((self._sample_slider, "value"), (self, "sample")))
+        links.append(widgets.jslink((self, "sample"), (self._sample_slider, "value")))
         bottom = widgets.HBox(
             [self._play, self._slider, self._sample_slider],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
@@ -418,7 +418,10 @@ class NNViz(anywidget.AnyWidget):
         box = widgets.VBox([top, self, bottom], layout=widgets.Layout(width="100%"))
         box.add_class("nnviz-controls")
         self._controls = box
-        self._links = links  # the browser-side links (kept so they are not garbage)
+        # the browser-side links (kept so they are not garbage). The view is each link's
+        # source: a saved notebook re-opens with the view's saved epoch/layer pushed onto the
+        # controls, not the controls' build-time values onto the view.
+        self._links = links
         self._layer_dd, self._mode_tb, self._color_dd, self._delta_tb = layer_dd, mode, color, delta
         return box
 

@@ -123,9 +123,9 @@ def test_controls_are_jslinked() -> None:
     viz = nnv.NNViz(FakeModel())
     box = viz.controls()
     assert viz.controls() is box  # built once
-    targets = {(lk.target[0].model_id, lk.target[1]) for lk in viz._links}
-    for trait in ("_layer_index", "_mode_index", "_color_index", "epoch"):
-        assert (viz.model_id, trait) in targets, trait
+    sources = {(lk.source[0].model_id, lk.source[1]) for lk in viz._links}
+    for trait in ("_layer_index", "_mode_index", "_color_index", "_delta_index", "epoch", "sample"):
+        assert (viz.model_id, trait) in sources, trait  # the view is the source of truth
     bundle = viz._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
     assert "layers" in repr(viz) and len(repr(viz)) < 200

@@ -128,3 +128,15 @@ def pixel_stats(page: Any, png: bytes, other: bytes | None = None) -> dict[str, 
     a = base64.b64encode(png).decode()
     b = base64.b64encode(other).decode() if other is not None else None
     return dict(page.evaluate(_JS_PIXELS, [a, b]))
+
+
+def trust_notebook(server: LabServer, path: Path) -> None:
+    """Sign `path` with the Lab server's notary (what File > Trust Notebook does), so Lab renders
+    its unsafe outputs, widget views included. The fixture keeps the server's Jupyter data
+    directory (its notebook secret and signature database) beside its root directory."""
+    from nbformat.sign import NotebookNotary
+
+    notary = NotebookNotary(data_dir=str(server.root_dir.parent / "data"))
+    nb = nbformat.read(str(path), as_version=4)
+    notary.sign(nb)
+    notary.close()
