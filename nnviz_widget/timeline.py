@@ -41,6 +41,17 @@ EPOCHS_BEFORE_THINNING = 32
 INIT_EPOCH = -1
 
 
+class ProbeActs(dict[str, np.ndarray]):
+    """Layer outputs on the probe batch, plus ``attention``: attention layer name -> its
+    attention weights averaged over heads, (batch, queries, keys), where the model exposes them."""
+
+    attention: dict[str, np.ndarray]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = {}
+
+
 @dataclass
 class Snapshot:
     """What one epoch left behind. ``weights`` are float16, full or the layer's fixed sample."""
@@ -54,7 +65,8 @@ class Snapshot:
     hists: dict[str, np.ndarray] = field(default_factory=dict)
     thinned: bool = False
     # the probe batch (issue "inside the network"): activations within the budget, how each was
-    # kept, per-layer health, predicted classes, and the decision boundary of a 2-D-input model
+    # kept, per-layer health, predicted classes, and the decision boundary of a 2-D-input model;
+    # an attention layer's acts also hold "attn": (samples, queries, keys), the mean over heads
     acts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     act_info: dict[str, ActInfo] = field(default_factory=dict)
     health: dict[str, dict[str, float | None]] = field(default_factory=dict)
@@ -274,23 +286,29 @@ class Recorder:
     def _input_layers(self) -> list[Any]:
         return [layer for layer in self.graph.layers if layer.kind == "input"]
 
-    def _activations(self) -> dict[str, np.ndarray]:
+    def _activations(self) -> ProbeActs:
         """The probe batch through the model (channels first); {} where it can't run, and
-        when no ``inputs`` were given (zeros of ``input_shape`` show nothing worth keeping)."""
+        when no ``inputs`` were given (zeros of ``input_shape`` show nothing worth keeping).
+        Attention layers' mean attention over heads rides along in ``.attention``."""
+        out = ProbeActs()
         if getattr(self.adapter, "inputs", None) is None:
-            return {}
+            return out
         try:
             raw = self.adapter.activations()
         except Exception as e:  # never lose an epoch over the probe
             warnings.warn(
                 f"nnviz: activations could not be recorded ({e})", RuntimeWarning, stacklevel=3
             )
-            return {}
-        out = {}
+            return out
         for layer in self.graph.layers:
             a = raw.get(layer.name)
             if a is not None and a.ndim >= 1:
                 out[layer.name] = canonical(np.asarray(a), layer, self.graph.data_format)
+        attention = getattr(self.adapter, "attention", None) or {}
+        for name, w in attention.items():
+            w = np.asarray(w)
+            if name in out and w.ndim == 3:
+                out.attention[name] = w
         return out
 
     def _probe_info(
@@ -462,11 +480,17 @@ class Recorder:
             if layer.kind == "input" and snap.epoch != INIT_EPOCH:
                 continue  # the probe itself never changes: sent once, with init
             keep[layer.name] = a
-        sizes = {name: int(a.size) for name, a in keep.items()}
+        attention = {name: w for name, w in getattr(acts, "attention", {}).items() if name in keep}
+        sizes: dict[Any, int] = {name: int(a.size) for name, a in keep.items()}
+        sizes.update({(name, "attn"): int(w.size) for name, w in attention.items()})
         shares = allocate(sizes, self.snapshot_budget // 2)
         for name, a in keep.items():
             arrays, info = reduce_activation(name, a, shares[name])
             snap.acts[name], snap.act_info[name] = arrays, info
+        for name, w in attention.items():
+            # the mean attention over heads: whole, or the first samples' maps that fit
+            k = max(1, min(w.shape[0], shares[(name, "attn")] // max(1, w[0].size)))
+            snap.acts[name]["attn"] = w[:k].astype(np.float16)
         ratios = grad_ratios(self.graph, {n: st.get("grad_norm") for n, st in snap.stats.items()})
         for layer in self.graph.layers:
             h = layer_health(layer, acts.get(layer.name))
@@ -692,6 +716,19 @@ class History:
             why = " (thinned)" if snap.thinned else ""
             raise KeyError(f"no activations of {layer!r} recorded at epoch {epoch}{why}")
         return snap.acts[layer]["act"].astype(np.float32)
+
+    def attention(self, layer: str, epoch: int) -> np.ndarray:
+        """An attention layer's attention weights on the probe at ``epoch``, averaged over heads:
+        (samples, queries, keys) float32, rows summing to 1 (the first samples only where the
+        budget is tight). Recorded where the model exposes them (torch ``nn.MultiheadAttention``,
+        Keras ``MultiHeadAttention``)."""
+        self._layer(layer)
+        snap = self._snap(epoch)
+        arrays = snap.acts.get(layer, {})
+        if "attn" not in arrays:
+            why = " (thinned)" if snap.thinned else ""
+            raise KeyError(f"no attention maps of {layer!r} recorded at epoch {epoch}{why}")
+        return arrays["attn"].astype(np.float32)
 
     def activation_units(self, layer: str) -> np.ndarray | None:
         """Unit indices kept for a layer whose activations are sampled, else None."""

@@ -86,7 +86,9 @@ def encode_snapshot(
     for layer, hist in snap.hists.items():
         packer.add(layer, "*", "hist", hist.astype(np.float32))
     for layer, arrays in snap.acts.items():
-        for param, arr in arrays.items():  # "act" (and "act_mean" for reduced image maps)
+        # "act", "act_mean" (reduced image maps), "attn" (attention layers: (samples, T, S),
+        # the mean attention over heads, float16)
+        for param, arr in arrays.items():
             packer.add(layer, param, "act", arr)
         info = snap.act_info.get(layer)
         if info is not None and info.index is not None:

@@ -7,6 +7,7 @@ Writes one JSON file per run:
   moons.json    torch MLP 2-8-8-1 on generated two-moons data, 8 epochs (decision boundary + fields)
   cnn.json      a small torch CNN on the 8x8 digits (1x8x8), 4 epochs (feature maps, filters)
   seq.json      a token model (embedding -> dense per token), 4 epochs: (tokens, features) outputs
+  attn.json     a one-layer transformer encoder on the same tokens, 6 epochs: attention maps
 
 Each file is ``{"traits": {...}, "graph": {...}, "snapshots": [{"header", "data_b64"}]}``:
 ``traits`` holds every synced trait of the NNViz widget except ``_snapshots`` and ``_esm``
@@ -240,7 +241,54 @@ def token_model() -> Any:
     return viz
 
 
-RUNS = {"digits": digits_mlp, "moons": moons_mlp, "cnn": digits_cnn, "seq": token_model}
+def attention_model() -> Any:
+    """A one-layer transformer encoder on the token task: its self-attention maps (mean over
+    heads) learn to look at token 3."""
+    import torch
+    from torch import nn
+
+    import nnviz_widget as nnv
+
+    torch.manual_seed(0)
+    x = torch.randint(0, 12, (512, 10))
+    y = (x == 3).any(1).long()
+
+    class Attn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(12, 16)
+            self.encoder = nn.TransformerEncoderLayer(
+                16, 2, dim_feedforward=32, dropout=0.0, batch_first=True
+            )
+            self.head = nn.Linear(16, 2)
+
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            return self.head(self.encoder(self.embed(t)).mean(1))
+
+    model = Attn()
+    viz = nnv.NNViz(model, inputs=x[:8], labels=y[:8])
+    viz.layer = "encoder.self_attn"
+    _train(
+        model,
+        viz,
+        x,
+        y,
+        nn.CrossEntropyLoss(),
+        epochs=6,
+        lr=1e-2,
+        batch=64,
+        acc=lambda o, t: (o.argmax(1) == t).float().mean(),
+    )
+    return viz
+
+
+RUNS = {
+    "digits": digits_mlp,
+    "moons": moons_mlp,
+    "cnn": digits_cnn,
+    "seq": token_model,
+    "attn": attention_model,
+}
 
 
 def main(argv: list[str]) -> None:

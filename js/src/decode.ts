@@ -106,7 +106,9 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
     for (const [k, v] of Object.entries(h)) fixed[k] = v === null ? null : parseNumber(v);
     snap.health[layer] = fixed as unknown as LayerHealth;
   }
-  const actRaw = new Map<string, { act?: Float32Array; mean?: Float32Array; index?: Uint32Array }>();
+  const actRaw = new Map<string, {
+    act?: Float32Array; mean?: Float32Array; index?: Uint32Array; attn?: Float32Array; attnShape?: [number, number, number];
+  }>();
   const bnd: { value: Float32Array | null; cls: Uint8Array | null; confidence: Float32Array | null } = {
     value: null, cls: null, confidence: null,
   };
@@ -133,7 +135,13 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
       case "act": {
         const e = actRaw.get(ref.layer) ?? {};
         if (ref.param === "act_mean") e.mean = arr as Float32Array;
-        else e.act = arr as Float32Array;
+        else if (ref.param === "attn") {
+          // (samples, queries, keys); anything else is not an attention map: ignored
+          if (ref.shape.length === 3) {
+            e.attn = arr instanceof Float32Array ? arr : Float32Array.from(arr);
+            e.attnShape = [ref.shape[0], ref.shape[1], ref.shape[2]];
+          }
+        } else if (ref.param === "act") e.act = arr as Float32Array;
         actRaw.set(ref.layer, e);
         break;
       }
@@ -158,7 +166,10 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
   for (const [layer, e] of actRaw) {
     const info: ActInfo | undefined = header.act_info?.[layer];
     if (!e.act || !info) continue;
-    snap.acts.set(layer, { act: e.act, mean: e.mean ?? null, index: e.index ?? null, info });
+    snap.acts.set(layer, {
+      act: e.act, mean: e.mean ?? null, index: e.index ?? null, info,
+      attn: e.attn ?? null, attnShape: e.attnShape ?? null,
+    });
   }
   if (header.boundary) snap.boundary = { meta: header.boundary, ...bnd };
   return snap;

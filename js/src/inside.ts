@@ -1,7 +1,7 @@
 // "Inside the network": the probe sample (image + label + prediction), the decision boundary of
 // a 2-D-input model with each hidden neuron's field, the selected layer's images (feature maps,
-// first-layer filters, a dense layer's incoming weights read as images, sequence heatmaps) and a
-// training-health strip. Built once per data / layer change; scrubbing the epoch or the sample
+// first-layer filters, a dense layer's incoming weights read as images, sequence heatmaps,
+// attention layers' mean attention over heads) and a training-health strip. Built once per data / layer change; scrubbing the epoch or the sample
 // only repaints the existing canvases (putImageData), no DOM rebuild.
 // Layer names are untrusted: every string from the model goes through textContent.
 import { css as cssColor, type RGB } from "./colors";
@@ -74,6 +74,8 @@ const BOUNDARY_CSS = 220; // px, the decision boundary's side
 const FIELD_CSS = 36; // px, one neuron's field tile
 const GRID_MAX_H = 240; // px, tallest image grid
 const HEALTH_ROW = 11; // px, one health strip row
+const ATTN_CELL_MAX = 28; // px, one query x key cell of an attention map
+const ATTN_MAX_H = 240; // px, tallest attention map
 
 type Draw = () => void;
 
@@ -675,8 +677,73 @@ export function createInside(ctx: ViewContext, probe: () => ProbeInfo | null = (
       });
     }
 
+    // attention layers: the current sample's attention averaged over heads (queries x keys)
+    const attnShape = l.kind === "attention" ? store.attentionShape(l.name) : null;
+    if (attnShape) draws.push(attentionBlock(sec, l.name, attnShape[1], attnShape[2]));
+
     if (!draws.length) return null;
     return { el: sec, draw: () => draws.forEach((d) => d()) };
+  }
+
+  /** A queries x keys heatmap of a layer's mean attention over heads for the current sample at
+   *  the current epoch, on a fixed 0..max scale across epochs (so scrubbing compares). */
+  function attentionBlock(sec: HTMLElement, name: string, tq: number, tk: number): Draw {
+    const titleNode = h("div", "nnviz-inside-title");
+    const cell = Math.max(1, Math.min(ATTN_CELL_MAX, (avail() - 30) / tk, ATTN_MAX_H / tq));
+    const w = tk * cell;
+    const hh = tq * cell;
+    const plot = h("div", "nnviz-inside-plot");
+    const yaxis = h("div", "nnviz-inside-yaxis");
+    yaxis.append(h("span", undefined, "0"), h("span", undefined, "query"), h("span", undefined, String(tq - 1)));
+    yaxis.style.height = `${Math.round(hh) + 2}px`;
+    const box = h("div", "nnviz-inside-box");
+    box.style.width = `${Math.round(w) + 2}px`;
+    box.style.height = `${Math.round(hh) + 2}px`;
+    const canvas = pxCanvas("nnviz-inside-attention");
+    sizeCss(canvas, w, hh);
+    canvas.dataset.queries = String(tq);
+    canvas.dataset.keys = String(tk);
+    box.appendChild(canvas);
+    const xaxis = h("div", "nnviz-inside-xaxis");
+    xaxis.append(h("span", undefined, "0"), h("span", undefined, "key"), h("span", undefined, String(tk - 1)));
+    plot.append(yaxis, box, xaxis);
+    const note = h("div", "nnviz-inside-note");
+    sec.append(titleNode, plot, note);
+    let max = 0;
+    for (const snap of store.snapshots) {
+      const a = snap.acts.get(name)?.attn;
+      if (a) max = Math.max(max, maxAbs(a));
+    }
+    const range = max > 0 ? max : 1;
+    let img: Img | null = null;
+    let shown: Float32Array | null = null;
+    canvas.addEventListener("mousemove", (e) => {
+      const r = canvas.getBoundingClientRect();
+      const j = Math.floor(((e.clientX - r.left) / Math.max(1, r.width)) * tk);
+      const i = Math.floor(((e.clientY - r.top) / Math.max(1, r.height)) * tq);
+      const v = shown && i >= 0 && i < tq && j >= 0 && j < tk ? shown[i * tk + j] : undefined;
+      canvas.title = v === undefined ? "" : `query ${i} → key ${j}: ${v.toFixed(3)}`;
+    });
+    return () => {
+      const s = sampleNow();
+      const e = epochNow();
+      titleNode.textContent = `mean attention over heads of ${name} for sample ${s}`;
+      const a = store.attention(name, e, s);
+      shown = a ? a.values : null;
+      canvas.dataset.sample = String(s);
+      canvas.dataset.epoch = a ? String(a.epoch) : "";
+      canvas.style.visibility = a ? "" : "hidden";
+      const kept = store.at(e)?.acts.get(name)?.attnShape?.[0] ?? store.attentionShape(name)?.[0] ?? 0;
+      const notes = [`rows: ${tq} queries · columns: ${tk} keys · each row sums to 1 · darker = more attention (scale 0–${range.toFixed(2)})`];
+      if (!a && s >= kept) notes.push(`attention maps were kept for the first ${kept} probe samples only`);
+      else if (!a) notes.push("no attention map recorded at this epoch");
+      else if (store.at(e) && a.epoch !== store.at(e)!.epoch) notes.push(`shown from epoch ${a.epoch} (this epoch was thinned)`);
+      note.textContent = notes.join(" — ");
+      if (!a) return;
+      img = img ?? makeImage(tk, tq);
+      heatmapImage(a.values, tq, tk, { scale: "sequential", range }, { img, x: 0, y: 0 });
+      putImage(canvas, img);
+    };
   }
 
   // -- training health ---------------------------------------------------------------------

@@ -137,6 +137,33 @@ export class Store {
     return { values: a.act.subarray(s * per, (s + 1) * per), index: a.index, shape: info.shape };
   }
 
+  /**
+   * An attention layer's attention averaged over heads for one probe sample at `epoch`: a
+   * queries x keys matrix (row-major; rows are queries). Thinned epochs fall back to the last
+   * earlier snapshot with one. Null where none was recorded, or for a sample past those kept
+   * (`samples` says how many are).
+   */
+  attention(layer: string, epoch: number, sample: number): { values: Float32Array; queries: number; keys: number; samples: number; epoch: number } | null {
+    for (let j = this.indexAt(epoch); j >= 0; j--) {
+      const a = this.snapshots[j].acts.get(layer);
+      if (!a?.attn || !a.attnShape) continue;
+      const [n, t, k] = a.attnShape;
+      const s = Math.floor(sample);
+      if (!(s >= 0 && s < n) || a.attn.length < n * t * k) return null;
+      return { values: a.attn.subarray(s * t * k, (s + 1) * t * k), queries: t, keys: k, samples: n, epoch: this.snapshots[j].epoch };
+    }
+    return null;
+  }
+
+  /** Whether any snapshot holds attention maps for `layer`; their [samples, queries, keys]. */
+  attentionShape(layer: string): [number, number, number] | null {
+    for (const s of this.snapshots) {
+      const sh = s.acts.get(layer)?.attnShape;
+      if (sh) return sh;
+    }
+    return null;
+  }
+
   /** Per-connection values for a color mode; same layout as `weight(layer, epoch)`. */
   values(layer: string, epoch: number, colorBy: ColorBy, deltaRef: "previous" | "init" = "previous", sample = 0): Float32Array | null {
     const key = `${layer}/weight`;

@@ -75,11 +75,24 @@ export interface SnapshotHeader {
 
 /** How one layer's probe activations were kept. Arrays of kind "act": param "act" holds
  *  (samples, ...shape) float values, channels first; param "act_mean" (mode "maps") holds
- *  (n, channels) means for every probe sample; kind "act_index" (mode "units") the unit indices. */
+ *  (n, channels) means for every probe sample; param "attn" (attention layers) holds
+ *  (samples, queries, keys) float16, the attention weights averaged over heads (rows sum to 1;
+ *  possibly fewer samples than "act"); kind "act_index" (mode "units") the unit indices. */
 export interface ActInfo {
   mode: "full" | "units" | "maps";
   shape: number[];         // per-sample shape of what is kept
   samples: number;         // probe samples in the "act" array
+}
+
+/** One layer's decoded probe activations in a snapshot (see `Snapshot.acts`). */
+export interface ActEntry {
+  act: Float32Array;
+  mean: Float32Array | null;
+  index: Uint32Array | null;
+  info: ActInfo;
+  /** mean attention over heads, (samples, queries, keys); kind "act", param "attn" */
+  attn: Float32Array | null;
+  attnShape: [number, number, number] | null;
 }
 
 /** Decision boundary of a 2-D-input model: kind "boundary" arrays ("value" (res,res) for one
@@ -127,8 +140,10 @@ export interface Snapshot {
   indices: Map<string, Uint32Array>;
   fullShapes: Map<string, number[]>;
   thinned: boolean;
-  /** layer -> probe activations ("act": Float32Array (samples, ...shape)), and how they were kept */
-  acts: Map<string, { act: Float32Array; mean: Float32Array | null; index: Uint32Array | null; info: ActInfo }>;
+  /** layer -> probe activations ("act": Float32Array (samples, ...shape)), and how they were kept;
+   *  for an attention layer, "attn": its attention averaged over heads, (samples, queries, keys)
+   *  row-major with `attnShape` = [samples, queries, keys] (null where the model doesn't expose it) */
+  acts: Map<string, ActEntry>;
   health: Record<string, LayerHealth>;
   pred: number[];
   boundary: { meta: BoundaryMeta; value: Float32Array | null; cls: Uint8Array | null; confidence: Float32Array | null } | null;

@@ -113,6 +113,18 @@ _MERGE_OPS: dict[str, str] = {
     "Dot": "dot",
 }
 
+#: Attention layers whose ``call`` can return the attention scores (``return_attention_scores``,
+#: the 8th positional argument of ``call``): the probe pass keeps their mean over heads.
+_ATTENTION_SCORES: tuple[type, ...] = tuple(
+    c
+    for c in (
+        getattr(keras.layers, "MultiHeadAttention", None),
+        getattr(keras.layers, "GroupQueryAttention", None),
+    )
+    if isinstance(c, type)
+)
+_RETURN_SCORES = 7
+
 # How a variable is turned into its canonical orientation.
 _AS_IS, _DENSE, _CONV, _DEPTHWISE = "as_is", "dense", "conv", "depthwise"
 
@@ -141,6 +153,9 @@ class KerasAdapter(ModelAdapter):
         self._output_names: list[str] = []
         self._leaves: list[tuple[Any, str | None]] = []  # subclassed: (graph layer, parent)
         self._failed: str | None = None  # innermost layer that raised in the last forward pass
+        #: set by each ``activations()``: attention layer name -> its attention scores on the
+        #: probe averaged over heads, (batch, queries, keys) float32 (``MultiHeadAttention``)
+        self.attention: dict[str, np.ndarray] = {}
         self._loss_kinds: list[str] | None = None
         if self._net is not None:
             self._graph = self._functional_graph(self._net)
@@ -521,6 +536,7 @@ class KerasAdapter(ModelAdapter):
                     raise
                 if name not in record:
                     record[name] = _first(out)
+                    self._attention_of(name, op, op, args, kwargs, out)
                 return out
 
             return call
@@ -556,6 +572,9 @@ class KerasAdapter(ModelAdapter):
                     raise
                 ins = keras.tree.flatten(args[0]) if args else []
                 slots[slot] = (layer, _first(out), ins)
+                name = self._nodes.get(id(layer))
+                if name is not None:
+                    self._attention_of(name, layer, original, args, kwargs, out)
                 return out
 
             return call
@@ -563,6 +582,38 @@ class KerasAdapter(ModelAdapter):
         with self._no_grad(), _patched_calls([layer for layer, _ in self._leaves], make):
             out = self.model(self._probe, training=False)
         return [c for c in slots if c is not None], keras.tree.flatten(out)
+
+    def _attention_of(
+        self, name: str, layer: Any, fn: Callable[..., Any], args: Any, kwargs: Any, out: Any
+    ) -> None:
+        """Note an attention layer's scores averaged over heads (first call only): from its
+        output where the model asked for them, else by calling ``fn`` (the layer, or its
+        ``call``) once more on the same inputs with ``return_attention_scores=True`` (inference
+        mode: the layer's output is the same). Skipped silently where that fails."""
+        if name in self.attention or not isinstance(layer, _ATTENTION_SCORES):
+            return
+        try:
+            pos, kw = list(args), dict(kwargs)
+            asked = pos[_RETURN_SCORES] if len(pos) > _RETURN_SCORES else None
+            if asked is None:
+                asked = kw.get("return_attention_scores", False)
+            if asked:
+                scores = out[1]
+            else:
+                if len(pos) > _RETURN_SCORES:
+                    pos[_RETURN_SCORES] = True
+                else:
+                    kw["return_attention_scores"] = True
+                if "training" in kw or "training" in getattr(layer, "_call_context_args", ()):
+                    kw["training"] = False
+                _, scores = fn(*pos, **kw)
+            w = _to_numpy(scores).astype(np.float32, copy=False)
+        except Exception:
+            return
+        if w.ndim == 4:  # (batch, heads, queries, keys)
+            w = w.mean(axis=1)
+        if w.ndim == 3:
+            self.attention[name] = w
 
     @contextlib.contextmanager
     def _no_grad(self) -> Iterator[None]:
@@ -590,6 +641,7 @@ class KerasAdapter(ModelAdapter):
 
     def activations(self) -> dict[str, np.ndarray]:
         """Each node's output on the probe, (batch, *output_shape) float32; {} without probe."""
+        self.attention = {}
         if self._probe is None:
             return {}
         if self._net is not None:

@@ -45,6 +45,9 @@ MAX_PROBE_SAMPLES = 32
 # Modules whose children are implementation details: one node each, owning all their params.
 _ATOMIC: tuple[type[nn.Module], ...] = (nn.MultiheadAttention, nn.RNNBase, nn.RNNCellBase)
 
+# Positions of need_weights / average_attn_weights in nn.MultiheadAttention.forward's arguments.
+_MHA_NEED_WEIGHTS, _MHA_AVERAGE = 4, 6
+
 # Traced ops that only move or re-label data: edges pass through them (names normalised by _norm).
 _TRANSPARENT = frozenset(
     {
@@ -221,6 +224,9 @@ class TorchAdapter(ModelAdapter):
         self._input_names = self._name_inputs()
         self._graph: Graph | None = None
         self._owners_cache: dict[str, _Owned] | None = None
+        #: set by each ``activations()``: attention layer name -> its attention weights on the
+        #: probe averaged over heads, (batch, queries, keys) float32 (``nn.MultiheadAttention``)
+        self.attention: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -292,8 +298,9 @@ class TorchAdapter(ModelAdapter):
             for layer in graph.layers
             if (path := self._node_path.get(layer.name)) is not None
         }
-        with self._guard(), torch.no_grad():
+        with self._guard(), torch.no_grad(), self._attention_hooks(module_nodes) as attention:
             run = self._forward(capture=set(module_nodes.values()))
+        self.attention = attention
         acts: dict[str, np.ndarray] = {}
         inputs = [layer.name for layer in graph.layers if layer.kind == "input"]
         for name, arg in zip(inputs, [*self._args, *self._kwargs.values()], strict=False):
@@ -307,6 +314,72 @@ class TorchAdapter(ModelAdapter):
         for name, t in zip(outputs, _tensor_leaves(run.output), strict=False):
             acts[name] = _to_numpy(t)
         return acts
+
+    @contextlib.contextmanager
+    def _attention_hooks(self, nodes: dict[str, str]) -> Iterator[dict[str, np.ndarray]]:
+        """For one probe pass: each ``nn.MultiheadAttention`` node's attention weights on its
+        first call, averaged over heads, (batch, queries, keys), by node name.
+
+        A call made with ``need_weights=False`` (``nn.TransformerEncoderLayer`` does) is made
+        with ``need_weights=True, average_attn_weights=True`` instead, and its caller gets
+        ``(output, None)`` back as it asked for. Calls whose weights can't be had (unbatched,
+        functional ``scaled_dot_product_attention``) are skipped silently. Hooks are removed
+        on exit. The probe runs in the model's own mode: in train mode with attention dropout
+        the weights are the dropped-out ones torch returns (rows then need not sum to 1)."""
+        found: dict[str, np.ndarray] = {}
+        handles: list[Any] = []
+
+        def pre(forced: list[bool]) -> Callable[..., Any]:
+            def hook(_m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                pos = list(args)
+                need = pos[_MHA_NEED_WEIGHTS] if len(pos) > _MHA_NEED_WEIGHTS else None
+                if need is None:
+                    need = kwargs.get("need_weights", True)
+                forced.append(not need)
+                if need:
+                    return None  # weights come back anyway: leave the call as it is
+                kw = dict(kwargs)
+                for i, key in (
+                    (_MHA_NEED_WEIGHTS, "need_weights"),
+                    (_MHA_AVERAGE, "average_attn_weights"),
+                ):
+                    if len(pos) > i:
+                        pos[i] = True
+                    else:
+                        kw[key] = True
+                return tuple(pos), kw
+
+            return hook
+
+        def post(name: str, forced: list[bool]) -> Callable[..., Any]:
+            def hook(_m: nn.Module, _a: Any, _k: Any, output: Any) -> Any:
+                was_forced = forced.pop() if forced else False
+                if not (isinstance(output, tuple) and len(output) == 2):
+                    return None
+                w = output[1]
+                if name not in found and isinstance(w, torch.Tensor):
+                    w = w.detach()
+                    if w.ndim == 4:  # per-head weights (average_attn_weights=False)
+                        w = w.float().mean(dim=1)
+                    if w.ndim == 3:
+                        found[name] = _to_numpy(w)
+                return (output[0], None) if was_forced else None
+
+            return hook
+
+        try:
+            hooked: set[str] = set()
+            for name, path in nodes.items():
+                m = self._mods.get(path)
+                if isinstance(m, nn.MultiheadAttention) and path not in hooked:
+                    hooked.add(path)
+                    forced: list[bool] = []
+                    handles.append(m.register_forward_pre_hook(pre(forced), with_kwargs=True))
+                    handles.append(m.register_forward_hook(post(name, forced), with_kwargs=True))
+            yield found
+        finally:
+            for h in handles:
+                h.remove()
 
     def activations_for(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """activations() on the batch ``x`` instead of the probe (the probe is restored)."""
