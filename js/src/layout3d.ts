@@ -22,6 +22,9 @@ export interface PlaneStack {
   total: number;     // channels
   pitch: number;     // x distance between planes
   thickness: number; // x thickness of one plane
+  /** the layer's units as (channel, row, column), when its shape is known: a dense layer fed by
+   *  this stack draws its connections from the planes' pixels (unitPosition) */
+  units?: { c: number; h: number; w: number; hwc: boolean };
 }
 
 export interface LayerBox {
@@ -88,22 +91,24 @@ export function numel(shape: Shape | null | undefined): number {
 export function spatial(layer: LayerInfo, format?: GraphInfo["data_format"]): { c: number; h: number; w: number } | null {
   const s = (layer.output_shape ?? []).map((d) => (typeof d === "number" && d > 0 ? d : 1));
   if (s.length < 3) return null;
-  let hwc: boolean;
-  if (format === "channels_last") hwc = true;
-  else if (format === "channels_first") hwc = false;
-  else {
-    const units = layer.units ?? null;
-    const [a, b] = s;
-    const c = s[s.length - 1];
-    hwc = units !== null ? c === units && a !== units : a === b && c !== b;
-  }
-  if (hwc) {
+  if (channelsLast(layer, format)) {
     // (H, W, C) or (D, H, W, C): the leading dims are spatial
     const c = s[s.length - 1];
     const sp = s.slice(0, -1);
     return { c, h: sp[0], w: sp.slice(1).reduce((x, y) => x * y, 1) };
   }
   return { c: s[0], h: s[1], w: s.slice(2).reduce((x, y) => x * y, 1) };
+}
+
+/** Whether a layer's per-sample shape is (H, W, C) rather than (C, H, W) (see spatial). */
+function channelsLast(layer: LayerInfo, format?: GraphInfo["data_format"]): boolean {
+  if (format === "channels_last") return true;
+  if (format === "channels_first") return false;
+  const s = (layer.output_shape ?? []).map((d) => (typeof d === "number" && d > 0 ? d : 1));
+  const units = layer.units ?? null;
+  const [a, b] = s;
+  const c = s[s.length - 1];
+  return units !== null ? c === units && a !== units : a === b && c !== b;
 }
 
 /** Grid dims for n neurons: the image's own H x W when the shape is one image plane, else near-square. */
@@ -133,6 +138,42 @@ export function neuronPosition(box: LayerBox, k: number, out: Vec3 = [0, 0, 0]):
   out[1] = box.center[1] + ((g.rows - 1) / 2 - row) * g.spacing;
   out[2] = box.center[2] + (col - (g.cols - 1) / 2) * g.spacing * box.dir;
   return out;
+}
+
+/**
+ * Position of unit k of a layer that feeds drawn connections: a neuron of a neuron box, or a
+ * pixel of a channel plane stack (channel c's plane at row y, column x, as its feature map is
+ * drawn; channels past the drawn planes start from the stack's face, its last plane). Null for
+ * other boxes or a k out of range.
+ */
+export function unitPosition(box: LayerBox, k: number, out: Vec3 = [0, 0, 0]): Vec3 | null {
+  if (box.grid) return k >= 0 && k < box.grid.count ? neuronPosition(box, k, out) : null;
+  const p = box.planes;
+  const u = p?.units;
+  if (!p || !u || k < 0 || k >= u.c * u.h * u.w) return null;
+  let c: number, y: number, x: number;
+  if (u.hwc) {
+    c = k % u.c;
+    const yx = Math.floor(k / u.c);
+    y = Math.floor(yx / u.w);
+    x = yx - y * u.w;
+  } else {
+    c = Math.floor(k / (u.h * u.w));
+    const yx = k - c * u.h * u.w;
+    y = Math.floor(yx / u.w);
+    x = yx - y * u.w;
+  }
+  const plane = Math.min(c, p.drawn - 1);
+  const x0 = box.center[0] - (box.dir * (box.size[0] - p.thickness)) / 2;
+  out[0] = x0 + box.dir * plane * p.pitch;
+  out[1] = box.center[1] + box.size[1] / 2 - ((y + 0.5) / u.h) * box.size[1];
+  out[2] = box.center[2] - (box.dir * box.size[2]) / 2 + box.dir * ((x + 0.5) / u.w) * box.size[2];
+  return out;
+}
+
+/** Whether drawn connections can start from this box's units (neurons or mapped channel planes). */
+export function feedsConnections(box: LayerBox): boolean {
+  return box.style === "neurons" || (box.style === "planes" && !!box.planes?.units);
 }
 
 const PLATE_KINDS = new Set(["activation", "dropout", "norm", "reshape"]);
@@ -212,8 +253,11 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
     let grid: NeuronGrid | undefined;
     let planes: PlaneStack | undefined;
     const echo = echoes.has(layer.name) && !sources.has(layer.name);
+    // a conv layer with recorded feature maps keeps its channel planes even when it feeds a
+    // dense layer (its connections then start from the planes' pixels)
+    const mappedConv = layer.kind === "conv" && !!sp && !!opts.mapped?.has(layer.name);
     const neuronish =
-      !echo && !big && n >= 1 && n <= maxNeurons && (NEURON_KINDS.has(layer.kind) || sources.has(layer.name)) &&
+      !echo && !big && !mappedConv && n >= 1 && n <= maxNeurons && (NEURON_KINDS.has(layer.kind) || sources.has(layer.name)) &&
       (!sp || sp.c === 1 || layer.kind !== "input" || n <= 256);
     if (neuronish) {
       const { rows, cols } = gridDims(n, layer.output_shape);
@@ -228,6 +272,7 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
       const pitch = big ? 0.22 : maps ? Math.max(0.45, 0.2 * Math.max(sy, sz)) : 0.45;
       const thickness = big ? 0.1 : 0.16;
       planes = { drawn, total: sp.c, pitch, thickness };
+      if (maps) planes.units = { c: sp.c, h: sp.h, w: sp.w, hwc: channelsLast(layer, graph.data_format) };
       style = "planes";
       sx = (drawn - 1) * pitch + thickness;
     } else if (echo || PLATE_KINDS.has(layer.kind)) {
@@ -278,7 +323,7 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
   for (const [dst, src] of Object.entries(graph.neuron_source ?? {})) {
     const D = boxOf.get(dst);
     const S = boxOf.get(src);
-    if (!D || !S || D.style !== "neurons" || S.style !== "neurons") continue;
+    if (!D || !S || D.style !== "neurons" || !feedsConnections(S)) continue;
     for (let r = S.rank + 1; r <= D.rank; r++) fan[r] = true;
   }
   const xStart: number[] = [];

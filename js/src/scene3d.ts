@@ -1,4 +1,4 @@
-// The 3D view: layers as slabs / channel stacks / blocks, neurons as one InstancedMesh,
+// The 3D view: layers as slabs / channel stacks / blocks, neurons as one mesh of impostor quads,
 // connections as one LineSegments whose color attribute is the only thing rewritten while
 // scrubbing. Painted on demand through the page's shared WebGLRenderer (renderer.ts).
 import {
@@ -26,6 +26,7 @@ import {
   Raycaster,
   RGBAFormat,
   Scene,
+  ShaderMaterial,
   SphereGeometry,
   UnsignedByteType,
   Vector2,
@@ -38,7 +39,7 @@ import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { badgeHosts, layerBadges, type Badge } from "./badges";
 import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } from "./colors";
 import { Disposer, fmtInt, fmtNum, fmtShape, h, listen } from "./dom";
-import { channelOf, layout3d, neuronPosition, type LayerBox, type Layout3D } from "./layout3d";
+import { channelOf, feedsConnections, layout3d, neuronPosition, unitPosition, type LayerBox, type Layout3D } from "./layout3d";
 import { createWheelHint, isZoomWheel } from "./wheel";
 import { acquireRenderer, type PaintTarget } from "./renderer";
 import type { Store } from "./store";
@@ -69,7 +70,8 @@ interface Built {
   graph: GraphInfo;
   layout: Layout3D;
   group: Group;
-  neurons: InstancedMesh | null;
+  /** one quad per neuron (4 vertices each, in instance order); picking hits spheres */
+  neurons: Mesh | null;
   neuronLayer: Int32Array;  // instance -> layer index
   neuronIndex: Uint32Array; // instance -> neuron index within the layer
   neuronStart: Map<number, number>; // layer index -> first instance
@@ -144,6 +146,72 @@ function mix(a: RGB, b: RGB, t: number): RGB {
   return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 }
 
+// sRGB encoding of a display value, as three's output stage does per fragment (sRGBTransferOETF).
+// The connection colors are encoded once per vertex instead (exact: a segment's color is
+// constant): the pow() per fragment doubled a software rasterizer's cost of long blended lines
+// (SwiftShader microbenchmark: 20,000 lines 147 ms with it, 75 ms without).
+const SRGB_LUT = new Float32Array(4097);
+for (let i = 0; i <= 4096; i++) {
+  const c = i / 4096;
+  SRGB_LUT[i] = c <= 0.0031308 ? c * 12.92 : 1.055 * Math.pow(c, 0.41666) - 0.055;
+}
+/** sRGB-encode a value in [0, 1] (linear interpolation in a 4097-entry table). */
+export function srgbEncode(c: number): number {
+  if (!(c > 0)) return 0;
+  if (c >= 1) return 1;
+  const x = c * 4096;
+  const i = Math.floor(x);
+  return SRGB_LUT[i] + (SRGB_LUT[i + 1] - SRGB_LUT[i]) * (x - i);
+}
+
+// Neurons are camera-facing quads shaded as spheres (impostors): 2 triangles per neuron instead
+// of a 170-triangle sphere (922 neurons: 155k triangles, most of a software frame), with the same
+// Lambert lighting as the other meshes (hemisphere + directional light, three's BRDF) and the
+// sphere's depth, so connections still end inside their neurons. One plain (not instanced) mesh:
+// under SwiftShader an instanced draw costs per instance (922 instanced quads ~20 ms, one plain
+// mesh of the same quads ~2 ms).
+const NEURON_VERT = /* glsl */ `
+attribute vec2 corner;
+attribute float radius;
+attribute vec3 ncolor;
+varying vec2 vUv;
+varying vec3 vColor;
+varying vec3 vCenter;
+varying float vRadius;
+void main() {
+  vec4 c = modelViewMatrix * vec4(position, 1.0);
+  float r = radius * length(modelViewMatrix[0].xyz);
+  vUv = corner;
+  vCenter = c.xyz;
+  vRadius = r;
+  vColor = ncolor;
+  c.xy += corner * r;
+  gl_Position = projectionMatrix * c;
+}`;
+
+const NEURON_FRAG = /* glsl */ `
+#include <common>
+uniform mat4 projectionMatrix;
+uniform vec3 sunDir;
+uniform vec3 sunColor;
+uniform vec3 upDir;
+uniform vec3 skyColor;
+uniform vec3 groundColor;
+varying vec2 vUv;
+varying vec3 vColor;
+varying vec3 vCenter;
+varying float vRadius;
+void main() {
+  float r2 = dot(vUv, vUv);
+  if (r2 > 1.0) discard;
+  vec3 n = vec3(vUv, sqrt(1.0 - r2));
+  vec4 clip = projectionMatrix * vec4(vCenter + n * vRadius, 1.0);
+  gl_FragDepth = clamp(0.5 * clip.z / clip.w + 0.5, 0.0, 1.0);
+  vec3 irradiance = mix(groundColor, skyColor, 0.5 * dot(n, upDir) + 0.5) + max(dot(n, sunDir), 0.0) * sunColor;
+  gl_FragColor = vec4(vColor * irradiance * RECIPROCAL_PI, 1.0);
+  #include <colorspace_fragment>
+}`;
+
 /** Choose the connections to draw: the strongest |w| (relative to each layer's max) first. */
 export function pickConnections(store: Store, layout: Layout3D, budget: number): Connections {
   const graph = store.graph;
@@ -154,11 +222,12 @@ export function pickConnections(store: Store, layout: Layout3D, budget: number):
   for (const [dst, src] of Object.entries(graph.neuron_source ?? {})) {
     const D = layout.byName.get(dst);
     const S = layout.byName.get(src);
-    if (!D || !S || D.style !== "neurons" || S.style !== "neurons") continue;
+    if (!D || !S || D.style !== "neurons" || !feedsConnections(S)) continue;
     const shape = store.fullShape(dst);
     if (!shape || shape.length !== 2) continue;
     const [nOut, nIn] = shape;
-    if (nOut !== D.grid!.count || nIn !== S.grid!.count) continue;
+    const u = S.planes?.units;
+    if (nOut !== D.grid!.count || nIn !== (S.grid ? S.grid.count : u ? u.c * u.h * u.w : -1)) continue;
     total += nOut * nIn;
     // the latest snapshot's weights (a thinned one falls back to the last that kept them)
     const w = latest ? store.weight(dst, latest.epoch) : null;
@@ -360,15 +429,34 @@ export function createScene3D(ctx: ViewContext): SubView {
 
   // shared materials / geometries (disposed at the end)
   const owned: { dispose(): void }[] = [];
-  const sphere = new SphereGeometry(1, 12, 8);
+  const sphere = new SphereGeometry(1, 12, 8); // neuron picking (the drawn neurons are impostors)
   const unitBox = new BoxGeometry(1, 1, 1);
   const boxEdges = new EdgesGeometry(unitBox);
   owned.push(sphere, unitBox, boxEdges);
-  const neuronMat = new MeshLambertMaterial();
+  const neuronMat = new ShaderMaterial({
+    vertexShader: NEURON_VERT,
+    fragmentShader: NEURON_FRAG,
+    uniforms: {
+      sunDir: { value: new Vector3(0, 0, 1) },
+      sunColor: { value: new Color() },
+      upDir: { value: new Vector3(0, 1, 0) },
+      skyColor: { value: new Color() },
+      groundColor: { value: new Color() },
+    },
+  });
   const solidMat = new MeshLambertMaterial({ transparent: true, opacity: 0.92 });
   const glassMat = new MeshLambertMaterial({ transparent: true, opacity: 0.42, depthWrite: false });
   const slabMat = new MeshLambertMaterial({ transparent: true, opacity: 0.1, depthWrite: false });
   const lineMat = new LineBasicMaterial({ vertexColors: true, transparent: true, depthWrite: false });
+  // the connection colors are sRGB-encoded per vertex (srgbEncode): no per-fragment encoding,
+  // which costs a software rasterizer as much as the rest of a line's fragment
+  lineMat.onBeforeCompile = (shader) => {
+    shader.fragmentShader = shader.fragmentShader.replace("#include <colorspace_fragment>", "");
+    // both ends of a segment have its color: flat, not interpolated per fragment (same pixels)
+    shader.vertexShader = shader.vertexShader.replace("#include <color_pars_vertex>", "flat varying vec4 vColor;");
+    shader.fragmentShader = shader.fragmentShader.replace("#include <color_pars_fragment>", "flat varying vec4 vColor;");
+  };
+  lineMat.customProgramCacheKey = () => "nnviz-connections-preencoded";
   const edgeMat = new LineBasicMaterial({ color: EDGE_COLOR, transparent: true, opacity: 0.9 });
   const selMat = new LineBasicMaterial({ color: ACCENT, depthTest: false, transparent: true });
   const hoverMat = new LineBasicMaterial({ color: HOVER, depthTest: false, transparent: true, opacity: 0.7 });
@@ -459,13 +547,17 @@ export function createScene3D(ctx: ViewContext): SubView {
     // neurons
     const neuronBoxes = layout.boxes.filter((b) => b.style === "neurons");
     const nNeurons = neuronBoxes.reduce((s, b) => s + b.grid!.count, 0);
-    let neurons: InstancedMesh | null = null;
+    let neurons: Mesh | null = null;
     const neuronLayer = new Int32Array(nNeurons);
     const neuronIndex = new Uint32Array(nNeurons);
     const neuronStart = new Map<number, number>();
     if (nNeurons > 0) {
-      neurons = new InstancedMesh(sphere, neuronMat, nNeurons);
-      neurons.name = "neurons";
+      // picking hits spheres (an instanced mesh that is never drawn)
+      const spheres = new InstancedMesh(sphere, neuronMat, nNeurons);
+      const center = new Float32Array(nNeurons * 12);
+      const corner = new Float32Array(nNeurons * 8);
+      const radius = new Float32Array(nNeurons * 4);
+      const index = new Uint32Array(nNeurons * 6);
       let k = 0;
       const p: [number, number, number] = [0, 0, 0];
       for (const b of neuronBoxes) {
@@ -474,16 +566,37 @@ export function createScene3D(ctx: ViewContext): SubView {
         for (let i = 0; i < b.grid!.count; i++) {
           neuronPosition(b, i, p);
           m.makeScale(r, r, r).setPosition(p[0], p[1], p[2]);
-          neurons.setMatrixAt(k, m);
+          spheres.setMatrixAt(k, m);
+          for (let v = 0; v < 4; v++) {
+            center.set(p, 12 * k + 3 * v);
+            corner[8 * k + 2 * v] = v === 1 || v === 2 ? 1 : -1;
+            corner[8 * k + 2 * v + 1] = v >= 2 ? 1 : -1;
+            radius[4 * k + v] = r;
+          }
+          index.set([4 * k, 4 * k + 1, 4 * k + 2, 4 * k, 4 * k + 2, 4 * k + 3], 6 * k);
           neuronLayer[k] = b.index;
           neuronIndex[k] = i;
           k++;
         }
       }
-      const c = new Color(NEUTRAL_NEURON[0], NEUTRAL_NEURON[1], NEUTRAL_NEURON[2]);
-      for (let i = 0; i < nNeurons; i++) neurons.setColorAt(i, c);
-      neurons.instanceColor!.setUsage(DynamicDrawUsage);
-      neurons.computeBoundingSphere();
+      const colors = new Float32Array(nNeurons * 12);
+      for (let i = 0; i < nNeurons * 4; i++) colors.set(NEUTRAL_NEURON, 3 * i);
+      const g = new BufferGeometry();
+      g.setAttribute("position", new BufferAttribute(center, 3));
+      g.setAttribute("corner", new BufferAttribute(corner, 2));
+      g.setAttribute("radius", new BufferAttribute(radius, 1));
+      g.setAttribute("ncolor", new BufferAttribute(colors, 3).setUsage(DynamicDrawUsage));
+      g.setIndex(new BufferAttribute(index, 1));
+      g.computeBoundingSphere();
+      g.boundingSphere!.radius += neuronBoxes.reduce((a, b) => Math.max(a, b.grid!.radius), 0);
+      spheres.computeBoundingSphere();
+      neurons = new Mesh(g, neuronMat);
+      neurons.name = "neurons";
+      const drawn = neurons;
+      drawn.raycast = (rc, hits) => {
+        spheres.matrixWorld.copy(drawn.matrixWorld);
+        spheres.raycast(rc, hits);
+      };
       group.add(neurons);
     }
 
@@ -584,7 +697,7 @@ export function createScene3D(ctx: ViewContext): SubView {
       for (let j = 0; j < conn.count; j++) {
         const D = layout.boxes[conn.layer[j]];
         const S = layout.byName.get(graph.neuron_source[D.name])!;
-        neuronPosition(S, conn.src[j], a);
+        unitPosition(S, conn.src[j], a);
         neuronPosition(D, conn.dst[j], b);
         positions.set(a, 6 * j);
         positions.set(b, 6 * j + 3);
@@ -854,7 +967,8 @@ export function createScene3D(ctx: ViewContext): SubView {
 
     // neurons: bias (or its delta / gradient) on the diverging scale
     if (built.neurons) {
-      const mesh = built.neurons;
+      const attr = built.neurons.geometry.getAttribute("ncolor") as BufferAttribute;
+      const out = attr.array as Float32Array;
       for (const [li, start] of built.neuronStart) {
         const box = layout.boxes[li];
         const name = graph.layers[li].name;
@@ -884,10 +998,13 @@ export function createScene3D(ctx: ViewContext): SubView {
               else rgb[0] = rgb[1] = rgb[2] = 0.96 - 0.9 * Math.min(1, Math.max(0, (v - lo) / span));
             } else diverging(vals[tiled ? tiled(i) : i], range, rgb);
           } else { rgb[0] = base[0]; rgb[1] = base[1]; rgb[2] = base[2]; }
-          mesh.setColorAt(start + i, c.setRGB(rgb[0], rgb[1], rgb[2]));
+          const o = 12 * (start + i);
+          for (let v = 0; v < 12; v += 3) {
+            out[o + v] = rgb[0]; out[o + v + 1] = rgb[1]; out[o + v + 2] = rgb[2];
+          }
         }
       }
-      mesh.instanceColor!.needsUpdate = true;
+      attr.needsUpdate = true;
     }
 
     // boxes: kind colors; in delta / gradient modes tinted by how much the layer moves
@@ -938,9 +1055,9 @@ export function createScene3D(ctx: ViewContext): SubView {
         }
         if (selIdx >= 0) alpha = li === selIdx ? Math.min(1, alpha * 1.3 + 0.1) : alpha * 0.18;
         const o = 8 * j;
-        out[o] = out[o + 4] = rgb[0];
-        out[o + 1] = out[o + 5] = rgb[1];
-        out[o + 2] = out[o + 6] = rgb[2];
+        out[o] = out[o + 4] = srgbEncode(rgb[0]);
+        out[o + 1] = out[o + 5] = srgbEncode(rgb[1]);
+        out[o + 2] = out[o + 6] = srgbEncode(rgb[2]);
         out[o + 3] = out[o + 7] = alpha;
       }
       attr.needsUpdate = true;
@@ -1044,11 +1161,23 @@ export function createScene3D(ctx: ViewContext): SubView {
   // ---------------------------------------------------------------------------------------------
   // Labels in screen space (HTML, textContent), greedy overlap removal by priority.
 
+  /** The impostor neurons' light uniforms, in view space as three's own lights. */
+  function lightNeurons(): void {
+    const u = neuronMat.uniforms;
+    camera.updateMatrixWorld();
+    (u.sunDir.value as Vector3).copy(sun.position).sub(sun.target.position).normalize().transformDirection(camera.matrixWorldInverse);
+    (u.upDir.value as Vector3).copy(hemi.position).normalize().transformDirection(camera.matrixWorldInverse);
+    (u.sunColor.value as Color).copy(sun.color).multiplyScalar(sun.intensity);
+    (u.skyColor.value as Color).copy(hemi.color).multiplyScalar(hemi.intensity);
+    (u.groundColor.value as Color).copy(hemi.groundColor).multiplyScalar(hemi.intensity);
+  }
+
   const v3 = new Vector3();
   function placeLabels(): void {
     if (!built) return;
     camera.updateMatrixWorld();
     sun.position.copy(camera.position).sub(controls.target).normalize().add(new Vector3(0, 0.6, 0));
+    lightNeurons();
     const sel = ctx.state().layer;
     const many = built.labels.length > 30;
     // selected > hovered > computing layers > input > pass-through / output (layout3d labelTier);

@@ -191,6 +191,8 @@ export class Store {
     const a = this.activation(src, epoch, sample);
     if (!a) return null;
     const fanIn = shape[1];
+    // channel means (big image layers) don't give one value per incoming unit: no signal then
+    if (!a.index && a.values.length < fanIn) return null;
     let lookup: (i: number) => number;
     if (a.index) {
       const pos = new Map<number, number>();

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { channelOf, echoOutputs, gridDims, labelTier, layout3d, neuronPosition, numel, spatial, type LayerBox, type Vec3 } from "../src/layout3d";
+import { channelOf, echoOutputs, feedsConnections, gridDims, labelTier, layout3d, neuronPosition, numel, spatial, unitPosition, type LayerBox, type Vec3 } from "../src/layout3d";
 import { cnnGraph, mlpGraph, resnetGraph, xssGraph } from "../dev/fixtures";
 import type { GraphInfo } from "../src/types";
 
@@ -185,4 +185,71 @@ test("feature-mapped conv layers get fewer, wider-spaced planes", () => {
   assert.equal(mapped.planes!.drawn, 8);
   assert.ok(mapped.planes!.pitch > 2 * plain.planes!.pitch);
   checkSane(g);
+});
+
+/** conv (8 x 5 x 6) -> relu -> flatten -> fc (4): the conv is the dense layer's neuron source. */
+function convDenseGraph(format: GraphInfo["data_format"] = "channels_first"): GraphInfo {
+  const L = (id: number, name: string, kind: string, out: number[], extra: object = {}) => ({
+    id, name, kind, op: kind, output_shape: out, input_shapes: [], units: null, param_shapes: {}, params: 0,
+    parent: null, detail: {}, ...extra,
+  });
+  const chw = format === "channels_last" ? [5, 6, 8] : [8, 5, 6];
+  const layers = [
+    L(0, "input", "input", format === "channels_last" ? [5, 6, 1] : [1, 5, 6]),
+    L(1, "conv", "conv", chw, { units: 8, params: 80, param_shapes: { weight: [8, 1, 3, 3], bias: [8] } }),
+    L(2, "relu", "activation", chw),
+    L(3, "flatten", "reshape", [240]),
+    L(4, "fc", "dense", [4], { units: 4, params: 964, param_shapes: { weight: [4, 240], bias: [4] } }),
+  ];
+  const edges: [string, string][] = [["input", "conv"], ["conv", "relu"], ["relu", "flatten"], ["flatten", "fc"]];
+  return {
+    framework: "torch", model_name: "ConvDense", approximate: false, notes: [], data_format: format,
+    layers, edges, neuron_source: { fc: "conv" }, total_params: 1044,
+  } as unknown as GraphInfo;
+}
+
+test("a conv layer feeding a dense layer: neurons without maps, channel planes with maps", () => {
+  const g = convDenseGraph();
+  const plain = layout3d(g).byName.get("conv")!;
+  assert.equal(plain.style, "neurons");
+  assert.ok(feedsConnections(plain));
+  const lay = layout3d(g, { mapped: new Set(["conv"]) });
+  const conv = lay.byName.get("conv")!;
+  assert.equal(conv.style, "planes");
+  assert.ok(feedsConnections(conv));
+  assert.deepEqual(conv.planes!.units, { c: 8, h: 5, w: 6, hwc: false });
+  const p = conv.planes!;
+  const x0 = conv.center[0] - (conv.dir * (conv.size[0] - p.thickness)) / 2;
+  const seen = new Set<string>();
+  for (let k = 0; k < 240; k++) {
+    const v = unitPosition(conv, k)!;
+    assert.ok(v && finite(v), `unit ${k}`);
+    // on one of the drawn planes, inside the layer's face
+    const plane = Math.round((v[0] - x0) / (conv.dir * p.pitch));
+    assert.ok(plane >= 0 && plane < p.drawn && Math.abs(x0 + conv.dir * plane * p.pitch - v[0]) < 1e-9);
+    for (const i of [1, 2]) assert.ok(Math.abs(v[i] - conv.center[i]) < conv.size[i] / 2, `unit ${k} inside`);
+    seen.add(v.join());
+  }
+  assert.equal(seen.size, 240, "each unit has its own place");
+  // channel 0, row 0, column 0: the first plane's top-left pixel; row 4: the bottom row
+  const a = unitPosition(conv, 0)!;
+  const b = unitPosition(conv, 4 * 6)!;
+  assert.ok(a[1] > b[1]);
+  assert.equal(unitPosition(conv, 240), null);
+  // channels past the drawn planes start from the stack's last plane
+  const last = unitPosition(conv, 7 * 30)!;
+  assert.ok(Math.abs(last[0] - (x0 + conv.dir * (p.drawn - 1) * p.pitch)) < 1e-9);
+  // the gap to the dense layer is a connection fan (room for the lines)
+  const fc = lay.byName.get("fc")!;
+  assert.ok(fc.center[0] - conv.center[0] > 3);
+  checkSane(g);
+});
+
+test("channels-last conv units: the channel is the fastest index", () => {
+  const lay = layout3d(convDenseGraph("channels_last"), { mapped: new Set(["conv"]) });
+  const conv = lay.byName.get("conv")!;
+  assert.deepEqual(conv.planes!.units, { c: 8, h: 5, w: 6, hwc: true });
+  const a = unitPosition(conv, 0)!;
+  const b = unitPosition(conv, 1)!; // channel 1, same pixel
+  assert.ok(a[0] !== b[0] && a[1] === b[1] && a[2] === b[2]);
 });
