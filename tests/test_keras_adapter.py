@@ -29,6 +29,9 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def built() -> dict[str, tuple[Any, Any, KerasAdapter]]:
     """Every test model with its probe and adapter, built once for the module."""
+    # layer names ("dense", "dense_1", ...) come from session-wide counters: start them afresh
+    # whatever other test modules built before this one
+    keras.backend.clear_session()
     out = {}
     for name, build in mk.BUILDERS.items():
         model, probe = build()
