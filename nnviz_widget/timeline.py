@@ -560,21 +560,27 @@ class Recorder:
         return sum(s.nbytes for s in self.snapshots)
 
     def _thin(self) -> None:
-        while self.nbytes > self.max_bytes:
+        # the total is summed once per record (this runs every epoch: keep it O(epochs) once)
+        total = self.nbytes
+        while total > self.max_bytes:
             candidates = [i for i, s in enumerate(self.snapshots) if not s.thinned]
             pick = thin_order([self.snapshots[i].epoch for i in candidates])
             if pick is None:
                 # only stats are left to give: drop histograms of thinned epochs, oldest first
                 for s in self.snapshots:
-                    if s.thinned and s.hists and self.nbytes > self.max_bytes:
+                    if s.thinned and s.hists and total > self.max_bytes:
+                        before = s.nbytes
                         s.hists = {}
+                        total -= before - s.nbytes
                         self._emit("thin", s)
                 break
             snap = self.snapshots[candidates[pick]]
+            before = snap.nbytes
             snap.weights = {}
             snap.grads = {}
             snap.acts, snap.act_info, snap.boundary, snap.fields = {}, {}, {}, {}
             snap.thinned = True
+            total -= before - snap.nbytes
             self._emit("thin", snap)
 
     @property
