@@ -141,39 +141,37 @@ def _per_layer(rec: Recorder, key: str) -> tuple[list[int], dict[str, np.ndarray
     return h.epochs, {name: h.stats(name)[key] for name in _param_layers(rec)}
 
 
-def _gradients(rec: Recorder) -> go.Figure:
-    epochs, series = _per_layer(rec, "grad_norm")
+def _per_layer_log(rec: Recorder, key: str, title: str, ytitle: str) -> go.Figure:
+    """One line per parameterised layer of a per-layer statistic, on a log axis."""
+    epochs, series = _per_layer(rec, key)
     fig = go.Figure()
     for name, values in series.items():
         fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name=name))
     fig.update_layout(
-        title="Gradient L2 norm per layer (log scale: vanishing / exploding stand out)",
-        xaxis_title="epoch",
-        yaxis_title="‖grad‖",
-        yaxis_type="log",
-        **_LAYOUT,
+        title=title, xaxis_title="epoch", yaxis_title=ytitle, yaxis_type="log", **_LAYOUT
     )
     return fig
 
 
+def _gradients(rec: Recorder) -> go.Figure:
+    return _per_layer_log(
+        rec,
+        "grad_norm",
+        "Gradient L2 norm per layer (log scale: vanishing / exploding stand out)",
+        "‖grad‖",
+    )
+
+
 def _updates(rec: Recorder) -> go.Figure:
-    epochs, series = _per_layer(rec, "update_ratio")
-    fig = go.Figure()
-    for name, values in series.items():
-        fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name=name))
+    fig = _per_layer_log(
+        rec, "update_ratio", "Update ratio ‖W_e − W_(e−1)‖ / ‖W_(e−1)‖ per layer", "update ratio"
+    )
     fig.add_hline(
         y=1e-3,
         line_dash="dash",
         line_color="grey",
         annotation_text="1e-3: the usual healthy update ratio",
         annotation_position="bottom right",
-    )
-    fig.update_layout(
-        title="Update ratio ‖W_e − W_(e−1)‖ / ‖W_(e−1)‖ per layer",
-        xaxis_title="epoch",
-        yaxis_title="update ratio",
-        yaxis_type="log",
-        **_LAYOUT,
     )
     return fig
 
