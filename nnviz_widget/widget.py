@@ -323,15 +323,19 @@ class NNViz(anywidget.AnyWidget):
             return
         prev_last = self._snapshots[-1].header.get("epoch") if self._snapshots else None
         follow = self.epoch == prev_last or self.epoch == INIT_EPOCH
-        if event == "replace":
-            old_model = self._snapshots[-1]
-            self._snapshots = [*self._snapshots[:-1], self._model_for(snap)]
-            old_model.close()
-        else:
-            self._snapshots = [*self._snapshots, self._model_for(snap)]
+        model = self._model_for(snap)
+        # the slider's range grows first (a value past its max would be clamped), then the new
+        # snapshot and the followed epoch go to the browser in one message
         self._update_controls_range()
-        if follow:  # live: follow the newest epoch unless the user scrubbed back
-            self.epoch = snap.epoch
+        with self.hold_sync():
+            if event == "replace":
+                old_model = self._snapshots[-1]
+                self._snapshots = [*self._snapshots[:-1], model]
+                old_model.close()
+            else:
+                self._snapshots = [*self._snapshots, model]
+            if follow:  # live: follow the newest epoch unless the user scrubbed back
+                self.epoch = snap.epoch
 
     def _update_notice(self) -> None:
         notes = list(self.recorder.notes)
@@ -352,10 +356,10 @@ class NNViz(anywidget.AnyWidget):
         if self._controls is None:
             return
         lo, hi = self._epoch_range()
-        self._slider.max = max(hi, self._slider.max)
-        self._play.max = self._slider.max
-        self._slider.min = lo
-        self._play.min = lo
+        for w in (self._slider, self._play):
+            with w.hold_sync():  # one message per control, and none when nothing changed
+                w.max = max(hi, w.max)
+                w.min = lo
 
     def controls(self) -> widgets.Widget:
         """The view with its controls (what a cell shows for ``viz``); built once, reused."""
