@@ -123,7 +123,7 @@ def layer_stats(
         }
     else:
         lo, hi = 0.0, 1.0
-        hist = np.zeros(HIST_BINS)
+        hist = np.zeros(HIST_BINS, dtype=np.int64)
         stats = {"mean": math.nan, "std": math.nan, "norm": math.nan, "min": math.nan}
         stats["max"] = math.nan
     stats["nonfinite"] = float(nonfinite)
