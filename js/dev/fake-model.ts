@@ -1,86 +1,38 @@
-// A stand-in for anywidget's model (the subset nnviz uses), with listener bookkeeping for tests.
-type Callback = (...args: unknown[]) => void;
+// A stand-in for anywidget's model: the page model the exported page runs on
+// (src/pagemodel.ts), plus bookkeeping the tests read (every set, saves, sends, listeners).
+import { PageManager, PageModel } from "../src/pagemodel";
 
-function same(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a && b && typeof a === "object" && typeof b === "object" && !(a instanceof DataView) && !(b instanceof DataView)) {
-    try {
-      return JSON.stringify(a) === JSON.stringify(b);
-    } catch {
-      return false;
-    }
-  }
-  return false;
-}
-
-export class FakeManager {
-  models = new Map<string, FakeModel>();
-  nextId = 1;
+export class FakeManager extends PageManager {
   create(attrs: Record<string, unknown>): FakeModel {
-    const id = `fake${this.nextId++}`;
-    const m = new FakeModel(attrs, this, id);
-    this.models.set(id, m);
-    return m;
+    return super.create(attrs) as FakeModel;
   }
-  async get_model(id: string): Promise<FakeModel> {
-    const m = this.models.get(id.replace(/^IPY_MODEL_/, ""));
-    if (!m) throw new Error(`no model ${id}`);
-    await Promise.resolve();
-    return m;
+  get_model(id: string): Promise<FakeModel> {
+    return super.get_model(id) as Promise<FakeModel>;
+  }
+  protected get prefix(): string {
+    return "fake";
+  }
+  protected make(id: string, attrs: Record<string, unknown>): FakeModel {
+    return new FakeModel(id, attrs, this);
   }
 }
 
-export class FakeModel {
-  attrs: Record<string, unknown>;
-  handlers = new Map<string, Set<Callback>>();
+export class FakeModel extends PageModel {
   saves = 0;
   sent: unknown[] = [];
   /** every (name, value) set, in order (tests check for ping-pong) */
   log: [string, unknown][] = [];
 
-  constructor(attrs: Record<string, unknown>, public widget_manager: FakeManager, public id: string) {
-    this.attrs = { ...attrs };
-  }
-
-  get(name: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
-    return this.attrs[name];
-  }
-
   set(name: string, value: unknown): void {
-    const old = this.attrs[name];
-    this.attrs[name] = value;
     this.log.push([name, value]);
-    if (!same(old, value)) {
-      this.emit(`change:${name}`, this, value);
-      this.emit("change", this);
-    }
-  }
-
-  on(event: string, cb: Callback): void {
-    let set = this.handlers.get(event);
-    if (!set) this.handlers.set(event, (set = new Set()));
-    set.add(cb);
-  }
-
-  off(event?: string | null, cb?: Callback | null): void {
-    if (!event) {
-      if (cb) for (const s of this.handlers.values()) s.delete(cb);
-      else this.handlers.clear();
-      return;
-    }
-    if (!cb) this.handlers.delete(event); // what Backbone does: drops every view's handler
-    else this.handlers.get(event)?.delete(cb);
-  }
-
-  emit(event: string, ...args: unknown[]): void {
-    for (const cb of [...(this.handlers.get(event) ?? [])]) cb(...args);
+    super.set(name, value);
   }
 
   save_changes(): void {
     this.saves++;
   }
 
-  send(content: unknown): void {
+  send(content?: unknown): void {
     this.sent.push(content);
   }
 
@@ -94,5 +46,10 @@ export class FakeModel {
   /** for the trait mirror tests: an update as it would arrive from the kernel */
   kernelSet(name: string, value: unknown): void {
     this.set(name, value);
+  }
+
+  /** a handler that throws fails the test's call, rather than being logged as the page does */
+  protected emit(event: string, ...args: unknown[]): void {
+    for (const cb of [...(this.handlers.get(event) ?? [])]) cb(...args);
   }
 }

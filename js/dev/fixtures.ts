@@ -1,5 +1,6 @@
 // Synthetic runs for the dev harness and the unit tests: graphs shaped like graph.py's to_dict(),
 // snapshots encoded like wire.py (JSON header + one byte buffer, arrays 8-aligned, float16 weights).
+export { fromBase64 } from "../src/pagemodel";
 import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/types";
 
 // ---------------------------------------------------------------------------------------------
@@ -494,9 +495,3 @@ export function toBase64(view: DataView): string {
   return btoa(s);
 }
 
-export function fromBase64(b64: string): DataView {
-  const s = atob(b64);
-  const bytes = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-  return new DataView(bytes.buffer);
-}
