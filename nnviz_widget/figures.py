@@ -31,6 +31,11 @@ def figure(rec: Recorder, kind: str = "loss") -> go.Figure:
     return builders[kind](rec)
 
 
+def _centered_note(fig: go.Figure, text: str) -> None:
+    """Say in the middle of an empty figure why it is empty."""
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+
+
 def _param_layers(rec: Recorder) -> list[str]:
     return [layer.name for layer in rec.graph.layers if layer.params > 0]
 
@@ -72,14 +77,7 @@ def _loss(rec: Recorder) -> go.Figure:
         **_LAYOUT,
     )
     if not metrics:
-        fig.add_annotation(
-            text="no metrics recorded yet: call viz.record(epoch, loss=...)",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-        )
+        _centered_note(fig, "no metrics recorded yet: call viz.record(epoch, loss=...)")
     return fig
 
 
@@ -211,12 +209,5 @@ def _health(rec: Recorder) -> go.Figure:
         **_LAYOUT,
     )
     if not fig.data:
-        fig.add_annotation(
-            text="no ReLU / sigmoid / tanh layers with recorded activations",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-        )
+        _centered_note(fig, "no ReLU / sigmoid / tanh layers with recorded activations")
     return fig

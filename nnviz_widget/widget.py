@@ -77,16 +77,34 @@ class BundleModel(widgets.Widget):
 _SHARED: dict[str, BundleModel] = {}
 
 
-def shared_bundle() -> BundleModel:
-    """The kernel's BundleModel (re-created if it was closed, or if the bundle file changed)."""
+def _bundle_code() -> tuple[str, str]:
+    """(bundle text, digest), read again only when the file changed (it is ~700 kB)."""
     import hashlib
 
+    try:
+        st = _BUNDLE.stat()
+        key: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    cached = _CODE_CACHE.get("bundle")
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
     code = (
         _BUNDLE.read_text(encoding="utf-8")
-        if _BUNDLE.exists()
+        if key is not None
         else ("export default { render({ el }) { el.textContent = " + repr(_MISSING) + "; } };")
     )
     digest = hashlib.sha256(code.encode()).hexdigest()[:16]
+    _CODE_CACHE["bundle"] = (key, code, digest)
+    return code, digest
+
+
+_CODE_CACHE: dict[str, tuple[tuple[int, int] | None, str, str]] = {}
+
+
+def shared_bundle() -> BundleModel:
+    """The kernel's BundleModel (re-created if it was closed, or if the bundle file changed)."""
+    code, digest = _bundle_code()
     current = _SHARED.get("bundle")
     if current is None or current.comm is None or current.digest != digest:
         current = BundleModel(code=code, digest=digest)
