@@ -83,19 +83,22 @@ def layer_health(layer: Layer, act: np.ndarray | None) -> dict[str, float | None
     out: dict[str, float | None] = {"dead": None, "saturated": None, "act_nonfinite": None}
     if act is None or act.size == 0:
         return out
-    a = act.astype(np.float32)
+    # this runs for every layer at every record(): few passes, no copies of finite data
+    a = act.astype(np.float32, copy=False)
     finite = np.isfinite(a)
-    out["act_nonfinite"] = float(a.size - int(finite.sum()))
+    all_finite = bool(finite.all())
+    out["act_nonfinite"] = 0.0 if all_finite else float(a.size - int(finite.sum()))
     fn = activation_of(layer)
     if fn in RELU_LIKE:
         # a unit (or a channel, for image-like outputs) is dead when it is never positive
+        # (NaN > 0 is False: a NaN never counts as firing)
         units = a.reshape(a.shape[0], a.shape[1], -1) if a.ndim >= 3 else a.reshape(a.shape[0], -1)
-        fired = np.where(np.isfinite(units), units, 0) > 0
+        fired = units > 0
         alive = fired.any(axis=(0, 2)) if fired.ndim == 3 else fired.any(axis=0)
         out["dead"] = float(1.0 - alive.mean()) if alive.size else None
     elif fn in SQUASHING:
         lo, hi = SQUASHING[fn]
-        t = (a[finite] - lo) / (hi - lo)
+        t = ((a if all_finite else a[finite]) - lo) / (hi - lo)
         if t.size:
             out["saturated"] = float(np.mean((t < SATURATION_EDGE) | (t > 1 - SATURATION_EDGE)))
     return out
@@ -200,7 +203,9 @@ def predictions(out: np.ndarray) -> list[int]:
     o = out.reshape(out.shape[0], -1)
     if o.shape[1] == 1:
         return [int(v > (0.5 if np.nanmin(o) >= 0 else 0.0)) for v in o[:, 0]]
-    return [int(i) for i in np.nanargmax(np.where(np.isfinite(o), o, -np.inf), axis=1)]
+    if not np.isfinite(o).all():
+        o = np.where(np.isfinite(o), o, -np.inf)
+    return np.argmax(o, axis=1).tolist()
 
 
 def image_shape_for(n: int) -> list[int] | None:

@@ -761,7 +761,7 @@ def _widget_state(viz: Any) -> dict[str, Any]:
             continue  # bytes / widgets: not view state
         traits[name] = value
     snapshots = [
-        {"header": m.header, "data": base64.b64encode(bytes(m.data)).decode("ascii")}
+        {"header": m.meta, "data": base64.b64encode(bytes(m.data)).decode("ascii")}
         for m in viz._snapshots
     ]
     return {"version": 1, "traits": traits, "snapshots": snapshots}

@@ -74,6 +74,8 @@ class Snapshot:
     boundary: dict[str, np.ndarray] = field(default_factory=dict)
     boundary_meta: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, np.ndarray] = field(default_factory=dict)
+    # nbytes as the recorder last counted it (it sums the history at every record)
+    _size: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def nbytes(self) -> int:
@@ -86,34 +88,45 @@ class Snapshot:
         return n + sum(h.nbytes for h in self.hists.values()) + 64 * len(self.stats)
 
 
+def _size(snap: Snapshot) -> int:
+    """``snap.nbytes``, counted once (snapshots don't change after recording except when
+    thinned, which resets the count)."""
+    if snap._size is None:
+        snap._size = snap.nbytes
+    return snap._size
+
+
 def layer_stats(
     params: dict[str, np.ndarray], prev: dict[str, np.ndarray] | None, grad_norm: float | None
 ) -> tuple[dict[str, float | None], np.ndarray]:
     """Stats of all of a layer's parameters together; NaN/Inf are ignored and counted.
 
     This runs on every record() inside the user's training loop, so it is written for speed:
-    sums instead of separate passes, a bincount histogram, and no copies where every value is
-    finite (the usual case). No BLAS calls (np.dot): waking BLAS threads next to the training
-    framework's own thread pool oversubscribes the cores and slows the user's loop.
+    min/max find non-finite values (NaN propagates, inf shows) instead of a separate pass,
+    a bincount histogram, no clip (its wrapper costs more than the work). No BLAS (np.dot):
+    waking BLAS threads next to the training framework's own thread pool oversubscribes the
+    cores and slows the user's loop (np.einsum without ``optimize`` runs its own loop).
     """
-    flat = (
-        np.concatenate([a.ravel() for a in params.values()]).astype(np.float64)
-        if params
-        else np.zeros(0)
-    )
-    finite = np.isfinite(flat)
-    all_finite = bool(finite.all())
-    vals = flat if all_finite else flat[finite]
+    arrays = [a.ravel() for a in params.values()]
+    flat = (np.concatenate(arrays) if arrays else np.zeros(0)).astype(np.float64)
+    all_finite = True
+    if flat.size:
+        vmin, vmax = float(flat.min()), float(flat.max())
+        all_finite = math.isfinite(vmin) and math.isfinite(vmax)
+    vals = flat if all_finite else flat[np.isfinite(flat)]
     nonfinite = int(flat.size - vals.size)
     if vals.size:
-        vmin, vmax = float(vals.min()), float(vals.max())
+        if not all_finite:
+            vmin, vmax = float(vals.min()), float(vals.max())
         lo, hi = (vmin, vmax) if vmax > vmin else (vmin - 0.5, vmax + 0.5)
-        idx = ((vals - lo) * (HIST_BINS / (hi - lo))).astype(np.int64)
-        np.clip(idx, 0, HIST_BINS - 1, out=idx)  # the top edge belongs to the last bin
+        pos = vals - lo  # >= 0: lo is the minimum
+        pos *= HIST_BINS / (hi - lo)
+        idx = pos.astype(np.intp)
+        np.minimum(idx, HIST_BINS - 1, out=idx)  # the top edge belongs to the last bin
         hist = np.bincount(idx, minlength=HIST_BINS)
         n = vals.size
         mean = float(vals.sum()) / n
-        sq = float(np.sum(vals * vals))
+        sq = _sum_sq(vals)
         stats: dict[str, float | None] = {
             "mean": mean,
             "std": math.sqrt(max(sq / n - mean * mean, 0.0)),
@@ -123,7 +136,7 @@ def layer_stats(
         }
     else:
         lo, hi = 0.0, 1.0
-        hist = np.zeros(HIST_BINS, dtype=np.int64)
+        hist = np.zeros(HIST_BINS, dtype=np.intp)
         stats = {"mean": math.nan, "std": math.nan, "norm": math.nan, "min": math.nan}
         stats["max"] = math.nan
     stats["nonfinite"] = float(nonfinite)
@@ -132,26 +145,20 @@ def layer_stats(
     stats["update_ratio"] = None
     if prev is not None and prev.keys() == params.keys():
         before = np.concatenate([prev[k].ravel() for k in params]).astype(np.float64)
-        diff = flat - before
-        if not (all_finite and bool(np.isfinite(before).all())):
-            ok = np.isfinite(diff) & np.isfinite(before)
-            diff, before = diff[ok], before[ok]
-        denom = math.sqrt(float(np.sum(before * before)))
-        num = math.sqrt(float(np.sum(diff * diff)))
-        stats["update_ratio"] = num / denom if denom > 0 else (0.0 if num == 0 else math.inf)
+        if before.shape == flat.shape:
+            diff = flat - before
+            if not (all_finite and bool(np.isfinite(before).all())):
+                ok = np.isfinite(diff) & np.isfinite(before)
+                diff, before = diff[ok], before[ok]
+            denom = math.sqrt(_sum_sq(before))
+            num = math.sqrt(_sum_sq(diff))
+            stats["update_ratio"] = num / denom if denom > 0 else (0.0 if num == 0 else math.inf)
     return stats, hist.astype(np.float32)
 
 
-def grad_norm(grads: dict[str, np.ndarray] | None) -> float | None:
-    """L2 norm over all of a layer's parameter gradients (non-finite entries ignored)."""
-    if not grads:
-        return None
-    total = 0.0
-    for g in grads.values():
-        g64 = g.astype(np.float64).ravel()
-        g64 = g64[np.isfinite(g64)]
-        total += float(np.sum(g64 * g64))
-    return math.sqrt(total)
+def _sum_sq(a: np.ndarray) -> float:
+    """Sum of squares (np.einsum's own loop: no BLAS)."""
+    return float(np.einsum("i,i->", a, a)) if a.size else 0.0
 
 
 def allocate(sizes: dict[Any, int], budget: int) -> dict[Any, int]:
@@ -441,11 +448,12 @@ class Recorder:
         """(layer, param) -> (fixed flat indices, full shape) for every sampled parameter."""
         return {key: (idx, self._shapes[key[0]][key[1]]) for key, idx in self._samples.items()}
 
-    def _grads(self) -> ParamDict:
+    def _grads(self) -> dict[str, float | None]:
+        """Gradient norm per layer ({} when not recorded or not available)."""
         if not self.record_gradients:
             return {}
         try:
-            return self.adapter.gradients()
+            return self.adapter.gradient_norms()
         except Exception as e:  # a gradient failure must never lose the epoch
             warnings.warn(
                 f"nnviz: gradients could not be computed ({e}); recorded without them",
@@ -460,7 +468,7 @@ class Recorder:
         label: str,
         metrics: dict[str, float],
         params: ParamDict,
-        grads: ParamDict,
+        grad_norms: dict[str, float | None],
         acts: dict[str, np.ndarray] | None = None,
     ) -> Snapshot:
         prev = self._prev_full if epoch != INIT_EPOCH else None
@@ -475,9 +483,7 @@ class Recorder:
                 flat = a.ravel() if idx is not None else a
                 kept[k] = (flat[idx] if idx is not None else flat).astype(np.float16)
             snap.weights[layer] = kept
-            st, hist = layer_stats(
-                p, prev.get(layer) if prev else None, grad_norm(grads.get(layer))
-            )
+            st, hist = layer_stats(p, prev.get(layer) if prev else None, grad_norms.get(layer))
             snap.stats[layer] = st
             snap.hists[layer] = hist
         self._probe_snapshot(snap, self._activations() if acts is None else acts)
@@ -570,7 +576,7 @@ class Recorder:
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self.snapshots)
+        return sum(_size(s) for s in self.snapshots)
 
     def _thin(self) -> None:
         # the total is summed once per record (this runs every epoch: keep it O(epochs) once)
@@ -582,18 +588,20 @@ class Recorder:
                 # only stats are left to give: drop histograms of thinned epochs, oldest first
                 for s in self.snapshots:
                     if s.thinned and s.hists and total > self.max_bytes:
-                        before = s.nbytes
+                        before = _size(s)
                         s.hists = {}
-                        total -= before - s.nbytes
+                        s._size = None
+                        total -= before - _size(s)
                         self._emit("thin", s)
                 break
             snap = self.snapshots[candidates[pick]]
-            before = snap.nbytes
+            before = _size(snap)
             snap.weights = {}
             snap.grads = {}
             snap.acts, snap.act_info, snap.boundary, snap.fields = {}, {}, {}, {}
             snap.thinned = True
-            total -= before - snap.nbytes
+            snap._size = None
+            total -= before - _size(snap)
             self._emit("thin", snap)
 
     @property

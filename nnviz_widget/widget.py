@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 from typing import Any, ClassVar
@@ -112,6 +113,9 @@ def shared_bundle() -> BundleModel:
     return current
 
 
+_SNAPSHOT_FIXED_STATE: dict[str, dict[str, Any]] = {}
+
+
 class SnapshotModel(widgets.Widget):
     """One recorded epoch in the browser: a JSON header and one binary buffer.
 
@@ -125,11 +129,33 @@ class SnapshotModel(widgets.Widget):
     _view_name = t.Unicode(None, allow_none=True).tag(sync=True)
     _view_module = t.Unicode(None, allow_none=True).tag(sync=True)
     _view_module_version = t.Unicode("").tag(sync=True)
-    header = t.Dict().tag(sync=True)
+    # the header travels as JSON text: serializing a string is one C call, while a Dict trait
+    # is walked and validated in Python, inside the user's training loop at every record()
+    header = t.Unicode("{}").tag(sync=True)
     data = t.Bytes(b"").tag(sync=True)
 
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
+        """The full state without traitlets' per-key lookups (a new SnapshotModel is made at
+        every record(), inside the training loop); other requests take ipywidgets' path."""
+        if key is not None or drop_defaults:
+            return super().get_state(key=key, drop_defaults=drop_defaults)
+        state = _SNAPSHOT_FIXED_STATE.get("state")
+        if state is None:
+            state = super().get_state(key=[k for k in self.keys if k not in ("header", "data")])
+            _SNAPSHOT_FIXED_STATE["state"] = state
+        return {**state, "header": self.header, "data": self.data}
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The header as a dict."""
+        cached = self.__dict__.get("_meta")
+        if cached is None or cached[0] is not self.header:
+            cached = (self.header, json.loads(self.header))
+            self.__dict__["_meta"] = cached
+        return cached[1]
+
     def __repr__(self) -> str:
-        return f"SnapshotModel(epoch={self.header.get('epoch')}, {len(self.data):,} bytes)"
+        return f"SnapshotModel(epoch={self.meta.get('epoch')}, {len(self.data):,} bytes)"
 
 
 class NNViz(anywidget.AnyWidget):
@@ -323,7 +349,9 @@ class NNViz(anywidget.AnyWidget):
         header, data = encode_snapshot(
             snap, self.recorder.sampled, include_indices=snap.epoch == INIT_EPOCH
         )
-        m = SnapshotModel(header=header, data=data)
+        text = json.dumps(header, separators=(",", ":"))
+        m = SnapshotModel(header=text, data=data)
+        m.__dict__["_meta"] = (m.header, header)
         self._models[id(snap)] = m
         return m
 
@@ -339,7 +367,7 @@ class NNViz(anywidget.AnyWidget):
                 old.close()
             self._update_notice()
             return
-        prev_last = self._snapshots[-1].header.get("epoch") if self._snapshots else None
+        prev_last = self._snapshots[-1].meta.get("epoch") if self._snapshots else None
         follow = self.epoch == prev_last or self.epoch == INIT_EPOCH
         model = self._model_for(snap)
         # the slider's range grows first (a value past its max would be clamped), then the new

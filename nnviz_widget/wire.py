@@ -16,6 +16,9 @@ from .timeline import Snapshot
 
 WIRE_VERSION = 1
 _DTYPES = {"float16", "float32", "int32", "uint32", "uint8"}
+# little-endian dtype -> wire name (a dict lookup: dtype.name is slow, and this runs per array
+# at every record())
+_WIRE_NAME = {np.dtype(n).newbyteorder("<"): n for n in _DTYPES}
 
 
 def encode_number(x: float | None) -> float | str | None:
@@ -42,7 +45,11 @@ class _Packer:
 
     def add(self, layer: str, param: str, kind: str, arr: np.ndarray, **extra: Any) -> None:
         arr = np.ascontiguousarray(arr)
-        if arr.dtype.name not in _DTYPES:
+        name = _WIRE_NAME.get(arr.dtype)
+        if name is None and arr.dtype.name in _DTYPES:  # big-endian: swapped below
+            name = arr.dtype.name
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        if name is None:
             raise TypeError(f"cannot send dtype {arr.dtype} for {layer}/{param}")
         pad = (-self.size) % 8
         if pad:
@@ -52,13 +59,13 @@ class _Packer:
             "layer": layer,
             "param": param,
             "kind": kind,
-            "dtype": arr.dtype.name,
+            "dtype": name,
             "shape": list(arr.shape),
             "offset": self.size,
         }
         ref.update(extra)
         self.arrays.append(ref)
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        data = arr.tobytes()
         self.parts.append(data)
         self.size += len(data)
 

@@ -39,7 +39,7 @@ def dump(viz: Any) -> dict[str, Any]:
         if k not in ("_snapshots", "_esm", "_css") and not isinstance(v, (bytes, memoryview))
     }
     snaps = [
-        {"header": m.header, "data_b64": base64.b64encode(bytes(m.data)).decode("ascii")}
+        {"header": m.meta, "data_b64": base64.b64encode(bytes(m.data)).decode("ascii")}
         for m in viz._snapshots
     ]
     return {"traits": traits, "graph": traits.get("_graph"), "snapshots": snaps}

@@ -125,7 +125,7 @@ def assert_same_widget_state(a: nnv.NNViz, b: nnv.NNViz) -> None:
     assert (a.epoch, a._notice) == (b.epoch, b._notice)
     assert len(a._snapshots) == len(b._snapshots)
     for m, n in zip(a._snapshots, b._snapshots, strict=True):
-        assert json.dumps(m.header, sort_keys=True) == json.dumps(n.header, sort_keys=True)
+        assert json.dumps(m.meta, sort_keys=True) == json.dumps(n.meta, sort_keys=True)
         assert m.data == n.data
 
 

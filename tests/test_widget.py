@@ -37,7 +37,7 @@ def test_state_is_graph_json_plus_binary_snapshots(comm_log: CommLog) -> None:
     assert viz._graph["neuron_source"] == {"fc1": "x", "fc2": "fc1"}  # through relu1
     snap = viz._snapshots[0]
     assert isinstance(snap.data, bytes) and len(snap.data) > 64 * 32 * 2
-    assert snap.header["epoch"] == -1 and snap.header["label"] == "init"
+    assert snap.meta["epoch"] == -1 and snap.meta["label"] == "init"
     for kind, data, _ in comm_log.messages:
         assert not _has_float_list(data), f"a JSON float list in a {kind} message"
     assert comm_log.binary_bytes >= 64 * 32 * 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -41,6 +42,11 @@ class ModelAdapter(ABC):
         """Gradients of the parameters, same keys as ``parameters()``; {} where none can be had."""
         return {}
 
+    def gradient_norms(self) -> dict[str, float | None]:
+        """Per layer: the L2 norm over all its parameters' gradients (non-finite entries
+        ignored). All a record keeps of the gradients; adapters override it to skip copies."""
+        return {layer: grad_norm(g) for layer, g in self.gradients().items()}
+
     def activations(self) -> dict[str, np.ndarray]:
         """Each layer's output on the probe: (batch, *output_shape) float32; {} if no probe."""
         return {}
@@ -49,3 +55,15 @@ class ModelAdapter(ABC):
         """Like ``activations()`` but on the batch ``x`` (single-input models): used for the
         decision boundary, where ``x`` is a grid of points over the input plane."""
         raise NotImplementedError(f"{type(self).__name__} cannot run arbitrary inputs")
+
+
+def grad_norm(grads: dict[str, np.ndarray] | None) -> float | None:
+    """L2 norm over all of a layer's parameter gradients (non-finite entries ignored)."""
+    if not grads:
+        return None
+    total = 0.0
+    for g in grads.values():
+        g64 = g.astype(np.float64).ravel()
+        g64 = g64[np.isfinite(g64)]
+        total += float(np.sum(g64 * g64))
+    return math.sqrt(total)

@@ -21,6 +21,7 @@ import inspect
 import io
 import itertools
 import logging
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -220,6 +221,7 @@ class TorchAdapter(ModelAdapter):
         self._device, self._float = _device_and_dtype(model)
         self._scan_modules()
         self._args, self._kwargs = self._make_probe(inputs, input_shape)
+        self._input_acts: tuple[Any, dict[str, np.ndarray]] | None = None
         self._labels = None if labels is None else self._cut(self._to_tensor(labels), "labels")
         self._input_names = self._name_inputs()
         self._graph: Graph | None = None
@@ -287,6 +289,28 @@ class TorchAdapter(ModelAdapter):
             out[name] = layer
         return out
 
+    def gradient_norms(self) -> dict[str, float | None]:
+        """Per-layer gradient norms computed in torch: no copies of the gradients (a record
+        keeps only the norms). Same gradients as ``gradients()``; non-finite entries ignored."""
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        grads: dict[int, torch.Tensor | None]
+        if all(p.grad is not None for p in trainable):
+            grads = {id(p): p.grad for p in trainable}
+        else:
+            grads = self._compute_gradients(trainable)
+        out: dict[str, float | None] = {}
+        with torch.no_grad():
+            for name, owned in self._owners().items():
+                if not owned.params:
+                    continue
+                total = 0.0
+                for _pname, _sub, _attr, p in owned.params:
+                    g = grads.get(id(p))
+                    if g is not None:
+                        total += _sum_squares(g.detach())
+                out[name] = math.sqrt(total)
+        return out
+
     def activations(self) -> dict[str, np.ndarray]:
         """Output of every input, module and output node on the probe, (batch, ...) float32.
 
@@ -299,19 +323,24 @@ class TorchAdapter(ModelAdapter):
             if (path := self._node_path.get(layer.name)) is not None
         }
         with self._guard(), torch.no_grad(), self._attention_hooks(module_nodes) as attention:
-            run = self._forward(capture=set(module_nodes.values()))
+            captured, output = self._capture(set(module_nodes.values()))
         self.attention = attention
         acts: dict[str, np.ndarray] = {}
         inputs = [layer.name for layer in graph.layers if layer.kind == "input"]
-        for name, arg in zip(inputs, [*self._args, *self._kwargs.values()], strict=False):
-            t = _first_tensor(arg)
-            if t is not None:
-                acts[name] = _to_numpy(t)
+        if self._input_acts is None or self._input_acts[0] is not self._args:
+            # the probe never changes: copied once (activations_for swaps in other args)
+            got = {}
+            for name, arg in zip(inputs, [*self._args, *self._kwargs.values()], strict=False):
+                t = _first_tensor(arg)
+                if t is not None:
+                    got[name] = _to_numpy(t)
+            self._input_acts = (self._args, got)
+        acts.update(self._input_acts[1])
         for name, path in module_nodes.items():
-            if path in run.captured:
-                acts[name] = run.captured[path]
+            if path in captured:
+                acts[name] = captured[path]
         outputs = [layer.name for layer in graph.layers if layer.kind == "output"]
-        for name, t in zip(outputs, _tensor_leaves(run.output), strict=False):
+        for name, t in zip(outputs, _tensor_leaves(output), strict=False):
             acts[name] = _to_numpy(t)
         return acts
 
@@ -539,8 +568,13 @@ class TorchAdapter(ModelAdapter):
         if mha is not None:
             # The fused path skips the submodules of TransformerEncoderLayer: no hooks, no shapes.
             mha.set_fastpath_enabled(False)
-        cuda = sorted(
-            {p.device.index or 0 for p in self.model.parameters() if p.device.type == "cuda"}
+        # no CUDA RNG to protect unless CUDA is in use (this runs at every record)
+        cuda = (
+            sorted(
+                {p.device.index or 0 for p in self.model.parameters() if p.device.type == "cuda"}
+            )
+            if torch.cuda.is_initialized()
+            else []
         )
         try:
             with torch.random.fork_rng(devices=cuda):
@@ -555,6 +589,36 @@ class TorchAdapter(ModelAdapter):
                     m._buffers[name] = b
                     if b.shape == copy.shape:
                         b.copy_(copy)
+
+    def _capture(self, paths: set[str]) -> tuple[dict[str, np.ndarray], Any]:
+        """One probe pass keeping the first output of each module in ``paths``: only those
+        modules get a (cheap) hook; this runs at every record. On failure the pass is
+        repeated with ``_forward``'s bookkeeping hooks, for an error that names the layer."""
+        captured: dict[str, np.ndarray] = {}
+
+        def post(path: str) -> Callable[..., None]:
+            def hook(_m: nn.Module, _a: Any, output: Any) -> None:
+                if path in captured:
+                    return
+                t = output if isinstance(output, torch.Tensor) else _first_tensor(output)
+                if t is not None:
+                    captured[path] = _to_numpy(t)  # copy now: later in-place ops change it
+
+            return hook
+
+        handles = [self._mods[p].register_forward_hook(post(p)) for p in paths if p in self._mods]
+        try:
+            output = self.model(*self._args, **self._kwargs)
+        except Exception:
+            for h in handles:
+                h.remove()
+            handles = []
+            run = self._forward(capture=paths)  # raises the ValueError naming the layer
+            return run.captured, run.output
+        finally:
+            for h in handles:
+                h.remove()
+        return captured, output
 
     def _forward(self, capture: set[str] | None = None) -> _Run:
         """One forward pass of the probe with hooks; a ValueError naming the failing layer."""
@@ -1167,6 +1231,23 @@ def _tensor_leaves(x: Any) -> list[torch.Tensor]:
 def _first_tensor(x: Any) -> torch.Tensor | None:
     leaves = _tensor_leaves(x)
     return leaves[0] if leaves else None
+
+
+def _sum_squares(g: torch.Tensor) -> float:
+    """Sum of squares in float64, non-finite entries left out (dense or sparse gradients)."""
+    if g.is_sparse:
+        g = g.coalesce().values()
+    if g.device.type == "cpu" and g.dtype == torch.float32 and g.is_contiguous():
+        # a view, no copy; einsum's own loop (no BLAS threads next to torch's) in float64
+        a = g.numpy().ravel()
+        sq = float(np.einsum("i,i->", a, a, dtype=np.float64))
+        if math.isfinite(sq):
+            return sq
+    sq = float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
+    if not math.isfinite(sq):
+        g = g[torch.isfinite(g)]
+        sq = float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
+    return sq
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
