@@ -33,6 +33,7 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook
 from torch.utils import _pytree as pytree
 
 from ..graph import Graph, Layer, Shape
@@ -298,18 +299,27 @@ class TorchAdapter(ModelAdapter):
             grads = {id(p): p.grad for p in trainable}
         else:
             grads = self._compute_gradients(trainable)
-        out: dict[str, float | None] = {}
+        totals: dict[str, float] = {}
+        tensors: list[torch.Tensor] = []
+        owner: list[str] = []
+        for name, owned in self._owners().items():
+            if not owned.params:
+                continue
+            totals[name] = 0.0
+            for _pname, _sub, _attr, p in owned.params:
+                g = grads.get(id(p))
+                if g is not None:
+                    tensors.append(g.detach())
+                    owner.append(name)
         with torch.no_grad():
-            for name, owned in self._owners().items():
-                if not owned.params:
-                    continue
-                total = 0.0
-                for _pname, _sub, _attr, p in owned.params:
-                    g = grads.get(id(p))
-                    if g is not None:
-                        total += _sum_squares(g.detach())
-                out[name] = math.sqrt(total)
-        return out
+            try:  # one fused call for all of them (as clip_grad_norm_ does)
+                norms = torch.stack(torch._foreach_norm(tensors)).tolist() if tensors else []
+            except Exception:  # sparse, mixed devices or dtypes: one by one
+                norms = [math.nan] * len(tensors)
+            for name, g, norm in zip(owner, tensors, norms, strict=True):
+                # non-finite entries (or a float32 overflow): exact, without them
+                totals[name] += norm * norm if math.isfinite(norm) else _sum_squares(g)
+        return {name: math.sqrt(total) for name, total in totals.items()}
 
     def activations(self) -> dict[str, np.ndarray]:
         """Output of every input, module and output node on the probe, (batch, ...) float32.
@@ -555,20 +565,23 @@ class TorchAdapter(ModelAdapter):
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
         """Run something on the model and leave no trace: buffers, modes, RNG, MHA fast path."""
-        modules = list(self.model.modules())
-        modes = [m.training for m in modules]
-        saved = [
-            (m, name, b, b.detach().clone())
-            for m in modules
-            for name, b in m._buffers.items()
-            if b is not None
-        ]
-        mha = getattr(torch.backends, "mha", None)
+        # one pass over the modules (this runs at every record, inside the training loop)
+        modules: list[tuple[nn.Module, bool]] = []
+        saved: list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]] = []
+        has_mha = False
+        for m in self.model.modules():
+            modules.append((m, m.training))
+            if m._buffers:
+                saved.extend(
+                    (m, n, b, b.detach().clone()) for n, b in m._buffers.items() if b is not None
+                )
+            has_mha = has_mha or isinstance(m, nn.MultiheadAttention)
+        mha = getattr(torch.backends, "mha", None) if has_mha else None
         fast = mha.get_fastpath_enabled() if mha is not None else None
         if mha is not None:
             # The fused path skips the submodules of TransformerEncoderLayer: no hooks, no shapes.
             mha.set_fastpath_enabled(False)
-        # no CUDA RNG to protect unless CUDA is in use (this runs at every record)
+        # no CUDA RNG to protect unless CUDA is in use
         cuda = (
             sorted(
                 {p.device.index or 0 for p in self.model.parameters() if p.device.type == "cuda"}
@@ -582,8 +595,9 @@ class TorchAdapter(ModelAdapter):
         finally:
             if mha is not None and fast is not None:
                 mha.set_fastpath_enabled(fast)
-            for m, mode in zip(modules, modes, strict=True):
-                m.training = mode
+            for m, mode in modules:
+                if m.training is not mode:
+                    m.training = mode
             with torch.no_grad():
                 for m, name, b, copy in saved:
                     m._buffers[name] = b
@@ -591,33 +605,31 @@ class TorchAdapter(ModelAdapter):
                         b.copy_(copy)
 
     def _capture(self, paths: set[str]) -> tuple[dict[str, np.ndarray], Any]:
-        """One probe pass keeping the first output of each module in ``paths``: only those
-        modules get a (cheap) hook; this runs at every record. On failure the pass is
-        repeated with ``_forward``'s bookkeeping hooks, for an error that names the layer."""
+        """One probe pass keeping the first output of each module in ``paths``; this runs at
+        every record. One global forward hook (``register_module_forward_hook``) for the pass,
+        not one per module: registering and removing N hooks costs more than the pass itself.
+        On failure the pass is repeated with ``_forward``'s bookkeeping hooks, for an error
+        that names the layer."""
         captured: dict[str, np.ndarray] = {}
+        wanted = {id(m): p for p, m in self._mods.items() if p in paths}
 
-        def post(path: str) -> Callable[..., None]:
-            def hook(_m: nn.Module, _a: Any, output: Any) -> None:
-                if path in captured:
-                    return
-                t = output if isinstance(output, torch.Tensor) else _first_tensor(output)
-                if t is not None:
-                    captured[path] = _to_numpy(t)  # copy now: later in-place ops change it
+        def hook(m: nn.Module, _a: Any, output: Any) -> None:
+            path = wanted.get(id(m))
+            if path is None or path in captured or self._mods.get(path) is not m:
+                return  # not ours (another model, or a module replaced since)
+            t = output if isinstance(output, torch.Tensor) else _first_tensor(output)
+            if t is not None:
+                captured[path] = _to_numpy(t)  # copy now: later in-place ops change it
 
-            return hook
-
-        handles = [self._mods[p].register_forward_hook(post(p)) for p in paths if p in self._mods]
+        handle = register_module_forward_hook(hook)
         try:
             output = self.model(*self._args, **self._kwargs)
         except Exception:
-            for h in handles:
-                h.remove()
-            handles = []
+            handle.remove()
             run = self._forward(capture=paths)  # raises the ValueError naming the layer
             return run.captured, run.output
         finally:
-            for h in handles:
-                h.remove()
+            handle.remove()
         return captured, output
 
     def _forward(self, capture: set[str] | None = None) -> _Run:
@@ -1237,12 +1249,6 @@ def _sum_squares(g: torch.Tensor) -> float:
     """Sum of squares in float64, non-finite entries left out (dense or sparse gradients)."""
     if g.is_sparse:
         g = g.coalesce().values()
-    if g.device.type == "cpu" and g.dtype == torch.float32 and g.is_contiguous():
-        # a view, no copy; einsum's own loop (no BLAS threads next to torch's) in float64
-        a = g.numpy().ravel()
-        sq = float(np.einsum("i,i->", a, a, dtype=np.float64))
-        if math.isfinite(sq):
-            return sq
     sq = float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
     if not math.isfinite(sq):
         g = g[torch.isfinite(g)]
