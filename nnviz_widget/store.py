@@ -750,6 +750,7 @@ _NOT_STATE = frozenset(
 
 
 def _widget_state(viz: Any) -> dict[str, Any]:
+    viz.flush()  # every recorded epoch, also those record() has not sent yet
     traits: dict[str, Any] = {}
     for name in viz.trait_names(sync=True):
         if name in _NOT_STATE or name.startswith(("_model_", "_view_")):
@@ -911,6 +912,7 @@ def to_png(
         raise RuntimeError(
             f"to_png needs the widget on screen in a running notebook: {_DISPLAY_FIRST}"
         )
+    viz.flush()
     rid = secrets.token_hex(8)
     replies: list[dict[str, Any]] = []
 

@@ -512,7 +512,9 @@ class Recorder:
             snap.acts[name]["attn"] = w[:k].astype(np.float16)
         ratios = grad_ratios(self.graph, {n: st.get("grad_norm") for n, st in snap.stats.items()})
         for layer in self.graph.layers:
-            h = layer_health(layer, acts.get(layer.name))
+            # the output repeats its predecessor; the probe input is the same every epoch
+            skip = layer.kind == "output" or (layer.kind == "input" and snap.epoch != INIT_EPOCH)
+            h = layer_health(layer, None if skip else acts.get(layer.name))
             st = snap.stats.get(layer.name, {})
             h["grad_ratio"] = ratios.get(layer.name)
             h["update_ratio"] = st.get("update_ratio")

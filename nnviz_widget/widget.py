@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import time
+import weakref
 from typing import Any, ClassVar
 
 import anywidget
@@ -158,6 +160,32 @@ class SnapshotModel(widgets.Widget):
         return f"SnapshotModel(epoch={self.meta.get('epoch')}, {len(self.data):,} bytes)"
 
 
+#: views that may hold unsent epochs; flushed when a notebook cell ends
+_LIVE: weakref.WeakSet[NNViz] = weakref.WeakSet()
+_HOOKED: list[Any] = []
+
+
+def _flush_all(*_args: Any) -> None:
+    for viz in list(_LIVE):
+        try:
+            viz.flush()
+        except Exception:  # a closed widget must not break the user's next cell
+            _LIVE.discard(viz)
+
+
+def _flush_after_each_cell() -> None:
+    """Register (once per IPython shell) a post_run_cell hook flushing every live view."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None or any(h is ip for h in _HOOKED):
+        return
+    ip.events.register("post_run_cell", _flush_all)
+    _HOOKED.append(ip)
+
+
 class NNViz(anywidget.AnyWidget):
     """Shows a model's structure and its recorded training; see the README for the API."""
 
@@ -193,6 +221,7 @@ class NNViz(anywidget.AnyWidget):
         max_bytes: int = DEFAULT_MAX_BYTES,
         boundary: bool | None = None,
         image_shape: tuple[int, ...] | None = None,
+        sync_interval: float = 0.2,
         **kwargs: Any,
     ) -> None:
         unknown = set(kwargs) - {
@@ -209,7 +238,7 @@ class NNViz(anywidget.AnyWidget):
             raise TypeError(
                 f"NNViz() got unexpected keyword argument(s) {sorted(unknown)}; accepted: inputs, "
                 "input_shape, labels, max_bytes, layer, mode, color_by, delta_ref, "
-                "max_connections, height, epoch, sample, boundary, image_shape"
+                "max_connections, height, epoch, sample, boundary, image_shape, sync_interval"
             )
         if isinstance(model, Recorder):
             if any(v is not None for v in (inputs, input_shape, labels, boundary, image_shape)):
@@ -228,6 +257,12 @@ class NNViz(anywidget.AnyWidget):
                 image_shape=image_shape,
             )
         self.recorder = recorder
+        if not sync_interval >= 0:
+            raise ValueError(f"sync_interval must be >= 0 seconds, got {sync_interval!r}")
+        self.sync_interval = float(sync_interval)
+        # epochs recorded but not yet sent (see _on_record), and when the last were sent
+        self._pending: list[Snapshot] = []
+        self._last_sync = -float("inf")
         layer = kwargs.pop("layer", "")
         super().__init__(_bundle=shared_bundle(), **kwargs)
         self._graph = recorder.graph.to_dict()
@@ -245,8 +280,10 @@ class NNViz(anywidget.AnyWidget):
         self._sync_enum_index({"name": "mode"})
         self._sync_enum_index({"name": "color_by"})
         self._sync_enum_index({"name": "delta_ref"})
-        recorder.subscribe(self._on_record)
         self._controls: widgets.Widget | None = None
+        recorder.subscribe(self._on_record)
+        _LIVE.add(self)
+        _flush_after_each_cell()
 
     def __repr__(self) -> str:
         g = self.recorder.graph
@@ -265,8 +302,24 @@ class NNViz(anywidget.AnyWidget):
         return self.recorder.history
 
     def record(self, epoch: int, **metrics: Any) -> None:
-        """Record the model now as ``epoch`` with metrics (floats); the view updates live."""
+        """Record the model now as ``epoch`` with metrics (floats); the view updates live.
+
+        In a fast loop the browser gets new epochs at most every ``sync_interval`` seconds
+        (several at once); the rest are sent when the cell ends, or by ``flush()``."""
         self.recorder.record(epoch, **metrics)
+
+    def flush(self) -> None:
+        """Send the recorded epochs the browser doesn't have yet (record() batches them)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        models = [self._model_for(s) for s in pending]
+        self._last_sync = time.monotonic()
+        # the slider's range grows first (a value past its max would be clamped), then the
+        # new snapshots, then the followed epoch (held back while they were pending)
+        self._update_controls_range()
+        self._snapshots = [*self._snapshots, *models]
+        self.send_state("epoch")
 
     def keras_callback(self) -> Any:
         """A keras Callback recording every epoch end (with all of Keras' logs)."""
@@ -355,10 +408,24 @@ class NNViz(anywidget.AnyWidget):
         self._models[id(snap)] = m
         return m
 
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # a followed epoch travels with its snapshot (flush), not ahead of it
+        if key == "epoch" and self._pending:
+            return False
+        return super()._should_send_property(key, value)
+
     def _on_record(self, event: str, snap: Snapshot | None) -> None:
+        """Recorder events. A new epoch waits in ``_pending`` and is sent with the others at
+        most every ``sync_interval`` seconds: each costs a widget model and two messages, which
+        in a loop of 20 ms epochs was most of what recording cost. ``epoch`` follows at once
+        on this side (the browser gets it with the snapshots)."""
         if snap is None:
+            if event == "flush":
+                self.flush()
             return
         if event == "thin":
+            if any(p is snap for p in self._pending):
+                return  # not sent yet: it goes thinned
             old = self._models.get(id(snap))
             new = self._model_for(snap)
             # replace one child: the browser re-decodes only it
@@ -367,21 +434,26 @@ class NNViz(anywidget.AnyWidget):
                 old.close()
             self._update_notice()
             return
-        prev_last = self._snapshots[-1].meta.get("epoch") if self._snapshots else None
-        follow = self.epoch == prev_last or self.epoch == INIT_EPOCH
-        model = self._model_for(snap)
-        # the slider's range grows first (a value past its max would be clamped), then the new
-        # snapshot and the followed epoch go to the browser in one message
-        self._update_controls_range()
-        with self.hold_sync():
-            if event == "replace":
-                old_model = self._snapshots[-1]
-                self._snapshots = [*self._snapshots[:-1], model]
-                old_model.close()
+        last = self._pending[-1].epoch if self._pending else self._snapshots[-1].meta["epoch"]
+        follow = self.epoch in (last, INIT_EPOCH)
+        if event == "replace":
+            if self._pending:
+                self._pending[-1] = snap
             else:
-                self._snapshots = [*self._snapshots, model]
-            if follow:  # live: follow the newest epoch unless the user scrubbed back
-                self.epoch = snap.epoch
+                old_model = self._snapshots[-1]
+                new_model = self._model_for(snap)
+                with self.hold_sync():
+                    self._snapshots = [*self._snapshots[:-1], new_model]
+                    if follow:
+                        self.epoch = snap.epoch
+                old_model.close()
+                return
+        else:
+            self._pending.append(snap)
+        if follow:  # live: follow the newest epoch unless the user scrubbed back
+            self.epoch = snap.epoch
+        if time.monotonic() - self._last_sync >= self.sync_interval:
+            self.flush()
 
     def _update_notice(self) -> None:
         notes = list(self.recorder.notes)
@@ -409,6 +481,7 @@ class NNViz(anywidget.AnyWidget):
 
     def controls(self) -> widgets.Widget:
         """The view with its controls (what a cell shows for ``viz``); built once, reused."""
+        self.flush()
         if self._controls is not None:
             return self._controls
         names = self.recorder.graph.names

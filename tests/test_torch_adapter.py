@@ -582,3 +582,23 @@ def test_activations_of_every_module_node() -> None:
     modules = [layer.name for layer in g if layer.op[0].isupper() and layer.kind != "other"]
     assert set(modules) <= set(acts)
     assert acts["layers.0.self_attn"].shape == (2, 5, 16)
+
+
+def test_parameters_follow_a_replaced_module_or_parameter() -> None:
+    """Parameters are read from the known objects while they are the model's; a module or a
+    parameter replaced since is found again by its path."""
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    adapter = TorchAdapter(model, inputs=_x(2, 4))
+    before = adapter.parameters()
+    np.testing.assert_array_equal(before["0"]["weight"], model[0].weight.detach().numpy())
+    with torch.no_grad():
+        model[0].weight.add_(1.0)  # in place: same object, new values
+    np.testing.assert_array_equal(
+        adapter.parameters()["0"]["weight"], model[0].weight.detach().numpy()
+    )
+    model[0] = nn.Linear(4, 3)  # a new module at the same path
+    np.testing.assert_array_equal(
+        adapter.parameters()["0"]["weight"], model[0].weight.detach().numpy()
+    )
+    model[2].bias = nn.Parameter(torch.full((2,), 7.0))  # a new parameter object
+    np.testing.assert_array_equal(adapter.parameters()["2"]["bias"], [7.0, 7.0])

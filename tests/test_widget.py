@@ -63,7 +63,7 @@ def test_wire_round_trip_exact() -> None:
 
 def test_record_sends_only_the_new_epoch(comm_log: CommLog) -> None:
     m = FakeModel((100, 50, 10))
-    viz = nnv.NNViz(m)
+    viz = nnv.NNViz(m, sync_interval=0)  # every record sends at once
     one_epoch = len(viz._snapshots[0].data)
     for e in range(3):
         m.step(seed=e)
@@ -75,6 +75,29 @@ def test_record_sends_only_the_new_epoch(comm_log: CommLog) -> None:
     # one new snapshot's bytes (plus nothing else binary), not the 5 snapshots of history
     assert one_epoch * 0.8 <= sent <= one_epoch * 1.2, (sent, one_epoch)
     assert comm_log.json_bytes < 20_000
+
+
+def test_fast_records_are_batched_then_flushed(comm_log: CommLog) -> None:
+    m = FakeModel((100, 50, 10))
+    viz = nnv.NNViz(m, sync_interval=3600)
+    one_epoch = len(viz._snapshots[0].data)
+    m.step(seed=0)
+    viz.record(0, loss=1.0)  # the first goes at once
+    assert [s.meta["epoch"] for s in viz._snapshots] == [-1, 0]
+    comm_log.clear()
+    for e in range(1, 4):
+        m.step(seed=e)
+        viz.record(e, loss=1.0)
+    assert comm_log.binary_bytes == 0 and viz.epoch == 3  # held back; epoch follows here
+    viz.flush()  # (a notebook cell's end does this)
+    assert [s.meta["epoch"] for s in viz._snapshots] == [-1, 0, 1, 2, 3]
+    # each held-back epoch's bytes once, as its own child; nothing of the history again
+    assert one_epoch * 2.4 <= comm_log.binary_bytes <= one_epoch * 3.6
+    sent_epochs = [
+        d["state"]["epoch"] for k, d, _ in comm_log.messages if "epoch" in d.get("state", {})
+    ]
+    assert sent_epochs[-1] == 3
+    assert viz.history.epochs == [0, 1, 2, 3]
 
 
 def test_live_follow_unless_scrubbed_back() -> None:
@@ -137,6 +160,7 @@ def test_slider_range_grows_live() -> None:
     viz.controls()
     for e in range(5):
         viz.record(e)
+    viz.flush()
     assert viz._slider.min == -1 and viz._slider.max == 4
 
 

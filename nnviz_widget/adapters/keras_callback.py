@@ -27,4 +27,7 @@ def make_callback(recorder: Any) -> Any:
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             record(self.offset + int(epoch), **dict(logs or {}))
 
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+            recorder._emit("flush", None)  # a view sends the epochs it still holds back
+
     return NNVizCallback()

@@ -223,6 +223,7 @@ class TorchAdapter(ModelAdapter):
         self._scan_modules()
         self._args, self._kwargs = self._make_probe(inputs, input_shape)
         self._input_acts: tuple[Any, dict[str, np.ndarray]] | None = None
+        self._param_ids: list[int] | None = None
         self._labels = None if labels is None else self._cut(self._to_tensor(labels), "labels")
         self._input_names = self._name_inputs()
         self._graph: Graph | None = None
@@ -242,11 +243,17 @@ class TorchAdapter(ModelAdapter):
     def parameters(self) -> ParamDict:
         """{node name: {param name: float32 copy}} in canonical orientation."""
         out: ParamDict = {}
-        for name, owned in self._owners().items():
+        owners = self._owners()
+        # the user may have replaced a module or a parameter since: then each is resolved by
+        # its path; while the model's parameters are the same objects, the known ones are read
+        ids = [id(p) for p in self.model.parameters()]
+        if self._param_ids is None:
+            self._param_ids = ids
+        same = ids == self._param_ids
+        for name, owned in owners.items():
             layer: dict[str, np.ndarray] = {}
-            for pname, _sub, attr, _p in owned.params:
-                # resolve by path each time: the user may have replaced a module since
-                found = self._param_at(owned.path, pname)
+            for pname, known_sub, attr, known_p in owned.params:
+                found = (known_sub, known_p) if same else self._param_at(owned.path, pname)
                 if found is not None:
                     sub, p = found
                     layer[pname] = _to_numpy(_canonical(sub, attr, p.detach()))
