@@ -359,3 +359,38 @@ def test_torch_backend_in_subprocess() -> None:
     assert {x["name"]: x["parent"] for x in nested["layers"]}["inner1"] == "block"
     cnn = models["small_cnn"]
     assert cnn["param_shapes"]["conv"]["weight"] == [4, 1, 3, 3]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.function: TF backend")
+def test_compiled_probe_passes_equal_the_eager_ones() -> None:
+    """On TensorFlow each record runs the probe pass and the gradient pass as tf.functions
+    traced at construction; they give what the eager passes give, and follow the weights."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6,))
+    h = keras.layers.Dense(5, activation="tanh", name="h")(inp)
+    out = keras.layers.Dense(3, name="o")(h)
+    model = keras.Model(inp, out)
+    x = np.random.default_rng(0).normal(size=(8, 6)).astype("float32")
+    y = np.arange(8) % 3
+    adapter = KerasAdapter(model, inputs=x, labels=y)
+    adapter.activations()  # the first (eager) pass compiles the next ones
+    adapter.gradients()
+    fns = [f for k, f in adapter._fns.items() if k != "attention"]
+    assert len(fns) == 2 and all(
+        isinstance(f, tf.types.experimental.PolymorphicFunction) for f in fns
+    )
+    model.layers[1].kernel.assign(model.layers[1].kernel + 0.5)  # the weights move on
+    acts, grads = adapter.activations(), adapter.gradients()
+    eager = adapter._run_functional()
+    for name, v in eager.items():
+        np.testing.assert_allclose(acts[name], np.asarray(v), rtol=1e-5, atol=1e-6)
+    with tf.GradientTape() as tape:
+        loss = adapter._loss(model(x, training=False))
+    ref = tape.gradient(loss, [v.value for _, _, v, _ in adapter._vars])
+    flat = [grads[name][canon] for name, canon, _, _ in adapter._vars]
+    for got, want in zip(flat, ref, strict=True):  # same values (canonical orientation aside)
+        np.testing.assert_allclose(
+            np.sort(got.ravel()), np.sort(np.asarray(want).ravel()), rtol=1e-5, atol=1e-7
+        )

@@ -157,6 +157,9 @@ class KerasAdapter(ModelAdapter):
         #: probe averaged over heads, (batch, queries, keys) float32 (``MultiHeadAttention``)
         self.attention: dict[str, np.ndarray] = {}
         self._loss_kinds: list[str] | None = None
+        #: compiled probe passes (TensorFlow backend): a record runs each as one graph call
+        #: instead of an eager pass (~10x faster on small models; see _compiled)
+        self._fns: dict[Any, Any] = {}
         if self._net is not None:
             self._graph = self._functional_graph(self._net)
             if self._probe is not None:
@@ -645,7 +648,10 @@ class KerasAdapter(ModelAdapter):
         if self._probe is None:
             return {}
         if self._net is not None:
-            record = self._guarded(self._run_functional)
+            record = self._compiled("acts", self._probe)
+            if record is None:
+                record = self._guarded(self._run_functional)
+                self._prepare("acts", self._acts_fn, self._probe)
         else:
             calls, outs = self._guarded(self._run_subclassed)
             inputs = [x.name for x in self._graph.layers if x.kind == "input"]
@@ -702,12 +708,67 @@ class KerasAdapter(ModelAdapter):
     def _tf_gradients(self, variables: list[Any]) -> list[Any]:
         import tensorflow as tf
 
-        with tf.GradientTape() as tape:
-            outputs = self.model(self._model_input(), training=False)
-            loss = self._loss(outputs)
-        grads = tape.gradient(loss, [v.value for v in variables])
-        # an Embedding's gradient is a sparse IndexedSlices: densify it
-        return [None if g is None else tf.convert_to_tensor(g) for g in grads]
+        def grads_of(x: Any) -> list[Any]:
+            with tf.GradientTape() as tape:
+                outputs = self.model(x, training=False)
+                loss = self._loss(outputs)
+            grads = tape.gradient(loss, [v.value for v in variables])
+            # an Embedding's gradient is a sparse IndexedSlices: densify it
+            return [None if g is None else tf.convert_to_tensor(g) for g in grads]
+
+        key = ("grads", *(id(v) for v in variables))
+        got = self._compiled(key, self._model_input())
+        if got is None:
+            got = grads_of(self._model_input())  # eager: the first time, or as the fallback
+            self._prepare(key, lambda: grads_of, self._model_input())
+        return list(got)
+
+    def _acts_fn(self) -> Callable[[Any], dict[str, Any]]:
+        """The functional pass of ``activations()`` as a function of the probe (for tracing)."""
+
+        def run(probe: Any) -> dict[str, Any]:
+            saved, self._probe = self._probe, probe
+            try:
+                return {k: v for k, v in self._run_functional().items() if v is not None}
+            finally:
+                self._probe = saved
+
+        return run
+
+    def _compiled(self, key: Any, x: Any) -> Any:
+        """The ``tf.function`` made by ``_prepare`` for ``key`` run on ``x``, or None where the
+        eager pass must run: none made (other backends; models with attention layers, whose
+        scores are read in numpy during the pass; the first call), or it failed once (then
+        eager for good, which raises the error that names the layer if there is one)."""
+        fn = self._fns.get(key)
+        if not fn:
+            return None
+        try:
+            return fn(x)
+        except Exception:
+            self._fns[key] = False
+            return None
+
+    def _prepare(self, key: Any, build: Callable[[], Callable[..., Any]], x: Any) -> None:
+        """After a probe pass's first (eager) run: compile it with ``tf.function`` and trace it
+        now, at construction, so that tracing is not paid inside the training loop. Each
+        record then runs it as one graph call (~10x faster than eager on small models)."""
+        if key in self._fns or self.backend != "tensorflow" or self._has_attention():
+            return
+        try:
+            import tensorflow as tf
+
+            fn = tf.function(build(), reduce_retracing=True)
+            fn(x)
+            self._fns[key] = fn
+        except Exception:
+            self._fns[key] = False
+
+    def _has_attention(self) -> bool:
+        if "attention" not in self._fns:
+            layers = self.model._flatten_layers(include_self=True, recursive=True)
+            self._fns["attention"] = any(isinstance(x, _ATTENTION_SCORES) for x in layers)
+        return bool(self._fns["attention"])
 
     def _torch_gradients(self, variables: list[Any]) -> list[Any]:
         import torch
