@@ -5,6 +5,12 @@ same 20,000 connections as a plotly Scatter3d figure scrubbed with its own frame
 (``Plotly.animate``), in the same browser, same canvas size, pixel ratio 1. A frame counts as
 painted once a 1-pixel read of the canvas returns after the change (one rAF would only measure
 queuing). Goal: nnviz >= 20x faster. Prints ratios; asserts nothing.
+
+Under a software rasterizer (this machine: SwiftShader) a frame of 20,000 blended lines costs
+~70 ms of pixel filling, so nnviz keeps slow frames (js/src/renderer.ts) and shows them again
+when the user scrubs back to an epoch already shown; a GPU renders the frame in ~1 ms and keeps
+nothing. Both cases are timed and printed apart: "rendered" is an epoch's first paint,
+"revisited" one served from a kept frame.
 """
 
 from __future__ import annotations
@@ -34,11 +40,13 @@ NNVIZ_SCRUB = """async (n) => {
   const times = [];
   for (let k = 0; k < n; k++) {
     const before = root.dataset.frame;
+    const hits = (window.__nnviz && window.__nnviz.keptHits) || 0;
     const t0 = performance.now();
     m.model.set('epoch', epochs[k % epochs.length]);
     while (root.dataset.frame === before) await new Promise(requestAnimationFrame);
     ctx.getImageData(0, 0, 1, 1);  // the paint has landed
-    times.push(performance.now() - t0);
+    const kept = ((window.__nnviz && window.__nnviz.keptHits) || 0) > hits;
+    times.push([performance.now() - t0, kept]);
     await new Promise(r => setTimeout(r, 30));
   }
   return times;
@@ -179,13 +187,22 @@ def main() -> None:
         pl = page2.evaluate(PLOTLY_SCRUB, max(4, CHANGES // 3))
         browser.close()
 
-    a, b = statistics.median(nn), statistics.median(pl)
+    rendered = [t for t, kept in nn if not kept]
+    revisits = [t for t, kept in nn if kept]
+    b = statistics.median(pl)
     print(f"784-128-10 MLP, {drawn} connections drawn, canvas {size[0]}x{size[1]} at pixel ratio 1")
-    each = json.dumps([round(t) for t in nn])
-    print(f"  nnviz  epoch change -> painted frame: median {a:8.1f} ms  ({each})")
+    print("  nnviz  epoch change -> painted frame:")
+    for what, ts in (
+        ("rendered (an epoch not shown before)", rendered),
+        ("revisited (kept frame)", revisits),
+    ):
+        if ts:
+            each = json.dumps([round(t) for t in ts])
+            a = statistics.median(ts)
+            print(f"    {what:38s} median {a:7.1f} ms   {b / a:5.1f}x faster than plotly  ({each})")
     each = json.dumps([round(t) for t in pl])
-    print(f"  plotly frame change -> painted frame: median {b:8.1f} ms  ({each})")
-    print(f"ratio plotly / nnviz: {b / a:.1f}x faster   (goal >= 20x)")
+    print(f"  plotly frame change -> painted frame: median {b:7.1f} ms  ({each})")
+    print("goal: >= 20x faster than plotly")
 
 
 if __name__ == "__main__":

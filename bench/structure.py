@@ -235,6 +235,7 @@ window.benchResult = (async () => {
 
 def page_for(viz: Any) -> str:
     """The bench page for a built NNViz: its synced traits, the snapshot children's bytes."""
+    viz.flush()
     state: dict[str, Any] = {}
     for name in viz.keys:
         if name.startswith(("_model_", "_view_", "_dom_classes", "_esm", "_css", "_anywidget")):

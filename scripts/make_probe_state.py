@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 def dump(viz: Any) -> dict[str, Any]:
     """The widget's synced state as portable JSON (no comm, no kernel)."""
+    viz.flush()  # every recorded epoch (record() batches a fast loop's)
     state = viz.get_state()
     traits = {
         k: v

@@ -20,6 +20,13 @@ export interface PaintTarget {
   beforePaint?(): void;
   /** called after the frame is on the visible canvas */
   afterPaint?(): void;
+  /**
+   * What the frame shows, as a key: frames that took long to render (a software rasterizer)
+   * are kept under it and shown again when the key comes back (scrubbing back and forth over
+   * epochs). Null: don't keep. The view must change the key whenever anything but the
+   * keyed parts (epoch, sample) changes what is drawn.
+   */
+  cacheKey?(): string | null;
 }
 
 export interface RendererHandle {
@@ -42,6 +49,10 @@ interface DebugInfo {
   handles: number;
   memory(): { geometries: number; textures: number } | null;
   paints: number;
+  /** paints served from kept frames */
+  keptHits?: number;
+  /** bytes of kept frames */
+  keptBytes(): number;
   /** simulate a lost WebGL context (tests) */
   loseContext(): void;
 }
@@ -75,6 +86,8 @@ function debug(): void {
     software,
     handles: refs,
     paints,
+    keptHits,
+    keptBytes: () => keptBytes,
     memory: () => (shared ? { geometries: shared.info.memory.geometries, textures: shared.info.memory.textures } : null),
     loseContext: () => {
       shared?.forceContextLoss();
@@ -139,6 +152,68 @@ function ensure(): WebGLRenderer | null {
   return shared;
 }
 
+// Kept frames (see PaintTarget.cacheKey): only frames slower than SLOW_FRAME_MS to render are
+// kept (a GPU renders these views in a millisecond or two: nothing is kept there), within a
+// byte budget for the page, least recently shown dropped first.
+const SLOW_FRAME_MS = 12;
+const FRAME_BUDGET = 96 * 2 ** 20;
+const kept = new Map<PaintTarget, Map<string, HTMLCanvasElement>>();
+let keptBytes = 0;
+let keptHits = 0;
+
+function keptFrame(t: PaintTarget, key: string, w: number, h: number): HTMLCanvasElement | null {
+  const frames = kept.get(t);
+  const c = frames?.get(key);
+  if (!frames || !c) return null;
+  if (c.width !== w || c.height !== h) {
+    dropFrame(t, key);
+    return null;
+  }
+  frames.delete(key); // most recently shown last
+  frames.set(key, c);
+  return c;
+}
+
+function dropFrame(t: PaintTarget, key: string): void {
+  const frames = kept.get(t);
+  const c = frames?.get(key);
+  if (!frames || !c) return;
+  frames.delete(key);
+  keptBytes -= c.width * c.height * 4;
+  if (!frames.size) kept.delete(t);
+}
+
+function keepFrame(t: PaintTarget, key: string): void {
+  const bytes = t.canvas.width * t.canvas.height * 4;
+  if (bytes > FRAME_BUDGET / 4) return;
+  const c = document.createElement("canvas");
+  c.width = t.canvas.width;
+  c.height = t.canvas.height;
+  const g = c.getContext("2d");
+  if (!g) return;
+  g.drawImage(t.canvas, 0, 0);
+  // keys of an older view state (before "|") are never shown again: drop them first
+  const state = key.split("|")[0];
+  for (const k of [...(kept.get(t)?.keys() ?? [])]) if (k.split("|")[0] !== state) dropFrame(t, k);
+  let frames = kept.get(t);
+  if (!frames) kept.set(t, (frames = new Map()));
+  frames.set(key, c);
+  keptBytes += bytes;
+  while (keptBytes > FRAME_BUDGET) {
+    // the least recently shown frame of any view
+    const [first] = kept.entries();
+    if (!first) break;
+    const [target, fs] = first;
+    const [oldest] = fs.keys();
+    dropFrame(target, oldest);
+  }
+}
+
+/** Forget a view's kept frames (it is gone). */
+export function forgetFrames(t: PaintTarget): void {
+  for (const key of [...(kept.get(t)?.keys() ?? [])]) dropFrame(t, key);
+}
+
 function paint(t: PaintTarget): boolean {
   if (t.width <= 0 || t.height <= 0 || !t.canvas.isConnected) return false;
   const r = ensure();
@@ -150,6 +225,24 @@ function paint(t: PaintTarget): boolean {
     t.canvas.width = w;
     t.canvas.height = h;
   }
+  const key = t.cacheKey?.() ?? null;
+  const hit = key !== null ? keptFrame(t, key, w, h) : null;
+  if (hit) {
+    t.beforePaint?.();
+    const g = t.canvas.getContext("2d");
+    if (!g) return false;
+    g.clearRect(0, 0, w, h);
+    g.drawImage(hit, 0, 0);
+    paints++;
+    keptHits++;
+    if (typeof window !== "undefined" && window.__nnviz) {
+      window.__nnviz.paints = paints;
+      window.__nnviz.keptHits = keptHits;
+    }
+    t.afterPaint?.();
+    return true;
+  }
+  const started = performance.now();
   if (w > bufW || h > bufH) {
     bufW = Math.max(bufW, w);
     bufH = Math.max(bufH, h);
@@ -168,6 +261,8 @@ function paint(t: PaintTarget): boolean {
   // WebGL's origin is bottom-left: the view's pixels are the bottom rows of the buffer.
   g.clearRect(0, 0, w, h);
   g.drawImage(r.domElement, 0, bufH - h, w, h, 0, 0, w, h);
+  // the copy waited for the rasterizer: this is the frame's real cost
+  if (key !== null && performance.now() - started > SLOW_FRAME_MS) keepFrame(t, key);
   paints++;
   if (typeof window !== "undefined" && window.__nnviz) window.__nnviz.paints = paints;
   t.afterPaint?.();

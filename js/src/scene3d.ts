@@ -41,7 +41,7 @@ import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } f
 import { Disposer, fmtInt, fmtNum, fmtShape, h, listen } from "./dom";
 import { channelOf, feedsConnections, layout3d, neuronPosition, unitPosition, type LayerBox, type Layout3D } from "./layout3d";
 import { createWheelHint, isZoomWheel } from "./wheel";
-import { acquireRenderer, type PaintTarget } from "./renderer";
+import { acquireRenderer, forgetFrames, type PaintTarget } from "./renderer";
 import type { Store } from "./store";
 import type { ColorBy, GraphInfo, LayerInfo, ViewState } from "./types";
 import type { SubView, TooltipRows, ViewContext } from "./view";
@@ -490,7 +490,20 @@ export function createScene3D(ctx: ViewContext): SubView {
       ctx.setData("ready", 1);
     },
   };
+  // Kept frames (renderer.ts): the key is the view's state version plus what scrubbing
+  // changes (epoch, sample). Every other repaint (camera, hover, selection, colors, size,
+  // data) starts a new version, so an old frame is never shown for a changed view.
+  let version = 0;
+  target.cacheKey = () => {
+    const st = ctx.state();
+    return `${version}|${st.epoch}|${st.sample}`; // the sample lights feature maps in every mode
+  };
   const paint = () => {
+    version++;
+    if (!destroyed) handle.request(target);
+  };
+  /** repaint after an epoch (or sample) change only: a kept frame may serve it */
+  const paintScrub = () => {
     if (!destroyed) handle.request(target);
   };
   controls.addEventListener("change", paint);
@@ -1417,7 +1430,9 @@ export function createScene3D(ctx: ViewContext): SubView {
     if (changed.has("epoch") || changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("sample")) {
       recolor();
       if (changed.has("layer")) updateSelection();
-      paint();
+      const scrubOnly = [...changed].every((k) => k === "epoch" || k === "sample");
+      if (scrubOnly) paintScrub();
+      else paint();
     }
   }));
   d.add(store.on(() => {
@@ -1449,6 +1464,7 @@ export function createScene3D(ctx: ViewContext): SubView {
     destroy() {
       if (destroyed) return;
       destroyed = true;
+      forgetFrames(target);
       d.run();
       disposeBuilt();
       scene.remove(selOutline, hoverOutline);

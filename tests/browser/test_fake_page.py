@@ -574,3 +574,41 @@ def test_png_request_answered_with_the_visible_canvas(harness: Any) -> None:
     assert reply["data"].startswith("data:image/png;base64,")
     assert [reply["width"], reply["height"]] == canvas
     assert page.nnviz_errors == []
+
+
+def test_scrubbing_back_shows_kept_frames_never_stale_ones(harness: Any) -> None:
+    """Under a software rasterizer a slow frame is kept: an epoch shown again is served from
+    it, the same pixels; any other change (color mode, camera) makes the kept ones obsolete."""
+    page = harness
+    mount(page, "mlp")
+
+    def show(name: str, value: Any) -> tuple[float, int]:
+        frame = root_data(page)["frame"]
+        set_trait(page, name, value)
+        wait_frame_after(page, frame)
+        return canvas_stats(page)["hash"], page.evaluate("() => __nnviz.keptHits || 0")
+
+    assert page.evaluate("() => __nnviz.software") is True  # SwiftShader here: frames are slow
+    h0, _ = show("epoch", 0)
+    h1, hits = show("epoch", 1)
+    assert h1 != h0
+    again, hits2 = show("epoch", 0)
+    assert (again, hits2) == (h0, hits + 1), "epoch 0 again: its kept frame"
+    assert page.evaluate("() => __nnviz.keptBytes()") > 0
+    delta, hits3 = show("color_by", "delta")
+    assert hits3 == hits2 and delta != h0, "a new color mode renders"
+    d1, hits4 = show("epoch", 1)
+    assert hits4 == hits3 and d1 != h1, "kept frames of the weight colors are not shown"
+    d0, hits5 = show("epoch", 0)
+    assert (d0, hits5) == (delta, hits4 + 1)
+    # the camera moves: a new frame, not a kept one
+    box = page.query_selector(".nnviz-root .nnviz-canvas").bounding_box()
+    frame = root_data(page)["frame"]
+    page.mouse.move(box["x"] + 200, box["y"] + 150)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 260, box["y"] + 170, steps=4)
+    page.mouse.up()
+    wait_frame_after(page, frame)
+    moved, _ = show("epoch", 1)
+    assert moved not in (d1, h1)
+    assert page.nnviz_errors == []
