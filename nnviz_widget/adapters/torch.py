@@ -33,7 +33,6 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.module import register_module_forward_hook
 from torch.utils import _pytree as pytree
 
 from ..graph import Graph, Layer, Shape
@@ -613,30 +612,39 @@ class TorchAdapter(ModelAdapter):
 
     def _capture(self, paths: set[str]) -> tuple[dict[str, np.ndarray], Any]:
         """One probe pass keeping the first output of each module in ``paths``; this runs at
-        every record. One global forward hook (``register_module_forward_hook``) for the pass,
-        not one per module: registering and removing N hooks costs more than the pass itself.
-        On failure the pass is repeated with ``_forward``'s bookkeeping hooks, for an error
-        that names the layer."""
+        every record. Each captured module's ``forward`` is wrapped for the pass (an instance
+        attribute, removed after): a forward hook anywhere sends every module through torch's
+        slow call path, which cost more than the pass itself. On failure the pass is repeated
+        with ``_forward``'s bookkeeping hooks, for an error that names the layer."""
         captured: dict[str, np.ndarray] = {}
-        wanted = {id(m): p for p, m in self._mods.items() if p in paths}
 
-        def hook(m: nn.Module, _a: Any, output: Any) -> None:
-            path = wanted.get(id(m))
-            if path is None or path in captured or self._mods.get(path) is not m:
-                return  # not ours (another model, or a module replaced since)
-            t = output if isinstance(output, torch.Tensor) else _first_tensor(output)
-            if t is not None:
-                captured[path] = _to_numpy(t)  # copy now: later in-place ops change it
+        def wrap(path: str, forward: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                out = forward(*args, **kwargs)
+                if path not in captured:
+                    t = out if isinstance(out, torch.Tensor) else _first_tensor(out)
+                    if t is not None:
+                        captured[path] = _to_numpy(t)  # copy now: later in-place ops change it
+                return out
 
-        handle = register_module_forward_hook(hook)
+            return call
+
+        patched: list[tuple[nn.Module, Any]] = []  # (module, its own instance attribute or _NONE)
         try:
+            for path in paths:
+                m = self._mods.get(path)
+                if m is None or m is self.model:
+                    continue
+                patched.append((m, m.__dict__.get("forward", _NONE)))
+                m.forward = wrap(path, m.forward)
             output = self.model(*self._args, **self._kwargs)
         except Exception:
-            handle.remove()
+            _unpatch(patched)
+            patched = []
             run = self._forward(capture=paths)  # raises the ValueError naming the layer
             return run.captured, run.output
         finally:
-            handle.remove()
+            _unpatch(patched)
         return captured, output
 
     def _forward(self, capture: set[str] | None = None) -> _Run:
@@ -1250,6 +1258,18 @@ def _tensor_leaves(x: Any) -> list[torch.Tensor]:
 def _first_tensor(x: Any) -> torch.Tensor | None:
     leaves = _tensor_leaves(x)
     return leaves[0] if leaves else None
+
+
+_NONE = object()
+
+
+def _unpatch(patched: list[tuple[nn.Module, Any]]) -> None:
+    """Undo _capture's forward wrappers (restoring an instance ``forward`` that was there)."""
+    for m, own in reversed(patched):
+        if own is _NONE:
+            m.__dict__.pop("forward", None)
+        else:
+            m.__dict__["forward"] = own
 
 
 def _sum_squares(g: torch.Tensor) -> float:
