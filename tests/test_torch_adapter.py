@@ -602,3 +602,19 @@ def test_parameters_follow_a_replaced_module_or_parameter() -> None:
     )
     model[2].bias = nn.Parameter(torch.full((2,), 7.0))  # a new parameter object
     np.testing.assert_array_equal(adapter.parameters()["2"]["bias"], [7.0, 7.0])
+
+
+def test_probe_pass_leaves_the_modules_as_they_were() -> None:
+    """The probe pass wraps captured modules' forward for the pass only: afterwards no module
+    has an instance ``forward`` it did not have, and one that had its own keeps it."""
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    own = model[2].forward
+    model[2].forward = lambda x: own(x) * 0 + 1.0  # the user's own patch: outputs all ones
+    adapter = TorchAdapter(model, inputs=_x(2, 4))
+    acts = adapter.activations()
+    np.testing.assert_array_equal(acts["2"], np.ones((2, 2), np.float32))
+    assert "forward" not in model[0].__dict__ and "forward" not in model[1].__dict__
+    assert model[2].__dict__["forward"] is not own and model(_x(2, 4)).eq(1.0).all()
+    with pytest.raises(ValueError, match="does not fit"):  # a failing pass unwraps too
+        TorchAdapter(model, inputs=_x(2, 5)).activations()
+    assert "forward" not in model[0].__dict__ and "forward" not in model[1].__dict__
