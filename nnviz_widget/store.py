@@ -750,7 +750,7 @@ _NOT_STATE = frozenset(
 
 
 def _widget_state(viz: Any) -> dict[str, Any]:
-    viz.flush()  # every recorded epoch, also those record() has not sent yet
+    parts = viz._snapshot_parts()  # every recorded epoch, also those not sent yet
     traits: dict[str, Any] = {}
     for name in viz.trait_names(sync=True):
         if name in _NOT_STATE or name.startswith(("_model_", "_view_")):
@@ -762,8 +762,7 @@ def _widget_state(viz: Any) -> dict[str, Any]:
             continue  # bytes / widgets: not view state
         traits[name] = value
     snapshots = [
-        {"header": m.meta, "data": base64.b64encode(bytes(m.data)).decode("ascii")}
-        for m in viz._snapshots
+        {"header": header, "data": base64.b64encode(data).decode("ascii")} for header, data in parts
     ]
     return {"version": 1, "traits": traits, "snapshots": snapshots}
 

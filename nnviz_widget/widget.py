@@ -15,7 +15,7 @@ import traitlets as t
 from ipywidgets import widget_serialization
 
 from .timeline import DEFAULT_MAX_BYTES, INIT_EPOCH, History, Recorder, Snapshot
-from .wire import encode_snapshot
+from .wire import encode_snapshot, join_snapshots, split_snapshots
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _BUNDLE = _STATIC / "widget.js"
@@ -267,8 +267,9 @@ class NNViz(anywidget.AnyWidget):
         super().__init__(_bundle=shared_bundle(), **kwargs)
         self._graph = recorder.graph.to_dict()
         self._probe = dict(recorder.probe_info)
-        self._models: dict[int, SnapshotModel] = {}  # id(Snapshot) -> its widget
-        self._snapshots = [self._model_for(s) for s in recorder.snapshots]
+        self._models: dict[int, SnapshotModel] = {}  # id(Snapshot) -> the child holding it
+        self._members: dict[int, list[Snapshot]] = {}  # id(child) -> the snapshots it holds
+        self._snapshots = [self._model_for([s]) for s in recorder.snapshots]
         self.epoch = recorder.snapshots[-1].epoch
         self._update_notice()
         self.observe(self._sync_layer_index, names=["layer", "_layer_index"])
@@ -313,13 +314,18 @@ class NNViz(anywidget.AnyWidget):
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        models = [self._model_for(s) for s in pending]
+        model = self._model_for(pending)  # one child for the batch
         self._last_sync = time.monotonic()
         # the slider's range grows first (a value past its max would be clamped), then the
         # new snapshots, then the followed epoch (held back while they were pending)
         self._update_controls_range()
-        self._snapshots = [*self._snapshots, *models]
+        self._snapshots = [*self._snapshots, model]
         self.send_state("epoch")
+
+    def _snapshot_parts(self) -> list[tuple[dict[str, Any], bytes]]:
+        """Every recorded epoch as the browser has it: (header, bytes) per snapshot."""
+        self.flush()
+        return [part for m in self._snapshots for part in split_snapshots(m.meta, m.data)]
 
     def keras_callback(self) -> Any:
         """A keras Callback recording every epoch end (with all of Keras' logs)."""
@@ -398,15 +404,25 @@ class NNViz(anywidget.AnyWidget):
                 if 0 <= idx < len(values) and getattr(self, trait) != values[idx]:
                     setattr(self, trait, values[idx])
 
-    def _model_for(self, snap: Snapshot) -> SnapshotModel:
-        header, data = encode_snapshot(
-            snap, self.recorder.sampled, include_indices=snap.epoch == INIT_EPOCH
+    def _model_for(self, snaps: list[Snapshot]) -> SnapshotModel:
+        """One child widget holding ``snaps`` (a chunk when several: wire.join_snapshots)."""
+        sampled = self.recorder.sampled
+        header, data = join_snapshots(
+            [encode_snapshot(s, sampled, include_indices=s.epoch == INIT_EPOCH) for s in snaps]
         )
         text = json.dumps(header, separators=(",", ":"))
         m = SnapshotModel(header=text, data=data)
         m.__dict__["_meta"] = (m.header, header)
-        self._models[id(snap)] = m
+        for s in snaps:
+            self._models[id(s)] = m
+        self._members[id(m)] = list(snaps)
         return m
+
+    def _drop_model(self, m: SnapshotModel) -> None:
+        for s in self._members.pop(id(m), []):
+            if self._models.get(id(s)) is m:
+                del self._models[id(s)]
+        m.close()
 
     def _should_send_property(self, key: str, value: Any) -> bool:
         # a followed epoch travels with its snapshot (flush), not ahead of it
@@ -427,26 +443,28 @@ class NNViz(anywidget.AnyWidget):
             if any(p is snap for p in self._pending):
                 return  # not sent yet: it goes thinned
             old = self._models.get(id(snap))
-            new = self._model_for(snap)
+            if old is None:
+                return
+            new = self._model_for(self._members[id(old)])
             # replace one child: the browser re-decodes only it
             self._snapshots = [new if m is old else m for m in self._snapshots]
-            if old is not None:
-                old.close()
+            self._drop_model(old)
             self._update_notice()
             return
-        last = self._pending[-1].epoch if self._pending else self._snapshots[-1].meta["epoch"]
+        last_model = self._snapshots[-1]
+        last = self._pending[-1].epoch if self._pending else self._members[id(last_model)][-1].epoch
         follow = self.epoch in (last, INIT_EPOCH)
         if event == "replace":
             if self._pending:
                 self._pending[-1] = snap
             else:
-                old_model = self._snapshots[-1]
-                new_model = self._model_for(snap)
+                # the replaced epoch is the last one of the last child
+                new_model = self._model_for([*self._members[id(last_model)][:-1], snap])
                 with self.hold_sync():
                     self._snapshots = [*self._snapshots[:-1], new_model]
                     if follow:
                         self.epoch = snap.epoch
-                old_model.close()
+                self._drop_model(last_model)
                 return
         else:
             self._pending.append(snap)

@@ -135,6 +135,42 @@ def encode_snapshot(
     return header, b"".join(packer.parts)
 
 
+def join_snapshots(parts: list[tuple[dict[str, Any], bytes]]) -> tuple[dict[str, Any], bytes]:
+    """Several encoded snapshots as one child (a batch sent at once): ``{"v", "chunk": [{base,
+    size, header}]}`` over their bytes back to back at 8-aligned bases; each header keeps its
+    own offsets, relative to its base. One part stays a plain snapshot."""
+    if len(parts) == 1:
+        return parts[0]
+    chunk: list[dict[str, Any]] = []
+    pieces: list[bytes] = []
+    size = 0
+    for header, data in parts:
+        pad = (-size) % 8
+        if pad:
+            pieces.append(b"\0" * pad)
+            size += pad
+        chunk.append({"base": size, "size": len(data), "header": header})
+        pieces.append(data)
+        size += len(data)
+    return {"v": WIRE_VERSION, "chunk": chunk}, b"".join(pieces)
+
+
+def split_snapshots(
+    header: dict[str, Any], data: bytes | memoryview
+) -> list[tuple[dict[str, Any], bytes]]:
+    """Inverse of join_snapshots: each snapshot's (header, bytes), for a plain one too."""
+    if "chunk" not in header:
+        return [(header, bytes(data))]
+    buf = memoryview(data).cast("B")
+    out = []
+    for part in header["chunk"]:
+        base, n = int(part["base"]), int(part["size"])
+        if base < 0 or base + n > len(buf):
+            raise ValueError(f"chunk part at {base} (+{n}) runs past the data")
+        out.append((part["header"], bytes(buf[base : base + n])))
+    return out
+
+
 def decode_snapshot(header: dict[str, Any], data: bytes | memoryview) -> dict[str, Any]:
     """Inverse of encode_snapshot (tests, loading): arrays keyed by (kind, layer, param)."""
     if header.get("v") != WIRE_VERSION:

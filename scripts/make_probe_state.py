@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 def dump(viz: Any) -> dict[str, Any]:
     """The widget's synced state as portable JSON (no comm, no kernel)."""
-    viz.flush()  # every recorded epoch (record() batches a fast loop's)
+    parts = viz._snapshot_parts()  # every recorded epoch (record() batches a fast loop's)
     state = viz.get_state()
     traits = {
         k: v
@@ -40,8 +40,8 @@ def dump(viz: Any) -> dict[str, Any]:
         if k not in ("_snapshots", "_esm", "_css") and not isinstance(v, (bytes, memoryview))
     }
     snaps = [
-        {"header": m.meta, "data_b64": base64.b64encode(bytes(m.data)).decode("ascii")}
-        for m in viz._snapshots
+        {"header": header, "data_b64": base64.b64encode(data).decode("ascii")}
+        for header, data in parts
     ]
     return {"traits": traits, "graph": traits.get("_graph"), "snapshots": snaps}
 

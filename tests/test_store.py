@@ -125,10 +125,11 @@ def assert_same_widget_state(a: nnv.NNViz, b: nnv.NNViz) -> None:
     assert a._graph == b._graph
     assert a._probe == b._probe
     assert (a.epoch, a._notice) == (b.epoch, b._notice)
-    assert len(a._snapshots) == len(b._snapshots)
-    for m, n in zip(a._snapshots, b._snapshots, strict=True):
-        assert json.dumps(m.meta, sort_keys=True) == json.dumps(n.meta, sort_keys=True)
-        assert m.data == n.data
+    pa, pb = a._snapshot_parts(), b._snapshot_parts()  # per epoch (a batch is one child)
+    assert len(pa) == len(pb)
+    for (ha, da), (hb, db) in zip(pa, pb, strict=True):
+        assert json.dumps(ha, sort_keys=True) == json.dumps(hb, sort_keys=True)
+        assert da == db
 
 
 def test_every_snapshot_field_is_stored() -> None:
@@ -827,8 +828,8 @@ def test_page_is_self_contained(fake: None, tmp_path: Path) -> None:
     assert state["traits"]["layer"] == "fc1" and state["traits"]["mode"] == "2d"
     assert state["traits"]["_graph"] == viz._graph
     assert [s["header"]["epoch"] for s in state["snapshots"]] == [-1, 0, 1, 2]
-    for s, m in zip(state["snapshots"], viz._snapshots, strict=True):
-        assert base64.b64decode(s["data"]) == m.data
+    for s, (_, data) in zip(state["snapshots"], viz._snapshot_parts(), strict=True):
+        assert base64.b64decode(s["data"]) == data
     # size: about the bundle plus the data (base64: 4/3)
     bundle = store.standalone_bundle()
     data = sum(len(m.data) for m in viz._snapshots)

@@ -83,21 +83,59 @@ def test_fast_records_are_batched_then_flushed(comm_log: CommLog) -> None:
     one_epoch = len(viz._snapshots[0].data)
     m.step(seed=0)
     viz.record(0, loss=1.0)  # the first goes at once
-    assert [s.meta["epoch"] for s in viz._snapshots] == [-1, 0]
+    assert [s.meta["epoch"] for s in viz._snapshots] == [-1, 0]  # one plain child each
     comm_log.clear()
     for e in range(1, 4):
         m.step(seed=e)
         viz.record(e, loss=1.0)
     assert comm_log.binary_bytes == 0 and viz.epoch == 3  # held back; epoch follows here
     viz.flush()  # (a notebook cell's end does this)
-    assert [s.meta["epoch"] for s in viz._snapshots] == [-1, 0, 1, 2, 3]
-    # each held-back epoch's bytes once, as its own child; nothing of the history again
-    assert one_epoch * 2.4 <= comm_log.binary_bytes <= one_epoch * 3.6
+    # the batch is one child (a chunk) holding each held-back epoch's bytes once
+    assert [h["epoch"] for h, _ in viz._snapshot_parts()] == [-1, 0, 1, 2, 3]
+    assert len(viz._snapshots) == 3 and len(viz._snapshots[-1].meta["chunk"]) == 3
+    assert one_epoch * 2.4 <= comm_log.binary_bytes <= one_epoch * 3.6  # no history again
+    for header, data in viz._snapshot_parts()[2:]:
+        back = decode_snapshot(header, data)
+        snap = viz.recorder.snapshots[header["epoch"] + 1]
+        np.testing.assert_array_equal(
+            back["arrays"][("weight", "fc1", "weight")], snap.weights["fc1"]["weight"]
+        )
     sent_epochs = [
         d["state"]["epoch"] for k, d, _ in comm_log.messages if "epoch" in d.get("state", {})
     ]
     assert sent_epochs[-1] == 3
     assert viz.history.epochs == [0, 1, 2, 3]
+
+
+def test_thinning_and_replacing_inside_a_batch() -> None:
+    """A batched child is re-sent whole when one of its epochs is thinned or replaced."""
+    m = FakeModel((40, 20, 5))
+    viz = nnv.NNViz(m, sync_interval=3600)
+    for e in range(4):
+        m.step(seed=e)
+        viz.record(e, loss=float(e))
+    viz.flush()
+    assert len(viz._snapshots) == 3  # init, epoch 0 alone, then the chunk 1-3
+    with pytest.warns(UserWarning, match="replacing"):
+        viz.record(3, loss=9.0)  # the last epoch of the chunk, recorded again
+    parts = viz._snapshot_parts()
+    assert [h["epoch"] for h, _ in parts] == [-1, 0, 1, 2, 3]
+    assert decode_snapshot(*parts[-1])["metrics"]["loss"] == 9.0
+    assert len(viz._snapshots) == 3
+    # thinning an epoch inside the chunk re-encodes that child
+    chunk = viz._snapshots[-1]
+    snap = viz.recorder.snapshots[2]  # epoch 1
+    snap.weights = {}
+    snap.thinned = True
+    viz.recorder._emit("thin", snap)
+    assert viz._snapshots[-1] is not chunk and chunk.comm is None
+    assert [h.get("thinned", False) for h, _ in viz._snapshot_parts()] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_live_follow_unless_scrubbed_back() -> None:

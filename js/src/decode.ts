@@ -1,5 +1,5 @@
 // DataView + header -> typed arrays. Pure (no DOM), unit-tested in node.
-import type { ActInfo, ArrayRef, LayerHealth, LayerStats, Snapshot, SnapshotHeader } from "./types";
+import type { ActInfo, ArrayRef, ChunkHeader, LayerHealth, LayerStats, Snapshot, SnapshotHeader } from "./types";
 
 /** IEEE half -> float, for one 16-bit pattern. */
 export function halfToFloat(h: number): number {
@@ -80,6 +80,18 @@ function parseStats(raw: Record<string, LayerStats>): Record<string, LayerStats>
     out[name] = fixed as unknown as LayerStats;
   }
   return out;
+}
+
+/** Decode one snapshot child's traits: one snapshot, or each part of a chunk (a batch). */
+export function decodeChild(header: SnapshotHeader | ChunkHeader, data: DataView | null): Snapshot[] {
+  if (!("chunk" in header)) return [decodeSnapshot(header, data)];
+  return header.chunk.map((part) => {
+    const view = data && part.base + part.size <= data.byteLength
+      ? new DataView(data.buffer, data.byteOffset + part.base, part.size)
+      : null;
+    if (data && !view) throw new Error(`chunk part at ${part.base} (+${part.size}) runs past the data`);
+    return decodeSnapshot(part.header, view);
+  });
 }
 
 /** Decode one Snapshot widget's traits (header JSON + data DataView). */

@@ -4,7 +4,7 @@
 // exactly what the view added.
 import { badgesAttr, layerBadges } from "./badges";
 import { createChart } from "./chart";
-import { decodeSnapshot } from "./decode";
+import { decodeChild } from "./decode";
 import { Disposer, fmtCount, fmtInt, h, injectStyle, listen } from "./dom";
 import { createInside } from "./inside";
 import { createLegend } from "./legend";
@@ -13,7 +13,7 @@ import { installPngHandler } from "./png";
 import { createScene3D } from "./scene3d";
 import { Store } from "./store";
 import { STYLE } from "./style";
-import type { ColorBy, GraphInfo, Mode, ProbeInfo, Snapshot, SnapshotHeader, ViewState } from "./types";
+import type { ChunkHeader, ColorBy, GraphInfo, Mode, ProbeInfo, Snapshot, SnapshotHeader, ViewState } from "./types";
 import { createView2D } from "./view2d";
 import type { SubView, TooltipRows, ViewContext } from "./view";
 
@@ -54,7 +54,7 @@ interface Shared {
   /** resolves once the snapshots known at the last change are decoded and in the store */
   loaded: Promise<void>;
   isLoaded: boolean;
-  cache: Map<string, Snapshot>;
+  cache: Map<string, Snapshot[]>;
   error: string;
   dispose: () => void;
 }
@@ -79,7 +79,7 @@ function setup(model: AnyModel): Shared {
   const existing = SHARED.get(model);
   if (existing) return existing;
   const store = new Store(graphOf(model));
-  const cache = new Map<string, Snapshot>();
+  const cache = new Map<string, Snapshot[]>(); // child model id -> its snapshot(s)
   let generation = 0;
   let syncLayer = () => {};
   const shared: Shared = { store, loaded: Promise.resolve(), isLoaded: false, cache, error: "", dispose: () => {} };
@@ -90,21 +90,21 @@ function setup(model: AnyModel): Shared {
     const ids = (Array.isArray(refs) ? refs : []).map((r) => String(r).replace(/^IPY_MODEL_/, ""));
     const snaps: Snapshot[] = [];
     for (const id of ids) {
-      let snap = cache.get(id);
-      if (!snap) {
+      let got = cache.get(id);
+      if (!got) {
         try {
           const child = await model.widget_manager.get_model(id);
-          let header = child.get("header") as SnapshotHeader | string;
-          if (typeof header === "string") header = JSON.parse(header) as SnapshotHeader;
-          snap = decodeSnapshot(header, toDataView(child.get("data")));
-          cache.set(id, snap);
+          let header = child.get("header") as SnapshotHeader | ChunkHeader | string;
+          if (typeof header === "string") header = JSON.parse(header) as SnapshotHeader | ChunkHeader;
+          got = decodeChild(header, toDataView(child.get("data")));
+          cache.set(id, got);
         } catch (err) {
           shared.error = `could not read a recorded snapshot: ${(err as Error)?.message ?? err}`;
           console.error("nnviz:", err);
           continue;
         }
       }
-      snaps.push(snap);
+      snaps.push(...got);
     }
     if (gen !== generation) return; // a newer change superseded this one
     for (const id of [...cache.keys()]) if (!ids.includes(id)) cache.delete(id);

@@ -59,6 +59,16 @@ export interface LayerStats {
 }
 
 /** The `header` trait of one Snapshot child widget (JSON); its `data` trait is the bytes. */
+/**
+ * The `header` of a child that holds several epochs (a fast loop's batch, sent at once): each
+ * part is one snapshot whose arrays sit in the child's bytes from `base` (8-aligned), `size`
+ * bytes long, at offsets relative to `base`.
+ */
+export interface ChunkHeader {
+  v: number;
+  chunk: { base: number; size: number; header: SnapshotHeader }[];
+}
+
 export interface SnapshotHeader {
   v: number;               // wire version (1)
   epoch: number;           // -1 for the "init" snapshot (before training)

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeSnapshot, halfToFloat, parseNumber, readArray, widenHalf } from "../src/decode";
+import { decodeChild, decodeSnapshot, halfToFloat, parseNumber, readArray, widenHalf } from "../src/decode";
 import { encodeSnapshot, floatToHalf } from "../dev/fixtures";
 import type { ArrayRef } from "../src/types";
 
@@ -118,4 +118,30 @@ test("decodeSnapshot: weights, grads, hists, sampled indices, metrics and stats"
   // empty data
   const empty = decodeSnapshot({ v: 1, epoch: -1, label: "init", metrics: {}, arrays: [], stats: {} }, null);
   assert.equal(empty.weights.size, 0);
+});
+
+test("decodeChild: a plain child is one snapshot; a chunk is each part at its base", () => {
+  const a = encodeSnapshot(3, { loss: 1 }, [{ layer: "fc", param: "bias", kind: "weight", dtype: "float32", shape: [3], values: [1, 2, 3] }]);
+  const b = encodeSnapshot(4, { loss: 0.5 }, [{ layer: "fc", param: "bias", kind: "weight", dtype: "float32", shape: [2], values: [7, 8] }]);
+  assert.equal(decodeChild(a.header, a.data)[0].epoch, 3);
+  // joined like wire.join_snapshots: parts back to back at 8-aligned bases, offsets relative
+  const baseB = Math.ceil(a.data.byteLength / 8) * 8;
+  const bytes = new Uint8Array(baseB + b.data.byteLength);
+  bytes.set(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength), 0);
+  bytes.set(new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength), baseB);
+  const chunk = {
+    v: 1,
+    chunk: [
+      { base: 0, size: a.data.byteLength, header: a.header },
+      { base: baseB, size: b.data.byteLength, header: b.header },
+    ],
+  };
+  // a DataView that starts inside a larger buffer, as ipywidgets hands them over
+  const outer = new Uint8Array(bytes.length + 5);
+  outer.set(bytes, 5);
+  const snaps = decodeChild(chunk, new DataView(outer.buffer, 5, bytes.length));
+  assert.deepEqual(snaps.map((x) => x.epoch), [3, 4]);
+  assert.deepEqual([...snaps[0].weights.get("fc/bias")!], [1, 2, 3]);
+  assert.deepEqual([...snaps[1].weights.get("fc/bias")!], [7, 8]);
+  assert.throws(() => decodeChild({ v: 1, chunk: [{ base: 8, size: bytes.length, header: b.header }] }, new DataView(bytes.buffer)), /runs past/);
 });
