@@ -249,15 +249,25 @@ class TorchAdapter(ModelAdapter):
         if self._param_ids is None:
             self._param_ids = ids
         same = ids == self._param_ids
+        where: list[tuple[str, str, tuple[int, ...]]] = []
+        tensors: list[torch.Tensor] = []
         for name, owned in owners.items():
-            layer: dict[str, np.ndarray] = {}
             for pname, known_sub, attr, known_p in owned.params:
                 found = (known_sub, known_p) if same else self._param_at(owned.path, pname)
                 if found is not None:
                     sub, p = found
-                    layer[pname] = _to_numpy(_canonical(sub, attr, p.detach()))
-            if layer:
-                out[name] = layer
+                    t = _canonical(sub, attr, p.detach()).to("cpu", torch.float32)
+                    where.append((name, pname, tuple(t.shape)))
+                    tensors.append(t.reshape(-1))
+        if not tensors:
+            return out
+        # one copy of all of them (this runs at every record): views into it per parameter
+        flat = torch.cat(tensors).numpy()
+        at = 0
+        for name, pname, shape in where:
+            n = math.prod(shape)
+            out.setdefault(name, {})[pname] = flat[at : at + n].reshape(shape)
+            at += n
         return out
 
     def _param_at(self, path: str, pname: str) -> tuple[nn.Module, torch.Tensor] | None:
