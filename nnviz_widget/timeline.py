@@ -76,8 +76,6 @@ class Snapshot:
     fields: dict[str, np.ndarray] = field(default_factory=dict)
     # nbytes as the recorder last counted it (it sums the history at every record)
     _size: int | None = field(default=None, repr=False, compare=False)
-    # what record() captured, while the rest of the work is deferred (Recorder.defer)
-    _raw: Any = field(default=None, repr=False, compare=False)
 
     @property
     def nbytes(self) -> int:
@@ -247,8 +245,7 @@ class Recorder:
         self.max_bytes = int(max_bytes)
         self.record_gradients = record_gradients
         self.labels = None if labels is None else np.asarray(_numpy(labels)).reshape(-1)
-        self._snaps: list[Snapshot] = []
-        self._unfinished: list[Snapshot] = []
+        self.snapshots: list[Snapshot] = []
         self.notes: list[str] = list(self.graph.notes) + list(getattr(self.adapter, "notes", []))
         self._listeners: list[Callable[[str, Snapshot | None], None]] = []
         params = self.adapter.parameters()
@@ -259,37 +256,13 @@ class Recorder:
         first_acts = self._activations()
         self.probe_info = self._probe_info(first_acts, image_shape)
         self._boundary = self._make_boundary(boundary, first_acts)
-        self._snaps.append(
+        self.snapshots.append(
             self._snapshot(INIT_EPOCH, "init", {}, params, self._grads(), first_acts)
         )
         self.history = History(self)
 
     #: True for a run loaded from a file (``nnv.load``): it has no model and cannot record.
     loaded: bool = False
-    #: Set by a view (NNViz): record() captures what can't wait (weights, gradient norms, the
-    #: probe pass) and the rest (stats, float16 copies, activation budgets, health) is computed
-    #: for several epochs at once, when they are sent or first read: in a loop of 20 ms epochs
-    #: that work, done right after each epoch's training (cold caches), cost twice as much.
-    defer: bool = False
-
-    @property
-    def snapshots(self) -> list[Snapshot]:
-        """Every snapshot, init first (complete: deferred work is done on access)."""
-        self._finish()
-        return self._snaps
-
-    @snapshots.setter
-    def snapshots(self, value: list[Snapshot]) -> None:
-        self._snaps = list(value)
-        self._unfinished = []
-
-    def _finish(self) -> None:
-        """Compute what record() deferred, for every snapshot still waiting (in order)."""
-        while self._unfinished:
-            snap = self._unfinished.pop(0)
-            raw, snap._raw = snap._raw, None
-            if raw is not None:
-                self._fill(snap, *raw)
 
     @classmethod
     def from_snapshots(
@@ -498,27 +471,8 @@ class Recorder:
         grad_norms: dict[str, float | None],
         acts: dict[str, np.ndarray] | None = None,
     ) -> Snapshot:
-        """A snapshot of what was just captured; complete now, or (``defer``) when finished."""
         prev = self._prev_full if epoch != INIT_EPOCH else None
         snap = Snapshot(epoch=epoch, label=label, metrics=metrics)
-        acts = self._activations() if acts is None else acts
-        self._boundary_snapshot(snap)  # runs the model: now, not later
-        if self.defer and epoch != INIT_EPOCH:
-            snap._raw = (params, grad_norms, acts, prev)
-            self._unfinished.append(snap)
-        else:
-            self._fill(snap, params, grad_norms, acts, prev)
-        return snap
-
-    def _fill(
-        self,
-        snap: Snapshot,
-        params: ParamDict,
-        grad_norms: dict[str, float | None],
-        acts: dict[str, np.ndarray],
-        prev: ParamDict | None,
-    ) -> None:
-        """Weights (float16, sampled), stats and histograms, then the probe's part."""
         for layer in self.graph.names:
             p = params.get(layer)
             if not p:
@@ -532,7 +486,8 @@ class Recorder:
             st, hist = layer_stats(p, prev.get(layer) if prev else None, grad_norms.get(layer))
             snap.stats[layer] = st
             snap.hists[layer] = hist
-        self._probe_snapshot(snap, acts)
+        self._probe_snapshot(snap, self._activations() if acts is None else acts)
+        return snap
 
     def _probe_snapshot(self, snap: Snapshot, acts: dict[str, np.ndarray]) -> None:
         """Activations within their budget, health per layer, predictions, boundary."""
@@ -569,6 +524,7 @@ class Recorder:
         outputs = [x.name for x in self.graph.layers if x.kind == "output"]
         if outputs and outputs[0] in acts:
             snap.preds = predictions(acts[outputs[0]])
+        self._boundary_snapshot(snap)
 
     def _check_shapes(self, params: ParamDict) -> None:
         for layer, shapes in self._shapes.items():
@@ -583,10 +539,7 @@ class Recorder:
 
     # -- recording --
     def record(self, epoch: int, **metrics: Any) -> Snapshot:
-        """Snapshot the model now as ``epoch`` with the given metrics (any float keywords).
-
-        With ``defer`` (set by a view) the returned snapshot is completed later: read it
-        through ``snapshots`` / ``history``, which finish it first."""
+        """Snapshot the model now as ``epoch`` with the given metrics (any float keywords)."""
         if self.loaded:
             raise RuntimeError(
                 "this run was loaded from a file: it has no model, so it can't record; "
@@ -598,9 +551,9 @@ class Recorder:
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         clean = {str(k): _as_metric(k, v) for k, v in metrics.items()}
-        last = self._snaps[-1].epoch
-        replace = len(self._snaps) > 1 and epoch == last
-        if len(self._snaps) > 1 and epoch < last:
+        last = self.snapshots[-1].epoch
+        replace = len(self.snapshots) > 1 and epoch == last
+        if len(self.snapshots) > 1 and epoch < last:
             raise ValueError(
                 f"epoch {epoch} is lower than the last recorded epoch {last}: epochs must "
                 "increase (record the same epoch again to replace it)"
@@ -614,12 +567,11 @@ class Recorder:
                 stacklevel=2,
             )
             # compare against the snapshot before the replaced one
-            gone = self._snaps.pop()
-            self._unfinished = [u for u in self._unfinished if u is not gone]
+            self.snapshots.pop()
             self._prev_full = self._before_last
         snap = self._snapshot(epoch, f"epoch {epoch}", clean, params, self._grads())
         self._before_last, self._prev_full = self._prev_full, params
-        self._snaps.append(snap)
+        self.snapshots.append(snap)
         self._emit("replace" if replace else "add", snap)
         self._thin()
         return snap
@@ -629,15 +581,8 @@ class Recorder:
         return sum(_size(s) for s in self.snapshots)
 
     def _thin(self) -> None:
-        # the total is summed once per record (this runs every epoch: keep it O(epochs) once);
-        # deferred snapshots count as big as the last complete one until they are finished
-        done = [s for s in self._snaps if s._raw is None]
-        total = sum(_size(s) for s in done)
-        if self._unfinished:
-            if total + len(self._unfinished) * _size(done[-1]) <= self.max_bytes:
-                return
-            self._finish()
-            total = self.nbytes
+        # the total is summed once per record (this runs every epoch: keep it O(epochs) once)
+        total = self.nbytes
         while total > self.max_bytes:
             candidates = [i for i, s in enumerate(self.snapshots) if not s.thinned]
             pick = thin_order([self.snapshots[i].epoch for i in candidates])

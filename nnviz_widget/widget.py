@@ -257,7 +257,6 @@ class NNViz(anywidget.AnyWidget):
                 image_shape=image_shape,
             )
         self.recorder = recorder
-        recorder.defer = True  # stats etc. computed per batch, when sent (see flush)
         if not sync_interval >= 0:
             raise ValueError(f"sync_interval must be >= 0 seconds, got {sync_interval!r}")
         self.sync_interval = float(sync_interval)
@@ -407,7 +406,6 @@ class NNViz(anywidget.AnyWidget):
 
     def _model_for(self, snaps: list[Snapshot]) -> SnapshotModel:
         """One child widget holding ``snaps`` (a chunk when several: wire.join_snapshots)."""
-        self.recorder._finish()  # the work record() deferred, for the whole batch at once
         sampled = self.recorder.sampled
         header, data = join_snapshots(
             [encode_snapshot(s, sampled, include_indices=s.epoch == INIT_EPOCH) for s in snaps]
@@ -443,7 +441,6 @@ class NNViz(anywidget.AnyWidget):
             return
         if event == "thin":
             if any(p is snap for p in self._pending):
-                self._update_notice()
                 return  # not sent yet: it goes thinned
             old = self._models.get(id(snap))
             if old is None:

@@ -128,30 +128,3 @@ def test_keras_seed_models_ten_epochs(keras, n_in: int, hidden: int) -> None:
     # a second fit continues the numbering
     model.fit(x, y, epochs=2, verbose=0, callbacks=[viz.keras_callback()])
     assert h.epochs[-2:] == [10, 11]
-
-
-def test_deferred_recording_equals_recording_at_once() -> None:
-    """A view defers record()'s stats, float16 copies, activation budgets and health to when
-    a batch is sent: the snapshots are the same as a plain Recorder's made at the same times."""
-    from .test_store import assert_same_run
-
-    torch.manual_seed(0)
-    model = SeedMLP()
-    x = torch.randn(32, 1, 28, 28)
-    y = torch.randint(0, 10, (32,))
-    now = nnv.Recorder(model, inputs=x[:8], labels=y[:8])
-    viz = nnv.NNViz(model, inputs=x[:8], labels=y[:8], sync_interval=3600)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    for epoch in range(5):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-        now.record(epoch, loss=float(epoch))
-        viz.record(epoch, loss=float(epoch))
-    assert len(viz.recorder._unfinished) == 4  # the first went at once, the rest wait
-    with pytest.warns(UserWarning, match="replacing"):
-        now.record(4, loss=9.0)
-        viz.record(4, loss=9.0)  # a waiting epoch replaced
-    assert_same_run(now, viz.recorder)  # reading finishes them
-    assert viz.recorder._unfinished == []
-    assert [h["epoch"] for h, _ in viz._snapshot_parts()] == [-1, 0, 1, 2, 3, 4]

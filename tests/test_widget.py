@@ -229,21 +229,3 @@ def test_figures() -> None:
     assert any(s.y0 == 1e-3 for s in u.layout.shapes)
     with pytest.raises(ValueError, match="choose one of"):
         viz.figure("nope")
-
-
-def test_budget_holds_with_deferred_batches() -> None:
-    """While epochs wait (deferred work, unsent batch) the budget is still kept: thinning
-    finishes them when the estimate says the history would not fit."""
-    m = FakeModel((100, 50, 10))
-    probe = nnv.NNViz(FakeModel((100, 50, 10)))
-    one = probe.recorder.snapshots[0].nbytes
-    viz = nnv.NNViz(m, max_bytes=12 * one, sync_interval=3600)
-    for e in range(40):
-        m.step(seed=e)
-        viz.record(e, loss=1.0)
-        done = [s for s in viz.recorder._snaps if s._raw is None]
-        assert sum(s.nbytes for s in done) <= 12 * one
-    assert viz.recorder.nbytes <= 12 * one and viz.recorder.thinned_epochs
-    viz.flush()
-    assert "thinned" in viz._notice
-    assert [h["epoch"] for h, _ in viz._snapshot_parts()] == [-1, *range(40)]
