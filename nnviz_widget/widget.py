@@ -441,6 +441,7 @@ class NNViz(anywidget.AnyWidget):
             return
         if event == "thin":
             if any(p is snap for p in self._pending):
+                self._update_notice()
                 return  # not sent yet: it goes thinned
             old = self._models.get(id(snap))
             if old is None:

@@ -229,3 +229,17 @@ def test_figures() -> None:
     assert any(s.y0 == 1e-3 for s in u.layout.shapes)
     with pytest.raises(ValueError, match="choose one of"):
         viz.figure("nope")
+
+
+def test_budget_holds_while_epochs_wait_to_be_sent() -> None:
+    """Thinning reaches epochs not sent yet too; the notice says so; every epoch still arrives."""
+    m = FakeModel((100, 50, 10))
+    one = nnv.Recorder(FakeModel((100, 50, 10))).snapshots[0].nbytes
+    viz = nnv.NNViz(m, max_bytes=12 * one, sync_interval=3600)
+    for e in range(40):
+        m.step(seed=e)
+        viz.record(e, loss=1.0)
+        assert viz.recorder.nbytes <= 12 * one
+    assert viz.recorder.thinned_epochs and "thinned" in viz._notice
+    viz.flush()
+    assert [h["epoch"] for h, _ in viz._snapshot_parts()] == [-1, *range(40)]
