@@ -255,6 +255,12 @@ def _scenario(
         assert stats["width"] > 100 and stats["height"] > 100, stats
         assert stats["nonBackground"] > 0.01 and stats["colors"] >= 8, f"blank canvas: {stats}"
 
+        # the digits MLP's weight images (issue 4): one 8x8 template per fc1 neuron, in the
+        # Inside panel; they must change when the slider moves from the last epoch to init
+        weights = root.locator("canvas.nnviz-inside-weights").first
+        weights.wait_for(timeout=10_000)
+        weights_before = weights.screenshot()
+
         # scrub: the epoch slider is the controls' first IntSlider (Play, Epoch, Sample)
         epoch_before = root.get_attribute("data-epoch")
         frame_before = root.get_attribute("data-frame")
@@ -279,6 +285,10 @@ def _scenario(
         after = _main_canvas(page, root).screenshot()
         report["scrub_differing"] = pixel_stats(page, before, after)["differing"]
         assert report["scrub_differing"] > 0, "moving the slider did not redraw the network"
+        weights_after = weights.screenshot()
+        report["weights_differing"] = pixel_stats(page, weights_before, weights_after)["differing"]
+        assert report["weights_differing"] > 0.2, "the weight images did not follow the epoch"
+        controls.screenshot(path=str(ARTIFACTS / "lab_saved_state_weights.png"))
 
         # ipywidgets marks every view of a model with no live comm (all of them here) with a
         # "disconnected" icon; counted for the report
