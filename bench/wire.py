@@ -43,6 +43,7 @@ def run(totals: dict[str, int], probe: bool) -> tuple[int, float, list[list[np.n
         opt.step()
         viz.record(e, loss=loss.item())
         weights.append([p.detach().numpy().copy() for p in model.parameters()])
+    viz.flush()  # a fast loop's last epochs wait for the cell's end: counted here
     # the JS bundle is code, sent once per kernel (BundleModel), not recorded data: apart
     bundle = len(viz._bundle.code) if start > len(viz._bundle.code) else 0
     sent = totals.get("binary", 0) + totals.get("json", 0) - bundle
