@@ -223,7 +223,7 @@ class NNViz(anywidget.AnyWidget):
         max_bytes: int = DEFAULT_MAX_BYTES,
         boundary: bool | None = None,
         image_shape: tuple[int, ...] | None = None,
-        sync_interval: float = 0.2,
+        sync_interval: float = 0.5,
         **kwargs: Any,
     ) -> None:
         unknown = set(kwargs) - {
