@@ -105,6 +105,11 @@ def test_fast_records_are_batched_then_flushed(comm_log: CommLog) -> None:
     ]
     assert sent_epochs[-1] == 3
     assert viz.history.epochs == [0, 1, 2, 3]
+    # an exported page gets every epoch as its own snapshot (the page knows no chunks)
+    from nnviz_widget.store import _widget_state
+
+    state = _widget_state(viz)
+    assert [s["header"]["epoch"] for s in state["snapshots"]] == [-1, 0, 1, 2, 3]
 
 
 def test_thinning_and_replacing_inside_a_batch() -> None:
