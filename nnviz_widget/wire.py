@@ -51,23 +51,28 @@ class _Packer:
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         if name is None:
             raise TypeError(f"cannot send dtype {arr.dtype} for {layer}/{param}")
-        pad = (-self.size) % 8
-        if pad:
-            self.parts.append(b"\0" * pad)
-            self.size += pad
+        offset = self.append(arr.tobytes())
         ref = {
             "layer": layer,
             "param": param,
             "kind": kind,
             "dtype": name,
             "shape": list(arr.shape),
-            "offset": self.size,
+            "offset": offset,
         }
         ref.update(extra)
         self.arrays.append(ref)
-        data = arr.tobytes()
+
+    def append(self, data: bytes) -> int:
+        """Put ``data`` at the next 8-aligned offset; returns that offset."""
+        pad = (-self.size) % 8
+        if pad:
+            self.parts.append(b"\0" * pad)
+            self.size += pad
+        offset = self.size
         self.parts.append(data)
         self.size += len(data)
+        return offset
 
 
 def encode_snapshot(
@@ -141,18 +146,11 @@ def join_snapshots(parts: list[tuple[dict[str, Any], bytes]]) -> tuple[dict[str,
     own offsets, relative to its base. One part stays a plain snapshot."""
     if len(parts) == 1:
         return parts[0]
-    chunk: list[dict[str, Any]] = []
-    pieces: list[bytes] = []
-    size = 0
-    for header, data in parts:
-        pad = (-size) % 8
-        if pad:
-            pieces.append(b"\0" * pad)
-            size += pad
-        chunk.append({"base": size, "size": len(data), "header": header})
-        pieces.append(data)
-        size += len(data)
-    return {"v": WIRE_VERSION, "chunk": chunk}, b"".join(pieces)
+    packer = _Packer()
+    chunk = [
+        {"base": packer.append(data), "size": len(data), "header": header} for header, data in parts
+    ]
+    return {"v": WIRE_VERSION, "chunk": chunk}, b"".join(packer.parts)
 
 
 def split_snapshots(

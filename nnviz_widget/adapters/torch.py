@@ -288,12 +288,7 @@ class TorchAdapter(ModelAdapter):
         computed on the probe batch with ``torch.autograd.grad`` (so no ``.grad`` is touched).
         Parameters that get no gradient (frozen or unused) read as zeros.
         """
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        grads: dict[int, torch.Tensor | None]
-        if all(p.grad is not None for p in trainable):
-            grads = {id(p): p.grad for p in trainable}
-        else:
-            grads = self._compute_gradients(trainable)
+        grads = self._gradient_tensors()
         out: ParamDict = {}
         for name, owned in self._owners().items():
             if not owned.params:
@@ -306,15 +301,18 @@ class TorchAdapter(ModelAdapter):
             out[name] = layer
         return out
 
+    def _gradient_tensors(self) -> dict[int, torch.Tensor | None]:
+        """id(parameter) -> its gradient: the ``.grad`` the user's loop left where every
+        trainable parameter has one, otherwise computed on the probe batch."""
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if all(p.grad is not None for p in trainable):
+            return {id(p): p.grad for p in trainable}
+        return self._compute_gradients(trainable)
+
     def gradient_norms(self) -> dict[str, float | None]:
         """Per-layer gradient norms computed in torch: no copies of the gradients (a record
         keeps only the norms). Same gradients as ``gradients()``; non-finite entries ignored."""
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        grads: dict[int, torch.Tensor | None]
-        if all(p.grad is not None for p in trainable):
-            grads = {id(p): p.grad for p in trainable}
-        else:
-            grads = self._compute_gradients(trainable)
+        grads = self._gradient_tensors()
         totals: dict[str, float] = {}
         tensors: list[torch.Tensor] = []
         owner: list[str] = []
