@@ -115,7 +115,6 @@ def shared_bundle() -> BundleModel:
     return current
 
 
-_SNAPSHOT_FIXED_STATE: dict[str, dict[str, Any]] = {}
 # headers are plain trees built by wire.py: no cycle check needed (a fifth faster)
 _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
@@ -137,17 +136,19 @@ class SnapshotModel(widgets.Widget):
     # is walked and validated in Python, inside the user's training loop at every record()
     header = t.Unicode("{}").tag(sync=True)
     data = t.Bytes(b"").tag(sync=True)
+    #: the traits other than header/data, the same for every instance (computed once)
+    _fixed_state: ClassVar[dict[str, Any] | None] = None
 
     def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
         """The full state without traitlets' per-key lookups (a new SnapshotModel is made at
         every record(), inside the training loop); other requests take ipywidgets' path."""
         if key is not None or drop_defaults:
             return super().get_state(key=key, drop_defaults=drop_defaults)
-        state = _SNAPSHOT_FIXED_STATE.get("state")
-        if state is None:
-            state = super().get_state(key=[k for k in self.keys if k not in ("header", "data")])
-            _SNAPSHOT_FIXED_STATE["state"] = state
-        return {**state, "header": self.header, "data": self.data}
+        fixed = SnapshotModel._fixed_state
+        if fixed is None:
+            keys = [k for k in self.keys if k not in ("header", "data")]
+            fixed = SnapshotModel._fixed_state = super().get_state(key=keys)
+        return {**fixed, "header": self.header, "data": self.data}
 
     @property
     def meta(self) -> dict[str, Any]:

@@ -160,6 +160,7 @@ class KerasAdapter(ModelAdapter):
         #: compiled probe passes (TensorFlow backend): a record runs each as one graph call
         #: instead of an eager pass (~10x faster on small models; see _compiled)
         self._fns: dict[Any, Any] = {}
+        self._attention_layers: bool | None = None  # any layer whose scores are read (lazy)
         if self._net is not None:
             self._graph = self._functional_graph(self._net)
             if self._probe is not None:
@@ -765,10 +766,10 @@ class KerasAdapter(ModelAdapter):
             self._fns[key] = False
 
     def _has_attention(self) -> bool:
-        if "attention" not in self._fns:
+        if self._attention_layers is None:
             layers = self.model._flatten_layers(include_self=True, recursive=True)
-            self._fns["attention"] = any(isinstance(x, _ATTENTION_SCORES) for x in layers)
-        return bool(self._fns["attention"])
+            self._attention_layers = any(isinstance(x, _ATTENTION_SCORES) for x in layers)
+        return self._attention_layers
 
     def _torch_gradients(self, variables: list[Any]) -> list[Any]:
         import torch
