@@ -154,7 +154,8 @@ function ensure(): WebGLRenderer | null {
 
 // Kept frames (see PaintTarget.cacheKey): only frames slower than SLOW_FRAME_MS to render are
 // kept (a GPU renders these views in a millisecond or two: nothing is kept there), within a
-// byte budget for the page, least recently shown dropped first.
+// byte budget for the page. Past it, the view that has kept frames longest loses its least
+// recently shown one first.
 const SLOW_FRAME_MS = 12;
 const FRAME_BUDGET = 96 * 2 ** 20;
 const kept = new Map<PaintTarget, Map<string, HTMLCanvasElement>>();
@@ -200,8 +201,7 @@ function keepFrame(t: PaintTarget, key: string): void {
   frames.set(key, c);
   keptBytes += bytes;
   while (keptBytes > FRAME_BUDGET) {
-    // the least recently shown frame of any view
-    const [first] = kept.entries();
+    const [first] = kept.entries(); // views in the order they first kept a frame
     if (!first) break;
     const [target, fs] = first;
     const [oldest] = fs.keys();
@@ -233,14 +233,8 @@ function paint(t: PaintTarget): boolean {
     if (!g) return false;
     g.clearRect(0, 0, w, h);
     g.drawImage(hit, 0, 0);
-    paints++;
     keptHits++;
-    if (typeof window !== "undefined" && window.__nnviz) {
-      window.__nnviz.paints = paints;
-      window.__nnviz.keptHits = keptHits;
-    }
-    t.afterPaint?.();
-    return true;
+    return painted(t);
   }
   const started = performance.now();
   if (w > bufW || h > bufH) {
@@ -263,8 +257,16 @@ function paint(t: PaintTarget): boolean {
   g.drawImage(r.domElement, 0, bufH - h, w, h, 0, 0, w, h);
   // the copy waited for the rasterizer: this is the frame's real cost
   if (key !== null && performance.now() - started > SLOW_FRAME_MS) keepFrame(t, key);
+  return painted(t);
+}
+
+/** The frame is on the view's canvas: count it and tell the view. */
+function painted(t: PaintTarget): true {
   paints++;
-  if (typeof window !== "undefined" && window.__nnviz) window.__nnviz.paints = paints;
+  if (typeof window !== "undefined" && window.__nnviz) {
+    window.__nnviz.paints = paints;
+    window.__nnviz.keptHits = keptHits;
+  }
   t.afterPaint?.();
   return true;
 }
