@@ -639,20 +639,19 @@ class TorchAdapter(ModelAdapter):
 
         patched: list[tuple[nn.Module, Any]] = []  # (module, its own instance attribute or _NONE)
         try:
-            for path in paths:
-                m = self._mods.get(path)
-                if m is None or m is self.model:
-                    continue
-                patched.append((m, m.__dict__.get("forward", _NONE)))
-                m.forward = wrap(path, m.forward)
-            output = self.model(*self._args, **self._kwargs)
+            try:
+                for path in paths:
+                    m = self._mods.get(path)
+                    if m is None or m is self.model:
+                        continue
+                    patched.append((m, m.__dict__.get("forward", _NONE)))
+                    m.forward = wrap(path, m.forward)
+                output = self.model(*self._args, **self._kwargs)
+            finally:
+                _unpatch(patched)
         except Exception:
-            _unpatch(patched)
-            patched = []
             run = self._forward(capture=paths)  # raises the ValueError naming the layer
             return run.captured, run.output
-        finally:
-            _unpatch(patched)
         return captured, output
 
     def _forward(self, capture: set[str] | None = None) -> _Run:
