@@ -27,6 +27,19 @@ export interface PaintTarget {
    * keyed parts (epoch, sample) changes what is drawn.
    */
   cacheKey?(): string | null;
+  /**
+   * Frames worth rendering ahead while the page is idle, nearest first (the epochs around
+   * the shown one), each with its cache key and a `prepare()` that sets the scene to it.
+   * Only asked where frames are kept (a software rasterizer). `restore()` puts the scene
+   * back to what the view shows.
+   */
+  ahead?(): AheadFrame[];
+  restore?(): void;
+}
+
+export interface AheadFrame {
+  key: string;
+  prepare(): void;
 }
 
 export interface RendererHandle {
@@ -53,6 +66,9 @@ interface DebugInfo {
   keptHits?: number;
   /** bytes of kept frames */
   keptBytes(): number;
+  /** frames rendered ahead while idle, and the switch for it (benches time both ways) */
+  aheadFrames?: number;
+  ahead: boolean;
   /** simulate a lost WebGL context (tests) */
   loseContext(): void;
 }
@@ -88,6 +104,8 @@ function debug(): void {
     paints,
     keptHits,
     keptBytes: () => keptBytes,
+    aheadFrames,
+    ahead: window.__nnviz?.ahead ?? true,
     memory: () => (shared ? { geometries: shared.info.memory.geometries, textures: shared.info.memory.textures } : null),
     loseContext: () => {
       shared?.forceContextLoss();
@@ -161,6 +179,7 @@ const FRAME_BUDGET = 96 * 2 ** 20;
 const kept = new Map<PaintTarget, Map<string, HTMLCanvasElement>>();
 let keptBytes = 0;
 let keptHits = 0;
+let aheadFrames = 0;
 
 function keptFrame(t: PaintTarget, key: string, w: number, h: number): HTMLCanvasElement | null {
   const frames = kept.get(t);
@@ -185,17 +204,22 @@ function dropFrame(t: PaintTarget, key: string): void {
 }
 
 function keepFrame(t: PaintTarget, key: string): void {
-  const bytes = t.canvas.width * t.canvas.height * 4;
-  if (bytes > FRAME_BUDGET / 4) return;
   const c = document.createElement("canvas");
   c.width = t.canvas.width;
   c.height = t.canvas.height;
   const g = c.getContext("2d");
   if (!g) return;
   g.drawImage(t.canvas, 0, 0);
+  addKept(t, key, c);
+}
+
+function addKept(t: PaintTarget, key: string, c: HTMLCanvasElement): void {
+  const bytes = c.width * c.height * 4;
+  if (bytes > FRAME_BUDGET / 4) return;
   // keys of an older view state (before "|") are never shown again: drop them first
   const state = key.split("|")[0];
   for (const k of [...(kept.get(t)?.keys() ?? [])]) if (k.split("|")[0] !== state) dropFrame(t, k);
+  dropFrame(t, key);
   let frames = kept.get(t);
   if (!frames) kept.set(t, (frames = new Map()));
   frames.set(key, c);
@@ -209,8 +233,135 @@ function keepFrame(t: PaintTarget, key: string): void {
   }
 }
 
+// Rendering ahead: on a software rasterizer an epoch's first paint costs ~100 ms of pixel
+// filling, so once a view has been still for a moment (no paint request for AHEAD_IDLE_MS, and
+// the same view state for AHEAD_STABLE_MS: a live training's records keep it from starting),
+// the epochs around the shown one are
+// rendered into kept frames, one at a time, and read back without blocking the page (a pixel
+// buffer and a fence, polled): scrubbing then finds them kept. Any paint request postpones
+// it. Never evicts: it stops short of the kept-frame budget.
+const AHEAD_IDLE_MS = 700;
+const AHEAD_STABLE_MS = 1500;
+/** when each view's current state (the cache key's version) was first painted */
+const stateSince = new WeakMap<PaintTarget, { state: string; since: number }>();
+const AHEAD_SHARE = 0.75;
+const aheadQueue = new Set<PaintTarget>();
+let aheadTimer: ReturnType<typeof setTimeout> | 0 = 0;
+let aheadBusy = false;
+
+function aheadEnabled(): boolean {
+  return typeof window === "undefined" || window.__nnviz?.ahead !== false;
+}
+
+function scheduleAhead(delay = AHEAD_IDLE_MS): void {
+  if (aheadTimer) clearTimeout(aheadTimer);
+  aheadTimer = aheadQueue.size ? setTimeout(runAhead, delay) : 0;
+}
+
+function runAhead(): void {
+  aheadTimer = 0;
+  if (aheadBusy || !aheadEnabled()) return;
+  if (pending.size || frame) {
+    scheduleAhead();
+    return;
+  }
+  const now = performance.now();
+  for (const t of [...aheadQueue]) {
+    const since = stateSince.get(t)?.since ?? now;
+    if (now - since < AHEAD_STABLE_MS) {
+      scheduleAhead(AHEAD_STABLE_MS - (now - since) + 10);
+      return;
+    }
+    const next = t.canvas.isConnected && t.width > 0 && t.height > 0 ? nextAhead(t) : null;
+    if (!next) {
+      aheadQueue.delete(t);
+      continue;
+    }
+    void renderAhead(t, next).finally(() => {
+      aheadBusy = false;
+      scheduleAhead(16);
+    });
+    return;
+  }
+}
+
+/** The nearest frame not kept yet that fits the budget without evicting anything. */
+function nextAhead(t: PaintTarget): AheadFrame | null {
+  const bytes = t.canvas.width * t.canvas.height * 4;
+  if (keptBytes + bytes > FRAME_BUDGET * AHEAD_SHARE) return null;
+  const frames = kept.get(t);
+  for (const f of t.ahead?.() ?? []) if (!frames?.has(f.key)) return f;
+  return null;
+}
+
+async function renderAhead(t: PaintTarget, f: AheadFrame): Promise<void> {
+  const r = ensure();
+  const gl = r?.getContext();
+  if (!r || !gl || typeof WebGL2RenderingContext === "undefined" || !(gl instanceof WebGL2RenderingContext)) {
+    aheadQueue.clear();
+    return;
+  }
+  aheadBusy = true;
+  const w = t.canvas.width;
+  const h = t.canvas.height;
+  const state = f.key.split("|")[0];
+  f.prepare();
+  try {
+    if (w > bufW || h > bufH) {
+      bufW = Math.max(bufW, w);
+      bufH = Math.max(bufH, h);
+      r.setSize(bufW, bufH, false);
+    }
+    clear.setHex(t.background ?? 0xffffff);
+    r.setClearColor(clear, 1);
+    r.setViewport(0, 0, w, h);
+    r.setScissor(0, 0, w, h);
+    r.setScissorTest(true);
+    r.render(t.scene, t.camera);
+    r.setScissorTest(false);
+  } finally {
+    t.restore?.();
+  }
+  // read back into a pixel buffer in the same task (before the buffer can be reused)
+  const pbo = gl.createBuffer();
+  gl.bindBuffer(gl.PIXEL_PACK_BUFFER, pbo);
+  gl.bufferData(gl.PIXEL_PACK_BUFFER, w * h * 4, gl.STREAM_READ);
+  gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, 0);
+  gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
+  const sync = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
+  gl.flush();
+  try {
+    while (sync && gl.getSyncParameter(sync, gl.SYNC_STATUS) !== gl.SIGNALED) {
+      if (gl.isContextLost() || shared?.getContext() !== gl) return;
+      await new Promise((res) => setTimeout(res, 8));
+    }
+    const cur = t.cacheKey?.() ?? null;
+    if (!t.canvas.isConnected || cur === null || cur.split("|")[0] !== state) return; // the view changed
+    if (t.canvas.width !== w || t.canvas.height !== h) return;
+    const px = new Uint8ClampedArray(w * h * 4);
+    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, pbo);
+    gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, px);
+    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
+    // GL rows go bottom-up
+    const img = new ImageData(w, h);
+    const row = w * 4;
+    for (let y = 0; y < h; y++) img.data.set(px.subarray((h - 1 - y) * row, (h - y) * row), y * row);
+    const c = document.createElement("canvas");
+    c.width = w;
+    c.height = h;
+    c.getContext("2d")?.putImageData(img, 0, 0);
+    addKept(t, f.key, c);
+    aheadFrames++;
+    if (window.__nnviz) window.__nnviz.aheadFrames = aheadFrames;
+  } finally {
+    if (sync && !gl.isContextLost()) gl.deleteSync(sync);
+    if (!gl.isContextLost()) gl.deleteBuffer(pbo);
+  }
+}
+
 /** Forget a view's kept frames (it is gone). */
 export function forgetFrames(t: PaintTarget): void {
+  aheadQueue.delete(t);
   for (const key of [...(kept.get(t)?.keys() ?? [])]) dropFrame(t, key);
 }
 
@@ -226,6 +377,10 @@ function paint(t: PaintTarget): boolean {
     t.canvas.height = h;
   }
   const key = t.cacheKey?.() ?? null;
+  if (key !== null) {
+    const state = key.split("|")[0];
+    if (stateSince.get(t)?.state !== state) stateSince.set(t, { state, since: performance.now() });
+  }
   const hit = key !== null ? keptFrame(t, key, w, h) : null;
   if (hit) {
     t.beforePaint?.();
@@ -256,7 +411,10 @@ function paint(t: PaintTarget): boolean {
   g.clearRect(0, 0, w, h);
   g.drawImage(r.domElement, 0, bufH - h, w, h, 0, 0, w, h);
   // the copy waited for the rasterizer: this is the frame's real cost
-  if (key !== null && performance.now() - started > SLOW_FRAME_MS) keepFrame(t, key);
+  if (key !== null && performance.now() - started > SLOW_FRAME_MS) {
+    keepFrame(t, key);
+    if (t.ahead) aheadQueue.add(t);
+  }
   return painted(t);
 }
 
@@ -276,6 +434,7 @@ function flush(): void {
   const todo = [...pending];
   pending.clear();
   for (const t of todo) paint(t);
+  if (aheadQueue.size) scheduleAhead();
 }
 
 /** Take a reference on the shared renderer (created lazily on the first paint). */
@@ -290,23 +449,30 @@ export function acquireRenderer(): RendererHandle {
       mine.add(target);
       pending.add(target);
       if (!frame) frame = requestAnimationFrame(flush);
+      if (aheadQueue.size) scheduleAhead();
     },
     paintNow(target) {
       if (released) return false;
       pending.delete(target);
+      if (aheadQueue.size) scheduleAhead();
       return paint(target);
     },
     renderer: () => shared,
     release() {
       if (released) return;
       released = true;
-      for (const t of mine) pending.delete(t);
+      for (const t of mine) {
+        pending.delete(t);
+        aheadQueue.delete(t);
+      }
       mine.clear();
       refs--;
       if (refs <= 0) {
         refs = 0;
         if (frame) cancelAnimationFrame(frame);
         frame = 0;
+        if (aheadTimer) clearTimeout(aheadTimer);
+        aheadTimer = 0;
         pending.clear();
         disposeShared();
       }

@@ -41,7 +41,7 @@ import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } f
 import { Disposer, fmtInt, fmtNum, fmtShape, h, listen } from "./dom";
 import { channelOf, feedsConnections, layout3d, neuronPosition, unitPosition, type LayerBox, type Layout3D } from "./layout3d";
 import { createWheelHint, isZoomWheel } from "./wheel";
-import { acquireRenderer, forgetFrames, type PaintTarget } from "./renderer";
+import { acquireRenderer, forgetFrames, type AheadFrame, type PaintTarget } from "./renderer";
 import type { Store } from "./store";
 import type { ColorBy, GraphInfo, LayerInfo, ViewState } from "./types";
 import type { SubView, TooltipRows, ViewContext } from "./view";
@@ -498,6 +498,23 @@ export function createScene3D(ctx: ViewContext): SubView {
     const st = ctx.state();
     return `${version}|${st.epoch}|${st.sample}`; // the sample lights feature maps in every mode
   };
+  // Rendered ahead while idle (renderer.ts, software rasterizers): the epochs after the shown
+  // one first (play, dragging on), then before it, nearest first.
+  target.ahead = () => {
+    const st = ctx.state();
+    const shown = store.indexAt(st.epoch);
+    const snaps = store.snapshots;
+    const out: AheadFrame[] = [];
+    for (let d = 1; d < snaps.length; d++) {
+      for (const i of [shown + d, shown - d]) {
+        if (i < 0 || i >= snaps.length) continue;
+        const epoch = snaps[i].epoch;
+        out.push({ key: `${version}|${epoch}|${st.sample}`, prepare: () => recolor({ ...st, epoch }, false) });
+      }
+    }
+    return out;
+  };
+  target.restore = () => recolor(ctx.state(), false);
   const paint = () => {
     version++;
     if (!destroyed) handle.request(target);
@@ -853,7 +870,7 @@ export function createScene3D(ctx: ViewContext): SubView {
   }));
 
   /** Rewrite the atlases whose maps changed (epoch, sample): one texture upload per such layer. */
-  function updateMaps(st: ViewState): void {
+  function updateMaps(st: ViewState, live = true): void {
     if (!built) return;
     const rgb: RGB = [0, 0, 0];
     const showing: string[] = [];
@@ -902,7 +919,7 @@ export function createScene3D(ctx: ViewContext): SubView {
       m.showing = true;
       m.tex.needsUpdate = true;
     }
-    ctx.setData("maps", showing.join(","));
+    if (live) ctx.setData("maps", showing.join(","));
   }
 
   /** Health tags on the labels (text only changes when the flags do: cheap while scrubbing). */
@@ -968,11 +985,12 @@ export function createScene3D(ctx: ViewContext): SubView {
     return m;
   }
 
-  function recolor(): void {
+  /** Write the colors for `st` (the shown state; or, `live` false, a frame rendered ahead: the
+   * page's badges and data attributes are left alone). */
+  function recolor(st: ViewState = ctx.state(), live = true): void {
     if (!built) return;
-    const st = ctx.state();
-    updateMaps(st);
-    updateBadges(st);
+    updateMaps(st, live);
+    if (live) updateBadges(st);
     const { graph, layout } = built;
     const selIdx = st.layer ? layout.byName.get(st.layer)?.index ?? -1 : -1;
     const c = new Color();

@@ -581,6 +581,7 @@ def test_scrubbing_back_shows_kept_frames_never_stale_ones(harness: Any) -> None
     it, the same pixels; any other change (color mode, camera) makes the kept ones obsolete."""
     page = harness
     mount(page, "mlp")
+    page.evaluate("() => { __nnviz.ahead = false; }")  # only frames shown are kept here
 
     def show(name: str, value: Any) -> tuple[float, int]:
         frame = root_data(page)["frame"]
@@ -611,4 +612,40 @@ def test_scrubbing_back_shows_kept_frames_never_stale_ones(harness: Any) -> None
     wait_frame_after(page, frame)
     moved, _ = show("epoch", 1)
     assert moved not in (d1, h1)
+    assert page.nnviz_errors == []
+
+
+def test_frames_rendered_ahead_equal_fresh_renders(harness: Any) -> None:
+    """A view left still renders the other epochs ahead (software rasterizer): scrubbing then
+    shows them from kept frames, with the same pixels a fresh render gives, and the page's
+    state (shown epoch, data attributes) is left as it was while they were made."""
+    page = harness
+    mount(page, "mlp")
+    frame = root_data(page)["frame"]
+    set_trait(page, "color_by", "activation")  # feature maps and probe image in the frames too
+    wait_frame_after(page, frame)
+    before = root_data(page)
+    page.wait_for_function("() => (__nnviz.aheadFrames || 0) >= 3", timeout=30000)
+    assert root_data(page) == before
+
+    def show(epoch: int) -> tuple[float, int]:
+        frame = root_data(page)["frame"]
+        set_trait(page, "epoch", epoch)
+        wait_frame_after(page, frame)
+        return canvas_stats(page)["hash"], page.evaluate("() => __nnviz.keptHits || 0")
+
+    epochs = [-1, 0, 1]
+    hits0 = page.evaluate("() => __nnviz.keptHits || 0")
+    shown = [show(e) for e in epochs]
+    assert [hits for _, hits in shown] == [hits0 + 1, hits0 + 2, hits0 + 3], "kept frames"
+    ahead = [h for h, _ in shown]
+    assert len(set(ahead)) == len(epochs)
+    # a new view state (another mode and back) with rendering ahead off: every epoch renders
+    page.evaluate("() => { __nnviz.ahead = false; }")
+    set_trait(page, "color_by", "weight")
+    set_trait(page, "color_by", "activation")
+    hits1 = page.evaluate("() => __nnviz.keptHits")
+    fresh = [show(e) for e in epochs]
+    assert [hits for _, hits in fresh] == [hits1] * len(epochs), "rendered afresh"
+    assert [h for h, _ in fresh] == ahead
     assert page.nnviz_errors == []
