@@ -1,8 +1,9 @@
 """Attention layers: the heads' mean attention recorded on the probe batch (issue 4, part 5).
 
 Torch: ``nn.MultiheadAttention`` is made to return its weights during the probe pass only
-(``need_weights=True``); the model's own output must not change. Keras: ``MultiHeadAttention``
-is called once more with ``return_attention_scores=True``.
+(``need_weights=True``); the model's own output must not change. Keras: ``MultiHeadAttention``,
+``Attention`` and ``AdditiveAttention`` are called once more with ``return_attention_scores=True``
+(or their scores taken from the output where the model asked for them).
 """
 
 from __future__ import annotations
@@ -249,6 +250,13 @@ def test_torch_maps_on_the_wire_and_in_a_saved_run(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------- keras
 
 
+def _np(x: Any) -> np.ndarray:
+    """A Keras tensor as numpy on any backend (torch tensors may require grad)."""
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
 def _keras_functional() -> tuple[Any, Any, np.ndarray]:
     keras = pytest.importorskip("keras")
     keras.utils.set_random_seed(0)
@@ -264,14 +272,14 @@ def _keras_functional() -> tuple[Any, Any, np.ndarray]:
 @pytest.mark.keras
 def test_keras_functional_maps_match_return_attention_scores() -> None:
     model, mha, x = _keras_functional()
-    before = np.asarray(model(x))
+    before = _np(model(x))
     rec = Recorder(model, inputs=x)
     w = rec.history.attention("mha", INIT_EPOCH)
     assert w.shape == (4, 5, 5)
     np.testing.assert_allclose(w.sum(-1), 1.0, atol=F16_TOL)
     _, scores = mha(x, x, return_attention_scores=True)
-    np.testing.assert_allclose(w, np.asarray(scores).mean(axis=1), atol=F16_TOL)
-    np.testing.assert_array_equal(np.asarray(model(x)), before)
+    np.testing.assert_allclose(w, _np(scores).mean(axis=1), atol=F16_TOL)
+    np.testing.assert_array_equal(_np(model(x)), before)
     # the layer's activation is its output, not the scores
     assert rec.history.activations("mha", INIT_EPOCH).shape == (4, 5, 16)
 
@@ -292,10 +300,145 @@ def test_keras_subclassed_maps() -> None:
     keras.utils.set_random_seed(0)
     model = Sub()
     x = np.random.default_rng(0).normal(size=(3, 6, 8)).astype("float32")
-    before = np.asarray(model(x))
+    before = _np(model(x))
     rec = Recorder(model, inputs=x)
     name = next(layer.name for layer in rec.graph.layers if layer.kind == "attention")
     w = rec.history.attention(name, INIT_EPOCH)
     _, scores = model.att(x, x, return_attention_scores=True)
-    np.testing.assert_allclose(w, np.asarray(scores).mean(axis=1), atol=F16_TOL)
-    np.testing.assert_array_equal(np.asarray(model(x)), before)
+    np.testing.assert_allclose(w, _np(scores).mean(axis=1), atol=F16_TOL)
+    np.testing.assert_array_equal(_np(model(x)), before)
+
+
+# ------------------------------------------------------- keras Attention / AdditiveAttention
+
+
+def _keras_dot_product(cls_name: str, **kwargs: Any) -> tuple[Any, Any, Any, np.ndarray]:
+    """A functional model with a ``keras.layers.<cls_name>`` over a (tokens, features) input:
+    queries from the first 4 tokens, values from all 6 (so Tq != Tv). Returns the model, the
+    attention layer, a model giving the layer's inputs [q, v], and the probe."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 5))
+    q = keras.layers.Dense(8, name="q")(keras.layers.Cropping1D((0, 2))(inp))
+    v = keras.layers.Dense(8, name="v")(inp)
+    att = getattr(keras.layers, cls_name)(name="att", **kwargs)
+    a = att([q, v])
+    out = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(a))
+    probe = np.random.default_rng(0).normal(size=(4, 6, 5)).astype("float32")
+    return keras.Model(inp, out), att, keras.Model(inp, [q, v]), probe
+
+
+def _check_wire(rec: Recorder, name: str, shape: list[int]) -> None:
+    header, data = encode_snapshot(rec.snapshots[-1])
+    refs = [a for a in header["arrays"] if a["param"] == "attn"]
+    assert [(a["layer"], a["kind"], a["dtype"], a["shape"]) for a in refs] == [
+        (name, "act", "float16", shape)
+    ]
+    back = decode_snapshot(header, data)["arrays"]
+    np.testing.assert_array_equal(back[("act", name, "attn")], rec.snapshots[-1].acts[name]["attn"])
+    np.testing.assert_allclose(back[("act", name, "attn")], rec.history.attention(name, 0), atol=0)
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize(
+    ("cls_name", "kwargs"),
+    [("Attention", {}), ("Attention", {"use_scale": True}), ("AdditiveAttention", {})],
+)
+def test_keras_dot_product_and_additive_attention_maps(cls_name: str, kwargs: Any) -> None:
+    from nnviz_widget.adapters.keras import KerasAdapter
+
+    model, att, qv, x = _keras_dot_product(cls_name, **kwargs)
+    before = _np(model(x))
+    rec = Recorder(model, inputs=x)
+    w = rec.history.attention("att", INIT_EPOCH)
+    assert w.shape == (4, 4, 6)  # (samples, Tq, Tv): no heads axis to average
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=F16_TOL)
+    q, v = qv(x)
+    _, scores = att([q, v], return_attention_scores=True)
+    np.testing.assert_allclose(w, _np(scores), atol=F16_TOL)
+    np.testing.assert_array_equal(_np(model(x)), before)  # the model's own output
+    # the layer's activation is its output, not the scores
+    assert rec.history.activations("att", INIT_EPOCH).shape == (4, 4, 8)
+    rec.record(0, loss=1.0)
+    _check_wire(rec, "att", [4, 4, 6])
+    # the probe pass stays eager (its scores are read in numpy): nothing compiled
+    adapter = KerasAdapter(model, inputs=x)
+    adapter.activations()
+    adapter.gradients()
+    assert adapter._has_attention() and not adapter._fns
+    np.testing.assert_allclose(adapter.attention["att"], _np(scores), atol=1e-6)
+
+
+@pytest.mark.keras
+def test_keras_attention_maps_follow_the_weights() -> None:
+    """Each record reads the maps anew (no compiled pass that would skip them)."""
+    model, att, qv, x = _keras_dot_product("Attention")
+    rec = Recorder(model, inputs=x)
+    rec.record(0, loss=1.0)
+    dense_q = model.get_layer("q")
+    dense_q.kernel.assign(dense_q.kernel * 3.0)  # sharper attention
+    rec.record(1, loss=1.0)
+    w0, w1 = rec.history.attention("att", 0), rec.history.attention("att", 1)
+    assert not np.allclose(w0, w1, atol=1e-2)
+    q, v = qv(x)
+    _, scores = att([q, v], return_attention_scores=True)
+    np.testing.assert_allclose(w1, _np(scores), atol=F16_TOL)
+
+
+@pytest.mark.keras
+def test_keras_functional_attention_asking_for_its_scores() -> None:
+    """Where the model itself asks for the scores, they are taken from the layer's output."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((5, 4))
+    q = keras.layers.Dense(6, name="q")(inp)
+    att = keras.layers.Attention(name="att")
+    a, scores = att([q, q], return_attention_scores=True)
+    flat = keras.layers.Flatten()(scores)
+    out = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling1D()(a), flat])
+    model = keras.Model(inp, out)
+    x = np.random.default_rng(1).normal(size=(3, 5, 4)).astype("float32")
+    before = _np(model(x))
+    rec = Recorder(model, inputs=x)
+    w = rec.history.attention("att", INIT_EPOCH)
+    assert w.shape == (3, 5, 5)
+    np.testing.assert_allclose(w.reshape(3, -1), before[:, 6:], atol=F16_TOL)
+    np.testing.assert_array_equal(_np(model(x)), before)
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("asks", [False, True])
+def test_keras_subclassed_dot_product_attention(asks: bool) -> None:
+    """A subclassed model's Attention (with dropout: the extra call runs in inference mode);
+    where the model asks for the scores itself, they are taken from the layer's output."""
+    keras = pytest.importorskip("keras")
+
+    class Sub(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = keras.layers.Dense(8)
+            self.v = keras.layers.Dense(8)
+            self.att = keras.layers.Attention(use_scale=True, dropout=0.5)
+            self.d = keras.layers.Dense(2)
+
+        def call(self, t: Any, training: Any = None) -> Any:
+            qv = [self.q(t[:, :3]), self.v(t)]
+            if asks:
+                a, scores = self.att(qv, training=training, return_attention_scores=True)
+                return self.d(a) + keras.ops.sum(scores, axis=(1, 2))[:, None]
+            return self.d(self.att(qv, training=training))
+
+    keras.utils.set_random_seed(0)
+    model = Sub()
+    x = np.random.default_rng(0).normal(size=(3, 7, 5)).astype("float32")
+    before = _np(model(x))
+    rec = Recorder(model, inputs=x)
+    name = next(layer.name for layer in rec.graph.layers if layer.kind == "attention")
+    w = rec.history.attention(name, INIT_EPOCH)
+    assert w.shape == (3, 3, 7)
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=F16_TOL)
+    _, scores = model.att([model.q(x[:, :3]), model.v(x)], return_attention_scores=True)
+    np.testing.assert_allclose(w, _np(scores), atol=F16_TOL)
+    np.testing.assert_array_equal(_np(model(x)), before)
+    rec.record(0, loss=1.0)
+    _check_wire(rec, name, [3, 3, 7])

@@ -17,6 +17,7 @@ Parameters are reported in the canonical (torch) orientation: a Dense ``kernel``
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -114,16 +115,19 @@ _MERGE_OPS: dict[str, str] = {
 }
 
 #: Attention layers whose ``call`` can return the attention scores (``return_attention_scores``,
-#: the 8th positional argument of ``call``): the probe pass keeps their mean over heads.
+#: the 8th positional argument of ``MultiHeadAttention.call``, the 4th of ``Attention.call``):
+#: the probe pass keeps their mean over heads ((batch, heads, Tq, Tv) for the multi-head ones,
+#: (batch, Tq, Tv) already for the dot-product ``Attention`` and ``AdditiveAttention``).
 _ATTENTION_SCORES: tuple[type, ...] = tuple(
     c
     for c in (
         getattr(keras.layers, "MultiHeadAttention", None),
         getattr(keras.layers, "GroupQueryAttention", None),
+        getattr(keras.layers, "Attention", None),
+        getattr(keras.layers, "AdditiveAttention", None),
     )
     if isinstance(c, type)
 )
-_RETURN_SCORES = 7
 
 # How a variable is turned into its canonical orientation.
 _AS_IS, _DENSE, _CONV, _DEPTHWISE = "as_is", "dense", "conv", "depthwise"
@@ -154,7 +158,8 @@ class KerasAdapter(ModelAdapter):
         self._leaves: list[tuple[Any, str | None]] = []  # subclassed: (graph layer, parent)
         self._failed: str | None = None  # innermost layer that raised in the last forward pass
         #: set by each ``activations()``: attention layer name -> its attention scores on the
-        #: probe averaged over heads, (batch, queries, keys) float32 (``MultiHeadAttention``)
+        #: probe averaged over heads, (batch, queries, keys) float32 (``MultiHeadAttention``,
+        #: ``GroupQueryAttention``, ``Attention``, ``AdditiveAttention``)
         self.attention: dict[str, np.ndarray] = {}
         self._loss_kinds: list[str] | None = None
         #: compiled probe passes (TensorFlow backend): a record runs each as one graph call
@@ -598,17 +603,19 @@ class KerasAdapter(ModelAdapter):
             return
         try:
             pos, kw = list(args), dict(kwargs)
-            asked = pos[_RETURN_SCORES] if len(pos) > _RETURN_SCORES else None
-            if asked is None:
-                asked = kw.get("return_attention_scores", False)
+            at, train_at = _call_positions(layer)
+            at = at if at is not None and at < len(pos) else None  # None: passed as keyword
+            asked = kw.get("return_attention_scores", False) if at is None else pos[at]
             if asked:
                 scores = out[1]
             else:
-                if len(pos) > _RETURN_SCORES:
-                    pos[_RETURN_SCORES] = True
+                if at is not None:
+                    pos[at] = True
                 else:
                     kw["return_attention_scores"] = True
-                if "training" in kw or "training" in getattr(layer, "_call_context_args", ()):
+                if train_at is not None and len(pos) > train_at:
+                    pos[train_at] = False
+                elif "training" in kw or "training" in getattr(layer, "_call_context_args", ()):
                     kw["training"] = False
                 _, scores = fn(*pos, **kw)
             w = _to_numpy(scores).astype(np.float32, copy=False)
@@ -1068,6 +1075,28 @@ def _patched_calls(
 
 
 # --------------------------------------------------------------------- small helpers
+
+
+_CALL_POSITIONS: dict[type, tuple[int | None, int | None]] = {}
+
+
+def _call_positions(layer: Any) -> tuple[int | None, int | None]:
+    """Where ``return_attention_scores`` and ``training`` may be passed positionally to the
+    layer's ``call`` (indices past ``self``; None where they can't be): 7 and 8 for
+    ``MultiHeadAttention``, 3 and 2 for ``Attention`` / ``AdditiveAttention``."""
+    cls = type(layer)
+    if cls not in _CALL_POSITIONS:
+        found: dict[str, int] = {}
+        try:
+            params = list(inspect.signature(cls.call).parameters.values())[1:]  # past self
+        except (TypeError, ValueError):
+            params = []
+        for i, p in enumerate(params):
+            if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                break
+            found[p.name] = i
+        _CALL_POSITIONS[cls] = (found.get("return_attention_scores"), found.get("training"))
+    return _CALL_POSITIONS[cls]
 
 
 def _plain(e: BaseException) -> str:
