@@ -286,6 +286,56 @@ export function gridImage(g: GridLayout, draw: (i: number, at: Place) => void, i
   return img;
 }
 
+// --- feature-map tiles (the 2D view's conv boxes) -------------------------------------------
+
+/**
+ * The pixel size (th, tw) of a tile showing an h x w map: the map's own size, or, when a side is
+ * over `max`, the largest size within max x max with the same aspect (at least 1 px a side).
+ */
+export function tileSize(h: number, w: number, max: number): [number, number] {
+  const hh = Math.max(1, Math.floor(h));
+  const ww = Math.max(1, Math.floor(w));
+  const m = Math.max(1, Math.floor(max));
+  if (hh <= m && ww <= m) return [hh, ww];
+  const s = m / Math.max(hh, ww);
+  return [Math.max(1, Math.min(m, Math.round(hh * s))), Math.max(1, Math.min(m, Math.round(ww * s)))];
+}
+
+/**
+ * One map of h x w values (row-major from `offset`) drawn into th x tw pixels, nearest-sampled
+ * (a bigger map is subsampled, a smaller one repeats its values), each value colored by `color`
+ * (e.g. colors.ts `diverging` or `sequential` with a fixed range; they give NaN the NaN color).
+ */
+export function resampledImage(
+  values: ArrayLike<number>, h: number, w: number, th: number, tw: number,
+  color: (v: number, out: RGB) => RGB, offset = 0, at?: Place,
+): Img {
+  const t = target(tw, th, at);
+  const c: RGB = [0, 0, 0];
+  for (let y = 0; y < th; y++) {
+    const row = offset + Math.min(h - 1, Math.floor((y * h) / th)) * w;
+    for (let x = 0; x < tw; x++) {
+      color(values[row + Math.min(w - 1, Math.floor((x * w) / tw))], c);
+      put(t.img, t.x + x, t.y + y, c);
+    }
+  }
+  return t.img;
+}
+
+/**
+ * Dark ink on paper (how the views draw a probe image): lo -> near white (0.97), hi -> near
+ * black (0.07), clamped; a flat range (hi <= lo) is paper. Non-finite -> NAN_COLOR.
+ */
+export function inkGray(v: number, lo: number, hi: number, out: RGB = [0, 0, 0]): RGB {
+  if (!Number.isFinite(v)) {
+    out[0] = NAN_COLOR[0]; out[1] = NAN_COLOR[1]; out[2] = NAN_COLOR[2];
+    return out;
+  }
+  const t = hi > lo ? Math.min(1, Math.max(0, (v - lo) / (hi - lo))) : 0;
+  out[0] = out[1] = out[2] = 0.97 - 0.9 * t;
+  return out;
+}
+
 // --- decision boundaries ---------------------------------------------------------------------
 
 /** TF Playground's two classes: blue (class 0 / low) and orange (class 1 / high). */

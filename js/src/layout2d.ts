@@ -11,6 +11,7 @@
 //     regression), so chains are straight and merges sit between their inputs.
 //  6. routes: polylines whose odd segments are cubic curves inside the gaps between columns.
 import { rankLayers } from "./layout";
+import { gridLayout, tileOrigin, type GridLayout } from "./images";
 import { echoOutputs } from "./layout3d";
 import type { GraphInfo, LayerInfo } from "./types";
 
@@ -167,6 +168,62 @@ export function pickNeurons(scores: ArrayLike<number>, cap: number): number[] {
   const s = (i: number) => (Number.isFinite(scores[i]) ? scores[i] : -Infinity);
   all.sort((a, b) => s(b) - s(a) || a - b);
   return all.slice(0, Math.max(0, cap)).sort((a, b) => a - b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feature-map tiles inside a layer's box (conv layers, image inputs)
+
+/** A grid of channel tiles in world units (images.ts GridLayout) and what it leaves out. */
+export interface MapGrid extends GridLayout {
+  /** channels of the layer (tiles shown: `n`, the first ones) */
+  channels: number;
+  /** channels not shown (the "+N more" note) */
+  more: number;
+}
+
+export interface MapGridOptions {
+  /** most tiles shown (default 16) */
+  maxTiles?: number;
+  /** most tiles in a row (default 4) */
+  maxCols?: number;
+  /** the longer side of a tile (default 22) */
+  tile?: number;
+  /** space between tiles (default 2) */
+  gap?: number;
+}
+
+/**
+ * The tiles of `channels` feature maps of h x w: the first `maxTiles` channels in rows of at most
+ * `maxCols` (as few rows as that allows, the columns then spread evenly: 8 tiles -> 4 x 2,
+ * 6 -> 3 x 2), each tile with the map's aspect (clamped to 1:4 .. 4:1) and `tile` on its longer
+ * side. Tall tiles fit more per row in the same width. Null when there is nothing to show.
+ */
+export function mapGrid(channels: number, h: number, w: number, opts: MapGridOptions = {}): MapGrid | null {
+  const c = Math.floor(channels);
+  if (!(c >= 1) || !(h >= 1) || !(w >= 1)) return null;
+  const tile = opts.tile ?? 22;
+  const gap = opts.gap ?? 2;
+  const shown = Math.max(1, Math.min(c, Math.floor(opts.maxTiles ?? 16)));
+  const aspect = Math.min(4, Math.max(0.25, w / h));
+  const tileW = aspect >= 1 ? tile : tile * aspect;
+  const tileH = aspect >= 1 ? tile / aspect : tile;
+  const maxCols = Math.max(1, Math.floor(opts.maxCols ?? 4));
+  // the width of maxCols square tiles, filled with tiles of this width
+  const fit = Math.max(1, Math.floor((maxCols * (tile + gap)) / (tileW + gap) + 1e-9));
+  const rows = Math.ceil(shown / fit);
+  const cols = Math.ceil(shown / rows);
+  return { ...gridLayout(shown, tileH, tileW, cols, gap), channels: c, more: c - shown };
+}
+
+/** The tile (channel index) at (x, y) relative to the grid's top left; -1 in a gap or outside. */
+export function mapTileAt(g: MapGrid, x: number, y: number): number {
+  if (!(x >= 0 && y >= 0 && x <= g.width && y <= g.height)) return -1;
+  const col = Math.min(g.cols - 1, Math.floor(x / (g.tileW + g.gap)));
+  const row = Math.min(g.rows - 1, Math.floor(y / (g.tileH + g.gap)));
+  const i = row * g.cols + col;
+  if (i >= g.n) return -1;
+  const [tx, ty] = tileOrigin(g, i);
+  return x - tx <= g.tileW && y - ty <= g.tileH ? i : -1;
 }
 
 // ---------------------------------------------------------------------------------------------

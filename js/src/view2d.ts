@@ -1,7 +1,10 @@
 // The 2D view: the same graph as the 3D scene, drawn left to right with Canvas 2D (no WebGL
 // context). Dense layers and their inputs are columns of neurons with colored connections (as in
-// TF Playground); every other layer is a rounded box colored by kind. Geometry is cached: changing
-// the epoch or the color mode only recolors; pan / zoom only repaints.
+// TF Playground); every other layer is a rounded box colored by kind. Conv layers (and image
+// inputs) with recorded feature maps show the probe sample's maps as a grid of channel tiles in
+// their box or above their neuron column, as the 3D view's channel planes do, in every color mode.
+// Geometry is cached: changing the epoch, the sample or the color mode only recolors (the tiles
+// are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
 import { KIND_COLORS, NAN_COLOR, css, diverging, sequential, type RGB } from "./colors";
 import { fmt, fmtInt, fmtShape } from "./histogram";
 import {
@@ -10,6 +13,8 @@ import {
   displayGraph,
   displayRanks,
   layoutLayers,
+  mapGrid,
+  mapTileAt,
   pickNeurons,
   segmentKind,
   wrapLayout,
@@ -17,9 +22,15 @@ import {
   type DisplayNode,
   type EdgeRoute,
   type Layout2D,
+  type MapGrid,
 } from "./layout2d";
 import { layerBadges, type Badge } from "./badges";
+import {
+  finiteRange, gridImage, gridLayout, inkGray, putImage, quantileAbs, resampledImage, rgbImage, tileOrigin, tileSize,
+  type GridLayout, type Img,
+} from "./images";
 import { channelOf } from "./layout3d";
+import { featureMaps, mapSource } from "./scene3d";
 import type { LayerColoring, Store } from "./store";
 import { createWheelHint, isZoomWheel } from "./wheel";
 import type { GraphInfo, LayerInfo, ViewState } from "./types";
@@ -81,6 +92,11 @@ const CHIP_GAP = 4;
 const BOX_H = 48;
 const STRIP_H = 5;
 const STRIP_CELLS = 48;
+const MAP_TOP = 40; // a box's tile grid starts below its name and op
+const MAP_NOTE = 14; // room for the "+16 more" line under a tile grid
+const MAP_TILE_PX = 64; // an atlas tile's side at most (bigger maps are subsampled)
+const INPUT_TILE = 44; // the probe image's tile in an image input's box
+const BIG_GRAPH_TILES = 4; // tiles per layer in graphs drawn with boxes only
 const GAP_NEURONS = 150; // gap between two neuron columns joined by connections
 const GAP = 40;
 /** Below this zoom a whole-graph fit is unreadable: show the start of the graph at READABLE_ZOOM. */
@@ -119,6 +135,32 @@ interface Column {
   fills: string[]; // per shown neuron, for the current epoch / mode
 }
 
+/**
+ * A layer's feature maps for the probe sample as a grid of channel tiles (a conv's box or neuron
+ * column, an image input's box). The tiles are drawn (drawImage) from an atlas canvas holding
+ * the same grid at the maps' pixel size, rewritten only when the maps shown change.
+ */
+interface MapTiles {
+  source: string; // whose maps: the conv's own, or those of the activation right after it
+  channels: number;
+  mh: number;
+  mw: number;
+  input: boolean; // the probe image itself: ink on paper
+  rgb: boolean; // an RGB input: one color tile
+  grid: MapGrid; // world units
+  gx: number; // the grid's top left (world)
+  gy: number;
+  noteY: number; // baseline of the "+N more" line
+  atlas: GridLayout; // the same grid in pixels, 1 px gaps
+  th: number;
+  tw: number;
+  canvas: HTMLCanvasElement | null;
+  img: Img | null;
+  buf: ArrayBufferLike | null; // which maps the atlas holds (buffer + offset)
+  off: number;
+  showing: boolean; // maps recorded for the current sample (else the tiles show the kind color)
+}
+
 interface NodeGeom {
   id: string;
   layer: LayerInfo;
@@ -132,6 +174,7 @@ interface NodeGeom {
   column: Column | null;
   strip: string[]; // colors of the box's value strip ([] = none)
   badges: Badge[]; // health flags of the layers this node shows, at the current epoch
+  maps: MapTiles | null;
 }
 
 /** The drawn connections of one dense layer (between two neuron columns). */
@@ -160,6 +203,7 @@ interface Bucket {
 interface Hit {
   layer: string;
   neuron?: number;
+  channel?: number; // a feature-map tile
   conn?: { set: ConnSet; k: number };
 }
 
@@ -373,15 +417,67 @@ export function createView2D(ctx: ViewContext): SubView {
   let dirtyColors = true;
   let selectingHere = false;
   const biasRangeCache = new Map<string, number>();
+  /** per map source: finite min / max and the 99th percentile of |v| over every epoch */
+  const mapRanges = new Map<string, { lo: number; hi: number; abs: number }>();
+  /** which layers show which maps (the layout is rebuilt when it changes, e.g. first maps arrive) */
+  let mapsKey = "";
 
   const is2d = () => ctx.state().mode === "2d";
+
+  /** (C, H, W) of the maps recorded for a layer (any snapshot; a 3D conv's depth folds into W). */
+  function mapShape(layer: string): [number, number, number] | null {
+    for (const snap of store.snapshots) {
+      const a = snap.acts.get(layer);
+      // whole maps only ("units" keeps a sample of units: no map to draw)
+      if (a && a.info.shape.length >= 3 && (a.info.mode === "full" || a.info.mode === "maps")) {
+        const [c, hh, ...rest] = a.info.shape;
+        return [c, hh, rest.reduce((x, y) => x * y, 1)];
+      }
+    }
+    return null;
+  }
+
+  /** Layers that show feature maps (conv, image input): "layer>source:C,H,W" for each. */
+  function currentMapsKey(): string {
+    const out: string[] = [];
+    for (const l of store.graph.layers) {
+      if (l.kind !== "conv" && l.kind !== "input") continue;
+      const src = mapSource(store, l.name);
+      const sh = src ? mapShape(src) : null;
+      if (src && sh) out.push(`${l.name}>${src}:${sh.join()}`);
+    }
+    return out.join("|");
+  }
+
+  /** The tile grid of a layer's feature maps, or null (not a conv / input, or no maps recorded). */
+  function mapTilesFor(l: LayerInfo, column: boolean, big: boolean): MapTiles | null {
+    if (l.kind !== "conv" && l.kind !== "input") return null;
+    if (column && l.kind === "input") return null; // an input column shows its probe image above it
+    const source = mapSource(store, l.name);
+    const sh = source ? mapShape(source) : null;
+    if (!source || !sh) return null;
+    const [channels, mh, mw] = sh;
+    const input = l.kind === "input";
+    const rgb = input && channels === 3;
+    const grid = input && channels <= 3
+      ? mapGrid(rgb ? 1 : channels, mh, mw, { tile: INPUT_TILE })
+      : mapGrid(channels, mh, mw, big ? { maxTiles: BIG_GRAPH_TILES } : {});
+    if (!grid) return null;
+    const [th, tw] = rgb ? [mh, mw] : tileSize(mh, mw, MAP_TILE_PX);
+    return {
+      source, channels, mh, mw, input, rgb, grid, gx: 0, gy: 0, noteY: 0,
+      atlas: gridLayout(grid.n, th, tw, grid.cols, 1), th, tw, canvas: null, img: null, buf: null, off: 0, showing: false,
+    };
+  }
 
   // ---- geometry (on graph / data changes)
   function rebuildLayout(): void {
     const graph = store.graph;
     graphRef = graph;
     overview = false;
-    dg = displayGraph(graph, { neurons: graph.layers.length <= MAX_LAYERS_FOR_NEURONS });
+    const big = graph.layers.length > MAX_LAYERS_FOR_NEURONS;
+    dg = displayGraph(graph, { neurons: !big });
+    mapsKey = currentMapsKey();
     const ranks = displayRanks(dg, graph);
     // neuron columns joined by connections get a wide gap
     const wide = new Set<number>();
@@ -399,6 +495,10 @@ export function createView2D(ctx: ViewContext): SubView {
       let h: number;
       let sub: string;
       const chips: Chip[] = [];
+      const maps = mapTilesFor(l, dn.neurons > 0, big);
+      // a tile grid's height, with the "+N more" line under it when channels are left out
+      const mapsH = maps ? maps.grid.height + (maps.grid.more ? MAP_NOTE : 0) : 0;
+      let header = HEADER;
       if (dn.neurons > 0) {
         sub = `${l.op} · ${fmtInt(dn.neurons)}`;
         const nameW = Math.min(150, measure(l.name, F_NAME));
@@ -413,7 +513,8 @@ export function createView2D(ctx: ViewContext): SubView {
         w = Math.max(2 * R + 24, nameW + 8, subW + 8, Math.min(chipW, 150));
         const img = l.kind === "input" ? imageDims(l, dn.neurons) : null;
         if (img) w = Math.max(w, THUMB + 8);
-        const header = HEADER + (img ? THUMB + 16 : 0);
+        if (maps) w = Math.max(w, maps.grid.width + 8);
+        header = HEADER + (img ? THUMB + 16 : 0) + (maps ? mapsH + 10 : 0);
         const shown = shownCount(dn.neurons, cap);
         const more = dn.neurons > shown ? 16 : 0;
         h = header + shown * PITCH + 8 + more + chips.length * (CHIP_H + CHIP_GAP) + (chips.length ? 2 : 0);
@@ -424,14 +525,19 @@ export function createView2D(ctx: ViewContext): SubView {
         const subW = measure(sub, F_SUB);
         w = Math.max(86, Math.min(170, Math.max(nameW, subW) + 26));
         h = BOX_H;
+        if (maps) {
+          // the tiles under the name, then (a conv) the value strip
+          w = Math.max(w, maps.grid.width + 20);
+          h = MAP_TOP + mapsH + (maps.input ? 8 : STRIP_H + 14);
+        }
       }
       const geom: NodeGeom = {
-        id: dn.id, layer: l, display: dn, x: 0, y: 0, w, h, name: l.name, sub, column: null, strip: [], badges: [],
+        id: dn.id, layer: l, display: dn, x: 0, y: 0, w, h, name: l.name, sub, column: null, strip: [], badges: [], maps,
       };
       if (dn.neurons > 0) {
         const img = l.kind === "input" ? imageDims(l, dn.neurons) : null;
         geom.column = {
-          header: HEADER + (img ? THUMB + 16 : 0),
+          header,
           image: img ? { ...img, canvas: null, key: "" } : null,
           total: dn.neurons, shown: [], cx: 0, ys: [], bodyTop: 0, bodyBottom: 0, moreY: null, chips, fills: [],
         };
@@ -479,6 +585,14 @@ export function createView2D(ctx: ViewContext): SubView {
       const textMax = n.w - (n.column ? 4 : 22);
       n.name = fitName(n.layer.name, F_NAME, textMax);
       n.sub = truncate(n.sub, F_SUB, textMax);
+      const m = n.maps;
+      if (m) {
+        // boxes: under the name, centered between the kind accent and the right edge; columns:
+        // centered above the neurons, under the name
+        m.gx = n.column ? p.x - m.grid.width / 2 : n.x + 12 + (n.w - 20 - m.grid.width) / 2;
+        m.gy = n.column ? n.y + HEADER - 1 : n.y + MAP_TOP;
+        m.noteY = m.gy + m.grid.height + 11;
+      }
       const c = n.column;
       if (c) {
         c.cx = p.x;
@@ -720,6 +834,57 @@ export function createView2D(ctx: ViewContext): SubView {
     g.putImageData(data, 0, 0);
   }
 
+  /** A map source's scale across every epoch (so tiles compare while scrubbing). */
+  function mapRange(layer: string): { lo: number; hi: number; abs: number } {
+    let r = mapRanges.get(layer);
+    if (!r) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      const arrays: Float32Array[] = [];
+      for (const snap of store.snapshots) {
+        const a = snap.acts.get(layer);
+        if (!a) continue;
+        const [l0, h0] = finiteRange(a.act);
+        lo = Math.min(lo, l0);
+        hi = Math.max(hi, h0);
+        arrays.push(a.act);
+      }
+      r = { lo: Number.isFinite(lo) ? lo : 0, hi: Number.isFinite(hi) ? hi : 0, abs: quantileAbs(arrays, 0.99) };
+      mapRanges.set(layer, r);
+    }
+    return r;
+  }
+
+  /**
+   * The tiles of the current sample and epoch (a layer's box or column): the atlas is rewritten
+   * only when other maps are shown (another epoch or sample); values from the decoded snapshot,
+   * colored as in the 3D view: signed maps diverging, non-negative ones (after a ReLU) sequential,
+   * the probe image as ink; NaN in the NaN color.
+   */
+  function updateTiles(m: MapTiles, st: ViewState): void {
+    const values = featureMaps(store, m.source, st.epoch, st.sample);
+    const per = m.mh * m.mw;
+    if (!values || values.length < m.channels * per) {
+      m.showing = false;
+      return;
+    }
+    m.showing = true;
+    if (m.canvas && m.buf === values.buffer && m.off === values.byteOffset) return;
+    m.buf = values.buffer;
+    m.off = values.byteOffset;
+    const r = mapRange(m.source);
+    const color = m.input
+      ? (v: number, out: RGB) => inkGray(v, r.lo, r.hi, out)
+      : r.lo < 0
+        ? (v: number, out: RGB) => diverging(v, r.abs, out)
+        : (v: number, out: RGB) => sequential(v, r.abs, out);
+    m.img = gridImage(m.atlas, (i, at) => {
+      if (m.rgb) rgbImage(values, m.mh, m.mw, 0, at);
+      else resampledImage(values, m.mh, m.mw, m.th, m.tw, color, i * per, at);
+    }, m.img ?? undefined);
+    putImage(m.canvas ?? (m.canvas = document.createElement("canvas")), m.img);
+  }
+
   /** The values a column's neurons show in a mode: the sample's activation, else the bias. */
   function neuronValues(layer: string, st: ViewState): Float32Array | null {
     if (st.colorBy === "activation") return unitActivations(store, layer, st.epoch, st.sample);
@@ -812,6 +977,7 @@ export function createView2D(ctx: ViewContext): SubView {
       if (list) list.push(b);
       else badges.set(host, [b]);
     }
+    const tiles: string[] = []; // "layer:tiles" of the layers showing feature maps
     for (const n of nodes) {
       n.badges = badges.get(n.id) ?? [];
       const c = n.column;
@@ -839,8 +1005,14 @@ export function createView2D(ctx: ViewContext): SubView {
         }
       }
       if (c?.image) updateThumb(n, c, st);
+      if (n.maps) {
+        updateTiles(n.maps, st);
+        if (n.maps.showing) tiles.push(`${n.id}:${n.maps.grid.n}`);
+      }
       n.strip = [];
-      if (!c && st.colorBy === "activation") {
+      if (n.maps?.input) {
+        // the probe image is the whole story: no strip
+      } else if (!c && st.colorBy === "activation") {
         const a = unitActivations(store, n.id, st.epoch, st.sample);
         if (a && a.length) {
           const range = neuronRange(n.id, st);
@@ -860,6 +1032,7 @@ export function createView2D(ctx: ViewContext): SubView {
         }
       }
     }
+    ctx.setData("featureMaps", tiles.join(","));
   }
 
   // ---- painting
@@ -974,6 +1147,7 @@ export function createView2D(ctx: ViewContext): SubView {
           }
         }
         c.restore();
+        if (n.maps) paintTiles(c, n, showText, st, px);
         if (showText) {
           c.fillStyle = TEXT;
           c.font = F_NAME;
@@ -989,7 +1163,9 @@ export function createView2D(ctx: ViewContext): SubView {
           c.textBaseline = "middle";
           c.textAlign = "left";
           const label = compactLabel(n.layer.name, compactFont, n.w - 16);
-          if (label) c.fillText(label, n.x + 10, n.y + (n.h - (n.strip.length ? STRIP_H + 5 : 0)) / 2);
+          // a box with tiles: the name in its header (haloed where it runs over the tiles)
+          if (label && n.maps) haloText(c, label, n.x + 10, n.y + MAP_TOP / 2, px);
+          else if (label) c.fillText(label, n.x + 10, n.y + (n.h - (n.strip.length ? STRIP_H + 5 : 0)) / 2);
           c.textBaseline = "alphabetic";
         }
         if (selected) {
@@ -1011,6 +1187,73 @@ export function createView2D(ctx: ViewContext): SubView {
     // the host counts painted frames (data-frame) and marks the view ready after the first
     ctx.setData("frame", 0);
     ctx.setData("ready", 1);
+  }
+
+  /** Text with a white halo, readable over the tiles it may run onto (zoomed out). */
+  function haloText(c: CanvasRenderingContext2D, text: string, x: number, y: number, px: number): void {
+    const fill = c.fillStyle;
+    c.lineJoin = "round";
+    c.lineWidth = 3 * px;
+    c.strokeStyle = "rgba(255,255,255,0.9)";
+    c.strokeText(text, x, y);
+    c.fillStyle = fill;
+    c.fillText(text, x, y);
+  }
+
+  /**
+   * A layer's feature-map tiles from its atlas (shrunk: smoothed; enlarged: crisp pixels), each
+   * framed; without maps for the sample, tiles in the kind color (as the 3D planes) and a note.
+   */
+  function paintTiles(c: CanvasRenderingContext2D, n: NodeGeom, showText: boolean, st: ViewState, px: number): void {
+    const m = n.maps!;
+    const g = m.grid;
+    const kc = kindColor(n.layer.kind);
+    const lw = Math.min(px, 1.2);
+    const frame = new Path2D();
+    const smooth = zoom * dpr * g.tileW < m.tw;
+    c.imageSmoothingEnabled = smooth;
+    for (let i = 0; i < g.n; i++) {
+      const [ox, oy] = tileOrigin(g, i);
+      const x = m.gx + ox;
+      const y = m.gy + oy;
+      if (m.showing && m.canvas) {
+        const [sx, sy] = tileOrigin(m.atlas, i);
+        c.drawImage(m.canvas, sx, sy, m.tw, m.th, x, y, g.tileW, g.tileH);
+      } else {
+        c.fillStyle = tint(kc, 0.6);
+        c.fillRect(x, y, g.tileW, g.tileH);
+      }
+      frame.rect(x - lw / 2, y - lw / 2, g.tileW + lw, g.tileH + lw);
+    }
+    c.imageSmoothingEnabled = true;
+    c.lineWidth = lw;
+    c.strokeStyle = tint(kc, 0.35);
+    c.stroke(frame);
+    if (!showText) return;
+    c.font = F_SMALL;
+    c.fillStyle = SUBTEXT;
+    c.textBaseline = "alphabetic";
+    if (g.more) {
+      const long = `+${g.more} more channels`;
+      c.textAlign = "left";
+      c.fillText(measure(long, F_SMALL) <= g.width ? long : `+${g.more} more`, m.gx, m.noteY);
+    }
+    if (!m.showing) {
+      // maps are kept for the first probe samples only
+      const lines = ["no maps for", `sample ${st.sample}`];
+      const w = Math.max(...lines.map((t) => measure(t, F_SMALL))) + 8;
+      const cx = m.gx + g.width / 2;
+      const cy = m.gy + g.height / 2;
+      c.beginPath();
+      roundRectPath(c, cx - w / 2, cy - 13, w, 26, 4);
+      c.fillStyle = "rgba(255,255,255,0.88)";
+      c.fill();
+      c.fillStyle = TEXT;
+      c.textAlign = "center";
+      c.fillText(lines[0], cx, cy - 2);
+      c.fillText(lines[1], cx, cy + 9);
+    }
+    c.textAlign = "left";
   }
 
   /** Small colored tags ("dead 62%", "vanishing ∇") on a node's top edge (a column: above its name). */
@@ -1061,6 +1304,7 @@ export function createView2D(ctx: ViewContext): SubView {
       c.lineWidth = 3;
       c.stroke();
     }
+    if (n.maps) paintTiles(c, n, showText, st, px);
     const hoverNeuron = hover && hover.layer === n.id && hover.neuron !== undefined ? hover.neuron : -1;
     for (let k = 0; k < col.shown.length; k++) {
       c.beginPath();
@@ -1106,7 +1350,12 @@ export function createView2D(ctx: ViewContext): SubView {
       c.fillStyle = TEXT;
       c.font = compactFont;
       const label = compactLabel(n.layer.name, compactFont, Math.max(n.w, 80 * px));
-      if (label) c.fillText(label, col.cx, col.bodyTop - 3 * px);
+      // a column with tiles: the name in its header, over them (haloed) when large
+      if (label && n.maps) {
+        c.textBaseline = "middle";
+        haloText(c, label, col.cx, n.y + HEADER / 2 - 4, px);
+        c.textBaseline = "alphabetic";
+      } else if (label) c.fillText(label, col.cx, col.bodyTop - 3 * px);
     }
     for (const chip of col.chips) {
       const al = store.layer(chip.layer);
@@ -1222,6 +1471,10 @@ export function createView2D(ctx: ViewContext): SubView {
     const x = (sx - tx) / zoom;
     const y = (sy - ty) / zoom;
     for (const n of nodes) {
+      const ch = n.maps ? mapTileAt(n.maps.grid, x - n.maps.gx, y - n.maps.gy) : -1;
+      if (ch >= 0) return { layer: n.id, channel: ch };
+    }
+    for (const n of nodes) {
       const col = n.column;
       if (!col) continue;
       for (const chip of col.chips) {
@@ -1284,10 +1537,40 @@ export function createView2D(ctx: ViewContext): SubView {
       if (label) rows.push(["at", label]);
       return [`${set.layer} · weight [${set.o[k]}, ${set.i[k]}]`, rows];
     }
+    const m = nodeById.get(h.layer)?.maps;
+    if (m && h.channel !== undefined) {
+      // one feature-map tile: the channel's map for the sample
+      const rows: TooltipRows = [["channel", `${h.channel} of ${fmtInt(m.channels)}`], ["map", `${m.mh}×${m.mw} · sample ${st.sample}`]];
+      if (m.source !== h.layer) rows.push(["after", m.source]);
+      const v = m.showing ? featureMaps(store, m.source, st.epoch, st.sample) : null;
+      const per = m.mh * m.mw;
+      if (v && v.length >= (h.channel + 1) * per) {
+        let sum = 0;
+        let k = 0;
+        let nan = 0;
+        for (let i = h.channel * per; i < (h.channel + 1) * per; i++) {
+          if (Number.isFinite(v[i])) {
+            sum += v[i];
+            k++;
+          } else nan++;
+        }
+        const [lo, hi] = finiteRange(v, h.channel * per, per);
+        rows.push(["mean", k ? fmt(sum / k, 4) : "—"], ["range", `${fmt(lo, 3)} … ${fmt(hi, 3)}`]);
+        if (nan) rows.push(["NaN / Inf", fmtInt(nan)]);
+      } else rows.push(["map", `not kept for sample ${st.sample}`]);
+      if (label) rows.push(["at", label]);
+      return [m.rgb ? `${h.layer} · sample ${st.sample}` : `${h.layer} · channel ${h.channel}`, rows];
+    }
     const rows: TooltipRows = [];
     if (l) {
       rows.push(["kind", l.kind], ["op", l.op], ["output", fmtShape(l.output_shape)], ["params", fmtInt(l.params)]);
       if (l.units !== null) rows.push(["units", fmtInt(l.units)]);
+    }
+    if (m && h.neuron === undefined) {
+      const what = m.input ? "probe image" : "feature maps";
+      rows.push([what, m.showing
+        ? `${m.input ? "" : `${m.grid.n} of ${fmtInt(m.channels)} channels · `}sample ${st.sample}${m.source !== h.layer ? ` · after ${m.source}` : ""}`
+        : `not kept for sample ${st.sample}`]);
     }
     if (h.neuron !== undefined) {
       const b = biasValues(store, h.layer, st.epoch, "weight", st.deltaRef);
@@ -1353,7 +1636,7 @@ export function createView2D(ctx: ViewContext): SubView {
     const same =
       (h === null && hover === null) ||
       (h !== null && hover !== null && h.layer === hover.layer && h.neuron === hover.neuron &&
-        h.conn?.set === hover.conn?.set && h.conn?.k === hover.conn?.k);
+        h.channel === hover.channel && h.conn?.set === hover.conn?.set && h.conn?.k === hover.conn?.k);
     if (!same) {
       hover = h;
       canvas.classList.toggle("nnviz-pointing", h !== null);
@@ -1440,13 +1723,16 @@ export function createView2D(ctx: ViewContext): SubView {
       const l = ctx.state().layer;
       if (l) ensureVisible(l);
     }
+    if (changed.has("mode") && !is2d()) ctx.setData("featureMaps", ""); // the 3D view says data-maps
     if (changed.has("mode") || changed.has("maxConnections")) publish();
     schedule();
   });
   const offData = store.on(() => {
     biasRangeCache.clear();
+    mapRanges.clear();
+    for (const n of nodes) if (n.maps) n.maps.buf = null; // redraw the tiles (ranges may change)
     if (cssW <= 0 || cssH <= 0) return; // built on the first resize
-    if (graphRef !== store.graph) rebuildLayout();
+    if (graphRef !== store.graph || currentMapsKey() !== mapsKey) rebuildLayout();
     rebuildConnections();
     dirtyColors = true;
     publish();

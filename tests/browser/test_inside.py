@@ -5,6 +5,8 @@ a token model) and dumps their widget state; js/dev/inside.html mounts the panel
 Store built from each dump. Checks: weight images and the decision boundary change with the
 epoch (pixels), the label / prediction text, feature maps and filters, a sequence heatmap,
 hostile layer names rendered as text, and that scrubbing repaints without rebuilding the DOM.
+The same images in the 2D view (js/src/view2d.ts): conv layers' feature maps as channel tiles,
+on the whole widget of the dev harness page (js/dev/: the synthetic CNN, and the real one).
 Screenshots go to test-artifacts/ (look at them).
 """
 
@@ -317,3 +319,192 @@ def test_hostile_layer_name_is_text(inside: Any, artifacts: Path) -> None:
     assert names == [evil, "relu", "fc2"]
     assert panel.query_selector("img") is None
     page.locator("#panel").screenshot(path=str(artifacts / "inside-hostile-name.png"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature maps in the 2D view: the widget bundle on the dev harness page (js/dev/index.html)
+
+DEV_ORIGIN = "http://nnviz.test"
+
+# Keeps the 2D canvas's pixels under a name; returns the shares of tile pixels (the sequential
+# scale's strong purples: post-ReLU feature maps) and the count of NaN-colored (magenta) ones.
+SNAP_2D = """
+(name) => {
+  const c = document.querySelector('.nnviz-root .nnviz-view2d-canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  (window.__shots = window.__shots || {})[name] = d;
+  let tiles = 0, nan = 0;
+  for (let k = 0; k < d.length; k += 4) {
+    const r = d[k], g = d[k + 1], b = d[k + 2];
+    if (r > 240 && g < 20 && b > 240) nan++;
+    else if (b - g > 50 && r - g > 30) tiles++;
+  }
+  return { tiles: tiles / (d.length / 4), nan };
+}
+"""
+
+# Share of the tile pixels (in either shot) that changed between two shots.
+TILE_DIFF = """
+([a, b]) => {
+  const A = window.__shots[a], B = window.__shots[b];
+  const tile = (d, k) => d[k + 2] - d[k + 1] > 50 && d[k] - d[k + 1] > 30;
+  let n = 0, changed = 0;
+  for (let k = 0; k < A.length; k += 4) {
+    if (!tile(A, k) && !tile(B, k)) continue;
+    n++;
+    const d = Math.abs(A[k] - B[k]) + Math.abs(A[k + 1] - B[k + 1]) + Math.abs(A[k + 2] - B[k + 2]);
+    if (d > 24) changed++;
+  }
+  return n ? changed / n : 0;
+}
+"""
+
+# A state whose conv1 channel 0 of sample 0 at the last epoch is NaN (float16 0x7e00).
+POISON_CONV1 = """
+(st) => {
+  const last = st.snapshots[st.snapshots.length - 1];
+  const ref = last.header.arrays.find(
+    (a) => a.layer === 'conv1' && a.kind === 'act' && a.param === 'act');
+  const dv = nnvizDev.fixtures.fromBase64(last.data_b64);
+  const [, , h, w] = ref.shape;
+  for (let i = 0; i < h * w; i++) dv.setUint16(ref.offset + 2 * i, 0x7e00, true);
+  last.data_b64 = nnvizDev.fixtures.toBase64(dv);
+  return st;
+}
+"""
+
+
+@pytest.fixture()
+def widget_page(page: Any, dev_pages: Path, widget_bundle: Path) -> Iterator[Any]:
+    """The dev harness page with the real bundle (no view yet); probe states served as JSON."""
+
+    def serve(route: Any) -> None:
+        name = route.request.url.split("?")[0].rsplit("/", 1)[-1] or "index.html"
+        if name == "widget.js":
+            path = widget_bundle
+        elif name.endswith(".json"):
+            path = STATE_DIR / name
+        else:
+            path = dev_pages / name
+        if not path.exists():
+            route.fulfill(status=404, body="not found")
+            return
+        ctype = {".html": "text/html", ".json": "application/json"}.get(
+            path.suffix, "text/javascript"
+        )
+        route.fulfill(status=200, body=path.read_bytes(), headers={"content-type": ctype})
+
+    page.route(f"{DEV_ORIGIN}/**", serve)
+    page.goto(f"{DEV_ORIGIN}/index.html")
+    page.wait_for_function("window.nnvizLoaded === true")
+    yield page
+    assert page.nnviz_errors == [], page.nnviz_errors
+    assert page.nnviz_dialogs == [], page.nnviz_dialogs
+
+
+def mount_2d(page: Any, run: str, poison: bool = False) -> None:
+    """One widget view in 2D mode, colored by activation: a synthetic run by name, or a probe
+    state dump (``*.json``, from scripts/make_probe_state.py)."""
+    if poison:
+        page.evaluate("() => { window.__poison = " + POISON_CONV1 + "; }")
+    page.evaluate(
+        """async ([run, poison]) => {
+            let st;
+            if (run.endsWith('.json')) {
+              const d = await (await fetch(run)).json();
+              const traits = { _probe: d.traits._probe || null };
+              st = { graph: d.traits._graph, snapshots: d.snapshots, traits };
+            } else st = nnvizDev.state(run);
+            if (poison) st = window.__poison(st);
+            st.traits = { ...(st.traits || {}), mode: '2d', color_by: 'activation' };
+            const cells = document.getElementById('cells');
+            window.mounted = [await nnvizDev.mount(nnvizWidget, cells, st)];
+        }""",
+        [run, poison],
+    )
+    page.wait_for_function(
+        "() => { const r = document.querySelector('.nnviz-root');"
+        " return r && r.dataset.ready === '1' && r.dataset.featureMaps !== undefined; }",
+        timeout=30000,
+    )
+
+
+def feature_maps(page: Any) -> dict[str, int]:
+    """data-feature-maps of the view root: layer -> tiles drawn for the current sample."""
+    attr = page.evaluate("document.querySelector('.nnviz-root').dataset.featureMaps")
+    return {k: int(v) for k, v in (e.split(":") for e in str(attr).split(",") if e)}
+
+
+def set_2d(page: Any, **traits: Any) -> None:
+    """Set widget traits and wait for the 2D view's next painted frame."""
+    frame = page.evaluate("document.querySelector('.nnviz-root').dataset.frame")
+    for k, v in traits.items():
+        page.evaluate("([k, v]) => window.mounted[0].model.set(k, v)", [k, v])
+    page.wait_for_function(
+        "f => document.querySelector('.nnviz-root').dataset.frame !== f", arg=frame
+    )
+
+
+def snap_2d(page: Any, name: str) -> dict[str, float]:
+    return dict(page.evaluate(SNAP_2D, name))
+
+
+def tile_diff(page: Any, a: str, b: str) -> float:
+    return float(page.evaluate(TILE_DIFF, [a, b]))
+
+
+def test_2d_view_shows_conv_feature_maps(widget_page: Any, artifacts: Path) -> None:
+    page = widget_page
+    mount_2d(page, "cnn")  # synthetic: maps of the first 3 of 4 probe samples
+    # conv2 has 32 channels: 16 tiles and a "+16 more" note; the input box shows the probe
+    assert feature_maps(page) == {"input": 1, "conv1": 16, "conv2": 16}
+    shown = snap_2d(page, "e2s0")
+    assert shown["tiles"] > 0.001, shown
+    assert shown["nan"] == 0
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "view2d-cnn-maps.png"))
+    # another epoch: other maps (from the decoded snapshots, no kernel)
+    set_2d(page, epoch=0)
+    snap_2d(page, "e0s0")
+    assert tile_diff(page, "e2s0", "e0s0") > 0.2
+    # another sample: other maps
+    set_2d(page, sample=1)
+    snap_2d(page, "e0s1")
+    assert tile_diff(page, "e0s0", "e0s1") > 0.2
+    assert feature_maps(page) == {"input": 1, "conv1": 16, "conv2": 16}
+    # no maps kept for sample 3: the tiles show the kind color (as the 3D planes do)
+    set_2d(page, sample=3)
+    assert feature_maps(page) == {"input": 1}
+    assert snap_2d(page, "e0s3")["tiles"] < shown["tiles"] * 0.1
+    # every color mode shows the sample's maps (as the 3D view); the strips follow the mode
+    set_2d(page, sample=0, epoch=2, color_by="weight")
+    assert feature_maps(page) == {"input": 1, "conv1": 16, "conv2": 16}
+    snap_2d(page, "w-e2s0")
+    assert tile_diff(page, "e2s0", "w-e2s0") < 0.05
+
+
+def test_2d_view_feature_maps_nan_in_the_nan_color(widget_page: Any, artifacts: Path) -> None:
+    page = widget_page
+    mount_2d(page, "cnn", poison=True)
+    assert feature_maps(page)["conv1"] == 16
+    shot = snap_2d(page, "nan")
+    # one NaN tile of 22 x 22 world px at the view's zoom (its inside, away from smoothing)
+    zoom = float(page.evaluate("document.querySelector('.nnviz-root').dataset.zoom"))
+    assert shot["nan"] >= 0.5 * (22 * zoom - 2) ** 2, (shot, zoom)
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "view2d-cnn-nan.png"))
+
+
+def test_2d_view_real_cnn_maps_above_the_neuron_column(
+    widget_page: Any, inside_page: Path, artifacts: Path
+) -> None:
+    page = widget_page
+    mount_2d(page, "cnn.json")
+    # conv2 feeds the dense layer: a neuron column with its maps (after relu2) above it
+    assert feature_maps(page) == {"t": 1, "conv1": 8, "conv2": 16}
+    snap_2d(page, "s0")
+    page.query_selector(".nnviz-root").screenshot(path=str(artifacts / "view2d-real-cnn.png"))
+    set_2d(page, sample=5)
+    snap_2d(page, "s5")
+    assert tile_diff(page, "s0", "s5") > 0.2
+    set_2d(page, epoch=-1)
+    snap_2d(page, "init")
+    assert tile_diff(page, "s5", "init") > 0.2
