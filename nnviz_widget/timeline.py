@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
@@ -39,6 +39,10 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 #: epochs fit before older ones are thinned.
 EPOCHS_BEFORE_THINNING = 32
 INIT_EPOCH = -1
+#: record() defers its numpy work (``Snapshot``); at most this many epochs, or this many bytes
+#: of what they read, wait for it before it is done at once.
+MAX_UNFINISHED = 64
+MAX_UNFINISHED_BYTES = 32 * 1024 * 1024
 
 
 class ProbeActs(dict[str, np.ndarray]):
@@ -52,30 +56,87 @@ class ProbeActs(dict[str, np.ndarray]):
         self.attention = {}
 
 
+T = TypeVar("T")
+_UNSET: Any = object()
+
+
+class _Deferred(Generic[T]):
+    """A Snapshot field that ``record()`` leaves for later (``Recorder.finish``): reading it
+    first completes the snapshot, so a reader never sees a half-made one."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self.factory = factory
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Any: ...
+    @overload
+    def __get__(self, obj: Snapshot, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: Snapshot | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return _UNSET  # the dataclass default: a fresh factory() per snapshot
+        if obj.__dict__.get("_finish") is not None:
+            obj.complete()
+        return obj.__dict__[self.slot]
+
+    def __set__(self, obj: Snapshot, value: T) -> None:
+        obj.__dict__[self.slot] = self.factory() if value is _UNSET else value
+
+
 @dataclass
 class Snapshot:
-    """What one epoch left behind. ``weights`` are float16, full or the layer's fixed sample."""
+    """What one epoch left behind. ``weights`` are float16, full or the layer's fixed sample.
+
+    record() reads the model at once (parameters, gradient norms, the probe pass, the decision
+    boundary) and leaves the numpy work on what it read (kept weights, statistics, histograms,
+    activation reductions, health) for later: the fields marked deferred are filled in when
+    the widget next sends, on any read of them, or by ``Recorder.finish()``. Done for many
+    epochs in a row, that work runs several times faster than one epoch at a time between
+    training epochs (which leave its code out of the CPU's caches)."""
 
     epoch: int  # INIT_EPOCH (-1) for the initial weights
     label: str
     metrics: dict[str, float] = field(default_factory=dict)
-    weights: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    weights: _Deferred[dict[str, dict[str, np.ndarray]]] = _Deferred(dict)
     grads: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    stats: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    hists: dict[str, np.ndarray] = field(default_factory=dict)
+    stats: _Deferred[dict[str, dict[str, float | None]]] = _Deferred(dict)
+    hists: _Deferred[dict[str, np.ndarray]] = _Deferred(dict)
     thinned: bool = False
     # the probe batch (issue "inside the network"): activations within the budget, how each was
     # kept, per-layer health, predicted classes, and the decision boundary of a 2-D-input model;
     # an attention layer's acts also hold "attn": (samples, queries, keys), the mean over heads
-    acts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    act_info: dict[str, ActInfo] = field(default_factory=dict)
-    health: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    preds: list[int] = field(default_factory=list)
+    acts: _Deferred[dict[str, dict[str, np.ndarray]]] = _Deferred(dict)
+    act_info: _Deferred[dict[str, ActInfo]] = _Deferred(dict)
+    health: _Deferred[dict[str, dict[str, float | None]]] = _Deferred(dict)
+    preds: _Deferred[list[int]] = _Deferred(list)
     boundary: dict[str, np.ndarray] = field(default_factory=dict)
     boundary_meta: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, np.ndarray] = field(default_factory=dict)
     # nbytes as the recorder last counted it (it sums the history at every record)
     _size: int | None = field(default=None, repr=False, compare=False)
+    # what completes the deferred fields (None once done)
+    _finish: Callable[[Snapshot], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def pending(self) -> bool:
+        """True while the deferred fields wait to be computed."""
+        return self.__dict__.get("_finish") is not None
+
+    def complete(self) -> None:
+        """Compute the deferred fields now (nothing if done)."""
+        f = self.__dict__.get("_finish")
+        if f is None:
+            return
+        self._finish = None  # the fields are read while they are made
+        try:
+            f(self)
+        except BaseException:
+            self._finish = f
+            raise
+        self._size = None
 
     @property
     def nbytes(self) -> int:
@@ -86,6 +147,10 @@ class Snapshot:
             a.nbytes for a in self.fields.values()
         )
         return n + sum(h.nbytes for h in self.hists.values()) + 64 * len(self.stats)
+
+
+def _held_bytes(params: ParamDict) -> int:
+    return sum(a.nbytes for p in params.values() for a in p.values())
 
 
 def _size(snap: Snapshot) -> int:
@@ -102,13 +167,13 @@ def layer_stats(
     """Stats of all of a layer's parameters together; NaN/Inf are ignored and counted.
 
     This runs on every record() inside the user's training loop, so it is written for speed:
-    min/max find non-finite values (NaN propagates, inf shows) instead of a separate pass,
-    a bincount histogram, no clip (its wrapper costs more than the work). No BLAS (np.dot):
-    waking BLAS threads next to the training framework's own thread pool oversubscribes the
-    cores and slows the user's loop (np.einsum without ``optimize`` runs its own loop).
+    the adapter's one buffer is read in place (``LayerParams.flat``) in its own float32, with
+    sums accumulated in float64; min/max find non-finite values (NaN propagates, inf shows)
+    instead of a separate pass; a bincount histogram, no clip (its wrapper costs more than the
+    work). No BLAS (np.dot): waking BLAS threads next to the training framework's own thread
+    pool oversubscribes the cores and slows the user's loop (np.einsum runs its own loop).
     """
-    arrays = [a.ravel() for a in params.values()]
-    flat = (np.concatenate(arrays) if arrays else np.zeros(0)).astype(np.float64)
+    flat = _flat(params)
     all_finite = True
     if flat.size:
         vmin, vmax = float(flat.min()), float(flat.max())
@@ -119,13 +184,17 @@ def layer_stats(
         if not all_finite:
             vmin, vmax = float(vals.min()), float(vals.max())
         lo, hi = (vmin, vmax) if vmax > vmin else (vmin - 0.5, vmax + 0.5)
-        pos = vals - lo  # >= 0: lo is the minimum
-        pos *= HIST_BINS / (hi - lo)
+        scale = HIST_BINS / (hi - lo)
+        if scale < 1e30:
+            pos = vals - vals.dtype.type(lo)  # >= 0: lo is the minimum
+            pos *= vals.dtype.type(scale)
+        else:  # a spread too narrow for float32 (denormals)
+            pos = (vals.astype(np.float64) - lo) * scale
         idx = pos.astype(np.intp)
         np.minimum(idx, HIST_BINS - 1, out=idx)  # the top edge belongs to the last bin
         hist = np.bincount(idx, minlength=HIST_BINS)
         n = vals.size
-        mean = float(vals.sum()) / n
+        mean = float(vals.sum(dtype=np.float64)) / n
         sq = _sum_sq(vals)
         stats: dict[str, float | None] = {
             "mean": mean,
@@ -144,21 +213,37 @@ def layer_stats(
     stats["grad_norm"] = grad_norm
     stats["update_ratio"] = None
     if prev is not None and prev.keys() == params.keys():
-        before = np.concatenate([prev[k].ravel() for k in params]).astype(np.float64)
+        before = _flat(prev)
         if before.shape == flat.shape:
             diff = flat - before
-            if not (all_finite and bool(np.isfinite(before).all())):
+            num, denom = math.sqrt(_sum_sq(diff)), math.sqrt(_sum_sq(before))
+            if not (math.isfinite(num) and math.isfinite(denom)):
+                # non-finite entries on either side: the ratio over the entries finite in both
                 ok = np.isfinite(diff) & np.isfinite(before)
-                diff, before = diff[ok], before[ok]
-            denom = math.sqrt(_sum_sq(before))
-            num = math.sqrt(_sum_sq(diff))
+                num, denom = math.sqrt(_sum_sq(diff[ok])), math.sqrt(_sum_sq(before[ok]))
             stats["update_ratio"] = num / denom if denom > 0 else (0.0 if num == 0 else math.inf)
     return stats, hist.astype(np.float32)
 
 
+def _flat(params: dict[str, np.ndarray]) -> np.ndarray:
+    """All of a layer's parameters as one 1-D float array (a view where the adapter made one)."""
+    flat = getattr(params, "flat", None)
+    if flat is not None:
+        return flat
+    arrays = [a.ravel() for a in params.values()]
+    if not arrays:
+        return np.zeros(0, np.float32)
+    dtype = np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    return (
+        np.concatenate(arrays, dtype=dtype)
+        if len(arrays) > 1
+        else arrays[0].astype(dtype, copy=False)
+    )
+
+
 def _sum_sq(a: np.ndarray) -> float:
-    """Sum of squares (np.einsum's own loop: no BLAS)."""
-    return float(np.einsum("i,i->", a, a)) if a.size else 0.0
+    """Sum of squares accumulated in float64 (np.einsum's own loop: no BLAS)."""
+    return float(np.einsum("i,i->", a, a, dtype=np.float64)) if a.size else 0.0
 
 
 def allocate(sizes: dict[Any, int], budget: int) -> dict[Any, int]:
@@ -256,9 +341,11 @@ class Recorder:
         first_acts = self._activations()
         self.probe_info = self._probe_info(first_acts, image_shape)
         self._boundary = self._make_boundary(boundary, first_acts)
-        self.snapshots.append(
-            self._snapshot(INIT_EPOCH, "init", {}, params, self._grads(), first_acts)
-        )
+        init = self._snapshot(INIT_EPOCH, "init", {}, params, self._grads(), first_acts)
+        init.complete()
+        self.snapshots.append(init)
+        self._unfinished: list[Snapshot] = []
+        self._unfinished_bytes = 0
         self.history = History(self)
 
     #: True for a run loaded from a file (``nnv.load``): it has no model and cannot record.
@@ -297,6 +384,8 @@ class Recorder:
         rec._samples = {key: idx for key, (idx, _) in samples.items()}
         rec._prev_full = {}
         rec._before_last = {}
+        rec._unfinished = []
+        rec._unfinished_bytes = 0
         rec.probe_info = dict(settings.get("probe_info") or {"n": 0, "labels": None})
         rec._boundary = None
         rec.history = History(rec)
@@ -471,8 +560,27 @@ class Recorder:
         grad_norms: dict[str, float | None],
         acts: dict[str, np.ndarray] | None = None,
     ) -> Snapshot:
+        """A snapshot of what was read now; its numpy work is deferred (``Snapshot``)."""
         prev = self._prev_full if epoch != INIT_EPOCH else None
+        if acts is None:
+            acts = self._activations()
         snap = Snapshot(epoch=epoch, label=label, metrics=metrics)
+        self._boundary_snapshot(snap)  # runs the model: now
+
+        def finish(s: Snapshot) -> None:
+            self._complete(s, params, prev, grad_norms, acts)
+
+        snap._finish = finish
+        return snap
+
+    def _complete(
+        self,
+        snap: Snapshot,
+        params: ParamDict,
+        prev: ParamDict | None,
+        grad_norms: dict[str, float | None],
+        acts: dict[str, np.ndarray],
+    ) -> None:
         for layer in self.graph.names:
             p = params.get(layer)
             if not p:
@@ -486,8 +594,7 @@ class Recorder:
             st, hist = layer_stats(p, prev.get(layer) if prev else None, grad_norms.get(layer))
             snap.stats[layer] = st
             snap.hists[layer] = hist
-        self._probe_snapshot(snap, self._activations() if acts is None else acts)
-        return snap
+        self._probe_snapshot(snap, acts)
 
     def _probe_snapshot(self, snap: Snapshot, acts: dict[str, np.ndarray]) -> None:
         """Activations within their budget, health per layer, predictions, boundary."""
@@ -524,7 +631,6 @@ class Recorder:
         outputs = [x.name for x in self.graph.layers if x.kind == "output"]
         if outputs and outputs[0] in acts:
             snap.preds = predictions(acts[outputs[0]])
-        self._boundary_snapshot(snap)
 
     def _check_shapes(self, params: ParamDict) -> None:
         for layer, shapes in self._shapes.items():
@@ -567,22 +673,39 @@ class Recorder:
                 stacklevel=2,
             )
             # compare against the snapshot before the replaced one
-            self.snapshots.pop()
+            gone = self.snapshots.pop()
+            self._unfinished = [s for s in self._unfinished if s is not gone]
             self._prev_full = self._before_last
-        snap = self._snapshot(epoch, f"epoch {epoch}", clean, params, self._grads())
+        grads = self._grads()
+        acts = self._activations()
+        snap = self._snapshot(epoch, f"epoch {epoch}", clean, params, grads, acts)
         self._before_last, self._prev_full = self._prev_full, params
         self.snapshots.append(snap)
+        self._unfinished.append(snap)
+        self._unfinished_bytes += _held_bytes(params) + sum(a.nbytes for a in acts.values())
         self._emit("replace" if replace else "add", snap)
-        self._thin()
+        if len(self._unfinished) >= MAX_UNFINISHED or self._unfinished_bytes > MAX_UNFINISHED_BYTES:
+            self.finish()  # no widget sending them (a script), or a big model: bounded
         return snap
+
+    def finish(self) -> None:
+        """Complete the snapshots whose numpy work record() deferred, oldest first, then thin
+        the history to ``max_bytes``. The widget calls it before it sends; reading a deferred
+        field completes that snapshot alone."""
+        while self._unfinished:
+            self._unfinished[0].complete()
+            self._unfinished.pop(0)
+        self._unfinished_bytes = 0
+        self._thin()
 
     @property
     def nbytes(self) -> int:
+        self.finish()
         return sum(_size(s) for s in self.snapshots)
 
     def _thin(self) -> None:
-        # the total is summed once per record (this runs every epoch: keep it O(epochs) once)
-        total = self.nbytes
+        # the total is summed once per batch of records (keep it O(epochs) once)
+        total = sum(_size(s) for s in self.snapshots)
         while total > self.max_bytes:
             candidates = [i for i, s in enumerate(self.snapshots) if not s.thinned]
             pick = thin_order([self.snapshots[i].epoch for i in candidates])
@@ -608,6 +731,7 @@ class Recorder:
 
     @property
     def thinned_epochs(self) -> list[int]:
+        self.finish()
         return [s.epoch for s in self.snapshots if s.thinned]
 
     def keras_callback(self) -> Any:
@@ -621,6 +745,7 @@ class Recorder:
         ``nnv.load(path)`` shows it again."""
         from .store import save
 
+        self.finish()
         return save(self, path, overwrite=overwrite)
 
 

@@ -316,6 +316,7 @@ class NNViz(anywidget.AnyWidget):
         """Send the recorded epochs the browser doesn't have yet (record() batches them)."""
         if not self._pending:
             return
+        self.recorder.finish()  # record()'s deferred work, for the whole batch at once
         pending, self._pending = self._pending, []
         model = self._model_for(pending)  # one child for the batch
         self._last_sync = time.monotonic()

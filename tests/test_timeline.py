@@ -11,6 +11,7 @@ import pytest
 from nnviz_widget.timeline import (
     HIST_BINS,
     INIT_EPOCH,
+    MAX_UNFINISHED,
     Recorder,
     allocate,
     layer_stats,
@@ -123,6 +124,60 @@ def test_budget_thins_older_epochs_and_keeps_stats() -> None:
     assert np.isfinite(rec.history.stats("fc1")["norm"]).all()
     with pytest.raises(KeyError, match="thinned"):
         rec.history.weights("fc1", thinned[0])
+
+
+def test_deferred_work_is_done_on_read_or_finish_and_equals_eager() -> None:
+    """record() reads the model at once and defers its numpy work: a deferred field read
+    completes that snapshot; finish() completes them all. Same numbers either way."""
+    m = FakeModel((6, 5, 3))
+    rec = Recorder(m)
+    assert not rec.snapshots[0].pending  # init is complete at once
+    read = []
+    for e in range(3):
+        m.step(seed=e)
+        read.append({k: v.copy() for k, v in m.params["fc1"].items()})
+        rec.record(e, loss=1.0)
+    m.step(seed=9)  # the model moves on: what was read at record() time is what counts
+    a, b, c = rec.snapshots[1:]
+    assert a.pending and b.pending and c.pending
+    stats = b.stats["fc1"]  # a read completes that snapshot only
+    assert not b.pending and a.pending and c.pending
+    want, hist = layer_stats(read[1], read[0], None)
+    assert stats == want
+    np.testing.assert_array_equal(b.hists["fc1"], hist)
+    np.testing.assert_allclose(b.weights["fc1"]["weight"], read[1]["weight"], atol=1e-3)
+    rec.finish()
+    assert not any(s.pending for s in rec.snapshots)
+    np.testing.assert_allclose(c.weights["fc1"]["weight"], read[2]["weight"], atol=1e-3)
+    assert c.stats["fc1"] == layer_stats(read[2], read[1], None)[0]
+
+
+def test_deferred_work_is_bounded_and_survives_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    m = FakeModel()
+    rec = Recorder(m)
+    for e in range(MAX_UNFINISHED):
+        rec.record(e, loss=1.0)
+    assert not any(s.pending for s in rec.snapshots), "no widget sends them: done in bulk"
+    rec.record(MAX_UNFINISHED, loss=1.0)
+    snap = rec.snapshots[-1]
+    calls = []
+    real = rec._probe_snapshot
+
+    def interrupted(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rec, "_probe_snapshot", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rec.finish()
+    assert snap.pending  # nothing recorded is lost: done on the next read
+    assert snap.stats["fc1"]["norm"] > 0 and not snap.pending
+    rec.finish()
+    assert len(rec.history.epochs) == MAX_UNFINISHED + 1
 
 
 def test_record_errors_and_replace() -> None:

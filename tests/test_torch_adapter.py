@@ -601,7 +601,12 @@ def test_parameters_follow_a_replaced_module_or_parameter() -> None:
         adapter.parameters()["0"]["weight"], model[0].weight.detach().numpy()
     )
     model[2].bias = nn.Parameter(torch.full((2,), 7.0))  # a new parameter object
-    np.testing.assert_array_equal(adapter.parameters()["2"]["bias"], [7.0, 7.0])
+    after = adapter.parameters()
+    np.testing.assert_array_equal(after["2"]["bias"], [7.0, 7.0])
+    for layer in after.values():  # each layer's one flat view, for its statistics
+        flat = getattr(layer, "flat", None)
+        assert flat is not None
+        np.testing.assert_array_equal(flat, np.concatenate([a.ravel() for a in layer.values()]))
 
 
 def test_probe_pass_leaves_the_modules_as_they_were() -> None:

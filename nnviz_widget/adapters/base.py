@@ -17,6 +17,14 @@ from ..graph import Graph
 ParamDict = dict[str, dict[str, np.ndarray]]
 
 
+class LayerParams(dict[str, np.ndarray]):
+    """One layer's parameters where an adapter copied them into one buffer: ``flat`` is the
+    1-D view of them all, in the dict's order (statistics then need no concatenation)."""
+
+    flat: np.ndarray | None = None
+    start: int = 0  # where ``flat`` starts in the adapter's buffer
+
+
 class ModelAdapter(ABC):
     """Wraps one model: extracts its neutral graph, reads its parameters, gradients, activations."""
 

@@ -36,7 +36,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 from ..graph import Graph, Layer, Shape
-from .base import ModelAdapter, ParamDict
+from .base import LayerParams, ModelAdapter, ParamDict
 
 __all__ = ["MAX_PROBE_SAMPLES", "TorchAdapter", "describe_module"]
 
@@ -261,13 +261,19 @@ class TorchAdapter(ModelAdapter):
                     tensors.append(t.reshape(-1))
         if not tensors:
             return out
-        # one copy of all of them (this runs at every record): views into it per parameter
+        # one copy of all of them (this runs at every record): views into it per parameter, and
+        # per layer (LayerParams.flat: its statistics need no concatenation)
         flat = torch.cat(tensors).numpy()
         at = 0
-        for name, pname, shape in where:
+        for name, pname, shape in where:  # a layer's parameters are consecutive
             n = math.prod(shape)
-            out.setdefault(name, {})[pname] = flat[at : at + n].reshape(shape)
+            layer = out.get(name)
+            if not isinstance(layer, LayerParams):
+                layer = out[name] = LayerParams()
+                layer.start = at
+            layer[pname] = flat[at : at + n].reshape(shape)
             at += n
+            layer.flat = flat[layer.start : at]
         return out
 
     def _param_at(self, path: str, pname: str) -> tuple[nn.Module, torch.Tensor] | None:

@@ -642,8 +642,12 @@ def test_frames_rendered_ahead_equal_fresh_renders(harness: Any) -> None:
     assert len(set(ahead)) == len(epochs)
     # a new view state (another mode and back) with rendering ahead off: every epoch renders
     page.evaluate("() => { __nnviz.ahead = false; }")
+    show(2)  # not among those compared: the mode change below renders the shown epoch
+    frame = root_data(page)["frame"]
     set_trait(page, "color_by", "weight")
     set_trait(page, "color_by", "activation")
+    wait_frame_after(page, frame)
+    page.wait_for_timeout(300)  # the repaints of the mode change are done
     hits1 = page.evaluate("() => __nnviz.keptHits")
     fresh = [show(e) for e in epochs]
     assert [hits for _, hits in fresh] == [hits1] * len(epochs), "rendered afresh"
