@@ -623,3 +623,118 @@ def test_probe_pass_leaves_the_modules_as_they_were() -> None:
     with pytest.raises(ValueError, match="does not fit"):  # a failing pass unwraps too
         TorchAdapter(model, inputs=_x(2, 5)).activations()
     assert "forward" not in model[0].__dict__ and "forward" not in model[1].__dict__
+
+
+# ---------------------------------------------------------------------- kept between records
+# (the module list, the parameter layout and the probe plan are cached per adapter: each of these
+# changes between two records must be seen)
+
+
+def test_probe_pass_guards_a_module_replaced_between_records() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2))
+    adapter = TorchAdapter(model, inputs=_x(5, 4))
+    adapter.activations()
+    model[1] = nn.BatchNorm1d(3)  # a new module, with buffers of its own, in train mode
+    del model[2]  # Sequential re-keys its children: a new _modules dict
+    model.append(nn.Dropout(0.5))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    adapter.activations()
+    for k, v in model.state_dict().items():  # the new BatchNorm's running stats included
+        assert torch.equal(v, state[k]), k
+    assert torch.equal(torch.get_rng_state(), rng)  # the new Dropout drew from it
+    assert all(m.training for m in model.modules())
+    assert _no_hooks(model) and all("forward" not in m.__dict__ for m in model.modules())
+
+
+def test_mode_switched_between_records() -> None:
+    model = _seeded(mt.SmallCNN)
+    adapter = TorchAdapter(model, inputs=_x(4, 1, 28, 28))
+    adapter.activations()
+    for training in (False, True, False):
+        model.train(training)
+        model.bn.train(not training)  # a mix of modes, kept as it is
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        adapter.activations()
+        adapter.gradients()
+        assert model.bn.training is (not training)
+        assert all(m.training is training for m in model.modules() if m is not model.bn)
+        for k, v in model.state_dict().items():
+            assert torch.equal(v, state[k]), k
+
+
+def test_user_hook_added_between_records() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    adapter = TorchAdapter(model, inputs=_x(2, 4))
+    adapter.activations()
+    seen: list[Any] = []
+    handle = model[0].register_forward_hook(lambda _m, _a, out: seen.append(out.clone()))
+    acts = adapter.activations()
+    assert len(seen) == 1  # the user's hook ran on the probe pass, once
+    np.testing.assert_array_equal(acts["0"], seen[0].numpy())
+    assert len(model[0]._forward_hooks) == 1  # and is still there
+    handle.remove()
+    assert _no_hooks(model)
+
+
+def test_gradient_norms_follow_grad_and_requires_grad() -> None:
+    model = _seeded(mt.MLP)
+    x = _x(4, 1, 28, 28)
+    adapter = TorchAdapter(model, inputs=x)
+
+    def expected(grads: dict[str, Any]) -> dict[str, float]:
+        return {
+            layer: float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in d.values())))
+            for layer, d in grads.items()
+        }
+
+    computed = adapter.gradient_norms()  # no .grad yet: on the probe
+    assert computed == pytest.approx(expected(adapter.gradients()), rel=1e-5)
+    model(x).sum().backward()  # now the loop's .grad
+    by_grad = adapter.gradient_norms()
+    assert by_grad != pytest.approx(computed, rel=1e-3)
+    assert by_grad == pytest.approx(
+        expected(
+            {
+                "fc1": {"w": model.fc1.weight.grad.numpy(), "b": model.fc1.bias.grad.numpy()},
+                "fc2": {"w": model.fc2.weight.grad.numpy(), "b": model.fc2.bias.grad.numpy()},
+            }
+        ),
+        rel=1e-5,
+    )
+    model.fc1.requires_grad_(False)  # frozen: its .grad no longer counts
+    frozen = adapter.gradient_norms()
+    assert frozen["fc1"] == 0.0 and frozen["fc2"] == pytest.approx(by_grad["fc2"])
+    model.fc1.requires_grad_(True)
+    model.fc2.bias.grad = None  # one trainable parameter without .grad: all on the probe
+    assert adapter.gradient_norms() == pytest.approx(computed, rel=1e-5)
+    assert model.fc2.bias.grad is None
+
+
+def test_parameters_are_copies_whatever_the_dtype_or_count() -> None:
+    model = nn.Linear(3, 1, bias=False)  # one parameter
+    adapter = TorchAdapter(model, inputs=_x(2, 3))
+    before = adapter.parameters()["Linear"]["weight"].copy()
+    got = adapter.parameters()["Linear"]["weight"]
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    np.testing.assert_array_equal(got, before)  # not a view of the parameter
+    model.double()
+    got = adapter.parameters()["Linear"]["weight"]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, model.weight.detach().float().numpy())
+
+
+def test_parameters_follow_a_parameter_resized_in_place() -> None:
+    model = _seeded(mt.WithUnused)
+    adapter = TorchAdapter(model, inputs=_x(2, 4))
+    assert adapter.parameters()["spare"]["weight"].shape == (4, 4)
+    with torch.no_grad():
+        model.spare.weight.data = torch.arange(15.0).reshape(5, 3)  # same object, new shape
+    params = adapter.parameters()
+    np.testing.assert_array_equal(params["spare"]["weight"], np.arange(15.0).reshape(5, 3))
+    np.testing.assert_array_equal(params["fc"]["weight"], model.fc.weight.detach().numpy())
+    flat = getattr(params["spare"], "flat", None)
+    np.testing.assert_array_equal(
+        flat, np.concatenate([a.ravel() for a in params["spare"].values()])
+    )

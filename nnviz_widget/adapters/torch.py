@@ -155,6 +155,17 @@ _ACTIVATION_NAMES = {
 # A trace: (fx nodes in order, placeholder -> input index, node -> param name, user outputs).
 _Trace = tuple[list[Any], dict[Any, int], dict[Any, str], list[Any]]
 
+# What _guard_enter saved: (modules, their train flags, (module, buffer name, buffer, copy),
+# the CPU RNG state or the entered fork_rng, torch.backends.mha or None, its fast-path flag).
+_Saved = tuple[
+    list[nn.Module],
+    list[bool],
+    list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]],
+    Any,
+    Any,
+    bool | None,
+]
+
 
 @dataclass
 class _Call:
@@ -199,6 +210,58 @@ class _Owned:
     tied: dict[str, str]  # canonical name -> full name of the owner that counts it
 
 
+@dataclass
+class _Live:
+    """``list(model.modules())`` and ``list(model.parameters())`` as last walked, and what says
+    whether they still are: the entries of every module's ``_modules`` and ``_parameters``."""
+
+    modules: list[nn.Module]
+    params: list[nn.Parameter]
+    members: list[Any]  # per module: itself, its _modules values, its _parameters values
+    has_mha: bool  # an nn.MultiheadAttention among the modules
+
+
+@dataclass
+class _ProbePlan:
+    """What every probe pass (``activations()``) needs from the graph, which never changes."""
+
+    module_nodes: dict[str, str]  # node name -> module path
+    paths: set[str]  # the module paths whose first output is kept
+    wrap: list[tuple[str, nn.Module]]  # (path, module) whose forward is wrapped for the pass
+    attention: bool  # an nn.MultiheadAttention among the module nodes
+    inputs: list[str]  # input node names
+    outputs: list[str]  # output node names
+
+
+@dataclass
+class _ParamPlan:
+    """``parameters()`` while the model's parameters are the known ones: what to copy, in
+    order, and where each lands in the one buffer (for the shapes last seen)."""
+
+    owners: dict[str, _Owned]
+    keys: list[tuple[str, str]]  # (node name, param name), a layer's params consecutive
+    params: list[torch.Tensor]
+    transposed: list[nn.Module | None]  # the ConvTranspose module whose weight is reordered
+    reordered: bool = False  # some transposed entry is not None
+    shapes: list[torch.Size] = field(default_factory=list)  # canonical, for ``layout``
+    # (node name, start, stop, [(param name, start, stop, shape)]) per layer with parameters
+    layout: list[tuple[str, int, int, list[tuple[str, int, int, tuple[int, ...]]]]] = field(
+        default_factory=list
+    )
+
+
+@dataclass
+class _NormPlan:
+    """``gradient_norms()`` for one ``_Live``: the known parameters that are the model's."""
+
+    owners: dict[str, _Owned]
+    live: _Live
+    names: list[str]  # nodes owning parameters (each gets a norm)
+    params: list[nn.Parameter]  # their parameters that are still the model's
+    owner: list[str]  # node name of each
+    covers: bool  # params are all the model's parameters
+
+
 class TorchAdapter(ModelAdapter):
     """Adapter for ``torch.nn.Module``: ``graph()``, ``parameters()``, ``gradients()``,
     ``activations()``.
@@ -222,7 +285,12 @@ class TorchAdapter(ModelAdapter):
         self._scan_modules()
         self._args, self._kwargs = self._make_probe(inputs, input_shape)
         self._input_acts: tuple[Any, dict[str, np.ndarray]] | None = None
-        self._param_ids: list[int] | None = None
+        self._param_ids: list[int] | None = None  # the model's parameters at the first call
+        self._param_ref: list[nn.Parameter] | None = None  # a _Live.params with those ids
+        self._live_cache: _Live | None = None
+        self._probe_plan: _ProbePlan | None = None
+        self._param_plan: _ParamPlan | None = None
+        self._norm_plan: _NormPlan | None = None
         self._labels = None if labels is None else self._cut(self._to_tensor(labels), "labels")
         self._input_names = self._name_inputs()
         self._graph: Graph | None = None
@@ -241,19 +309,58 @@ class TorchAdapter(ModelAdapter):
 
     def parameters(self) -> ParamDict:
         """{node name: {param name: float32 copy}} in canonical orientation."""
-        out: ParamDict = {}
         owners = self._owners()
         # the user may have replaced a module or a parameter since: then each is resolved by
         # its path; while the model's parameters are the same objects, the known ones are read
-        ids = [id(p) for p in self.model.parameters()]
-        if self._param_ids is None:
-            self._param_ids = ids
-        same = ids == self._param_ids
+        params = self._live().params
+        if params is not self._param_ref:
+            ids = [id(p) for p in params]
+            if self._param_ids is None:
+                self._param_ids = ids
+            if ids != self._param_ids:
+                return self._parameters_by_path(owners)
+            self._param_ref = params
+        plan = self._param_plan
+        if plan is None or plan.owners is not owners:
+            plan = self._param_plan = _param_plan(owners)
+        if not plan.params:
+            return {}
+        # one copy of all of them (this runs at every record): views into it per parameter, and
+        # per layer (LayerParams.flat: its statistics need no concatenation)
+        grad = torch.is_grad_enabled()
+        torch.set_grad_enabled(False)  # no autograd: the parameters need no .detach() each
+        try:
+            if plan.reordered:
+                tensors = [
+                    p if sub is None else _canonical(sub, "weight", p)
+                    for p, sub in zip(plan.params, plan.transposed, strict=True)
+                ]
+            else:
+                tensors = plan.params
+            shapes = [t.shape for t in tensors]
+            flat = _flat_float32(tensors)
+        finally:
+            torch.set_grad_enabled(grad)
+        if shapes != plan.shapes:
+            plan.shapes, plan.layout = shapes, _param_layout(plan.keys, shapes)
+        out: ParamDict = {}
+        for name, start, stop, items in plan.layout:
+            layer = out[name] = LayerParams()
+            for pname, a, b, shape in items:
+                layer[pname] = flat[a:b].reshape(shape)
+            layer.start = start
+            layer.flat = flat[start:stop]
+        return out
+
+    def _parameters_by_path(self, owners: dict[str, _Owned]) -> ParamDict:
+        """``parameters()`` once the model's parameters are not the known ones: each found
+        again by its path (one that is gone is left out)."""
+        out: ParamDict = {}
         where: list[tuple[str, str, tuple[int, ...]]] = []
         tensors: list[torch.Tensor] = []
         for name, owned in owners.items():
-            for pname, known_sub, attr, known_p in owned.params:
-                found = (known_sub, known_p) if same else self._param_at(owned.path, pname)
+            for pname, _sub, attr, _p in owned.params:
+                found = self._param_at(owned.path, pname)
                 if found is not None:
                     sub, p = found
                     t = _canonical(sub, attr, p.detach()).to("cpu", torch.float32)
@@ -261,8 +368,6 @@ class TorchAdapter(ModelAdapter):
                     tensors.append(t.reshape(-1))
         if not tensors:
             return out
-        # one copy of all of them (this runs at every record): views into it per parameter, and
-        # per layer (LayerParams.flat: its statistics need no concatenation)
         flat = torch.cat(tensors).numpy()
         at = 0
         for name, pname, shape in where:  # a layer's parameters are consecutive
@@ -310,7 +415,7 @@ class TorchAdapter(ModelAdapter):
     def _gradient_tensors(self) -> dict[int, torch.Tensor | None]:
         """id(parameter) -> its gradient: the ``.grad`` the user's loop left where every
         trainable parameter has one, otherwise computed on the probe batch."""
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        trainable = [p for p in self._live().params if p.requires_grad]
         if all(p.grad is not None for p in trainable):
             return {id(p): p.grad for p in trainable}
         return self._compute_gradients(trainable)
@@ -318,61 +423,98 @@ class TorchAdapter(ModelAdapter):
     def gradient_norms(self) -> dict[str, float | None]:
         """Per-layer gradient norms computed in torch: no copies of the gradients (a record
         keeps only the norms). Same gradients as ``gradients()``; non-finite entries ignored."""
-        grads = self._gradient_tensors()
-        totals: dict[str, float] = {}
+        owners = self._owners()
+        live = self._live()
+        plan = self._norm_plan
+        if plan is None or plan.owners is not owners or plan.live is not live:
+            plan = self._norm_plan = _norm_plan(owners, live)
+        # the .grad the user's loop left, where every trainable parameter has one
         tensors: list[torch.Tensor] = []
         owner: list[str] = []
-        for name, owned in self._owners().items():
-            if not owned.params:
-                continue
-            totals[name] = 0.0
-            for _pname, _sub, _attr, p in owned.params:
-                g = grads.get(id(p))
-                if g is not None:
-                    tensors.append(g.detach())
-                    owner.append(name)
-        with torch.no_grad():
-            try:  # one fused call for all of them (as clip_grad_norm_ does)
-                norms = torch.stack(torch._foreach_norm(tensors)).tolist() if tensors else []
-            except Exception:  # sparse, mixed devices or dtypes: one by one
-                norms = [math.nan] * len(tensors)
-            for name, g, norm in zip(owner, tensors, norms, strict=True):
-                # non-finite entries (or a float32 overflow): exact, without them
-                totals[name] += norm * norm if math.isfinite(norm) else _sum_squares(g)
-        return {name: math.sqrt(total) for name, total in totals.items()}
+        for p, name in zip(plan.params, plan.owner, strict=True):
+            if p.requires_grad:
+                g = p.grad
+                if g is None:
+                    break
+                tensors.append(g.detach())
+                owner.append(name)
+        else:
+            if plan.covers or all(p.grad is not None for p in live.params if p.requires_grad):
+                return _norms(plan.names, tensors, owner)
+        # else computed on the probe batch
+        grads = self._gradient_tensors()
+        tensors, owner = [], []
+        for p, name in zip(plan.params, plan.owner, strict=True):
+            g = grads.get(id(p))
+            if g is not None:
+                tensors.append(g.detach())
+                owner.append(name)
+        return _norms(plan.names, tensors, owner)
 
     def activations(self) -> dict[str, np.ndarray]:
         """Output of every input, module and output node on the probe, (batch, ...) float32.
 
         Functional nodes (``add``, ``view`` ...) are omitted.
         """
+        plan = self._probe_plan if self._probe_plan is not None else self._make_probe_plan()
+        attention: dict[str, np.ndarray] = {}
+        # what `with self._guard(), torch.no_grad(), self._attention_hooks(...)` does, with
+        # fewer calls (this runs at every record, inside the training loop)
+        saved = self._guard_enter()
+        try:
+            grad = torch.is_grad_enabled()
+            torch.set_grad_enabled(False)
+            try:
+                if plan.attention:  # no hooks to place or remove without attention
+                    with self._attention_hooks(plan.module_nodes) as attention:
+                        captured, output = self._capture(plan)
+                else:
+                    captured, output = self._capture(plan)
+            finally:
+                torch.set_grad_enabled(grad)
+        finally:
+            self._guard_exit(saved)
+        self.attention = attention
+        if self._input_acts is None or self._input_acts[0] is not self._args:
+            # the probe never changes: copied once (activations_for swaps in other args)
+            got = {}
+            for name, arg in zip(plan.inputs, [*self._args, *self._kwargs.values()], strict=False):
+                t = _first_tensor(arg)
+                if t is not None:
+                    got[name] = _to_numpy(t)
+            self._input_acts = (self._args, got)
+        acts = dict(self._input_acts[1])
+        for name, path in plan.module_nodes.items():
+            if path in captured:
+                acts[name] = captured[path]
+        for name, t in zip(plan.outputs, _tensor_leaves(output), strict=False):
+            acts[name] = _to_numpy(t)
+        return acts
+
+    def _make_probe_plan(self) -> _ProbePlan:
         graph = self.graph()
         module_nodes = {
             layer.name: path
             for layer in graph.layers
             if (path := self._node_path.get(layer.name)) is not None
         }
-        with self._guard(), torch.no_grad(), self._attention_hooks(module_nodes) as attention:
-            captured, output = self._capture(set(module_nodes.values()))
-        self.attention = attention
-        acts: dict[str, np.ndarray] = {}
-        inputs = [layer.name for layer in graph.layers if layer.kind == "input"]
-        if self._input_acts is None or self._input_acts[0] is not self._args:
-            # the probe never changes: copied once (activations_for swaps in other args)
-            got = {}
-            for name, arg in zip(inputs, [*self._args, *self._kwargs.values()], strict=False):
-                t = _first_tensor(arg)
-                if t is not None:
-                    got[name] = _to_numpy(t)
-            self._input_acts = (self._args, got)
-        acts.update(self._input_acts[1])
-        for name, path in module_nodes.items():
-            if path in captured:
-                acts[name] = captured[path]
-        outputs = [layer.name for layer in graph.layers if layer.kind == "output"]
-        for name, t in zip(outputs, _tensor_leaves(output), strict=False):
-            acts[name] = _to_numpy(t)
-        return acts
+        wrap = []
+        for path in dict.fromkeys(module_nodes.values()):
+            m = self._mods.get(path)
+            if m is not None and m is not self.model:
+                wrap.append((path, m))
+        self._probe_plan = _ProbePlan(
+            module_nodes=module_nodes,
+            paths=set(module_nodes.values()),
+            wrap=wrap,
+            attention=any(
+                isinstance(self._mods.get(path), nn.MultiheadAttention)
+                for path in module_nodes.values()
+            ),
+            inputs=[layer.name for layer in graph.layers if layer.kind == "input"],
+            outputs=[layer.name for layer in graph.layers if layer.kind == "output"],
+        )
+        return self._probe_plan
 
     @contextlib.contextmanager
     def _attention_hooks(self, nodes: dict[str, str]) -> Iterator[dict[str, np.ndarray]]:
@@ -582,51 +724,88 @@ class TorchAdapter(ModelAdapter):
 
     # ------------------------------------------------------------------ running the model
 
+    def _live(self) -> _Live:
+        """The model's modules and parameters now (``model.modules()``, ``model.parameters()``),
+        walked again only when some module's ``_modules`` or ``_parameters`` changed (a module
+        or parameter replaced, added or removed): this runs several times per record, and the
+        check is a plain loop over what the walk would visit."""
+        live = self._live_cache
+        if live is not None and _same_members(live.modules, live.members):
+            return live
+        modules = list(self.model.modules())
+        live = self._live_cache = _Live(
+            modules=modules,
+            params=list(self.model.parameters()),
+            members=_members(modules),
+            has_mha=any(isinstance(m, nn.MultiheadAttention) for m in modules),
+        )
+        return live
+
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
         """Run something on the model and leave no trace: buffers, modes, RNG, MHA fast path."""
+        saved = self._guard_enter()
+        try:
+            yield
+        finally:
+            self._guard_exit(saved)
+
+    def _guard_enter(self) -> _Saved:
+        """``_guard``'s entry: saves every module's train flag, its buffers and the RNG state
+        (``_guard_exit`` puts them back) and turns the MHA fast path off."""
         # one pass over the modules (this runs at every record, inside the training loop)
-        modules: list[tuple[nn.Module, bool]] = []
+        live = self._live()
+        modules = live.modules
+        modes = [m.training for m in modules]
         saved: list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]] = []
-        has_mha = False
-        for m in self.model.modules():
-            modules.append((m, m.training))
+        for m in modules:
             if m._buffers:
                 saved.extend(
                     (m, n, b, b.detach().clone()) for n, b in m._buffers.items() if b is not None
                 )
-            has_mha = has_mha or isinstance(m, nn.MultiheadAttention)
-        mha = getattr(torch.backends, "mha", None) if has_mha else None
+        # no CUDA RNG to protect unless CUDA is in use
+        cuda = (
+            sorted({p.device.index or 0 for p in live.params if p.device.type == "cuda"})
+            if torch.cuda.is_initialized()
+            else []
+        )
+        rng: Any
+        if cuda:
+            rng = torch.random.fork_rng(devices=cuda)
+            rng.__enter__()
+        else:
+            rng = torch.get_rng_state()  # what fork_rng(devices=[]) saves, in one call
+        mha = getattr(torch.backends, "mha", None) if live.has_mha else None
         fast = mha.get_fastpath_enabled() if mha is not None else None
         if mha is not None:
             # The fused path skips the submodules of TransformerEncoderLayer: no hooks, no shapes.
             mha.set_fastpath_enabled(False)
-        # no CUDA RNG to protect unless CUDA is in use
-        cuda = (
-            sorted(
-                {p.device.index or 0 for p in self.model.parameters() if p.device.type == "cuda"}
-            )
-            if torch.cuda.is_initialized()
-            else []
-        )
+        return modules, modes, saved, rng, mha, fast
+
+    def _guard_exit(self, saved_state: _Saved) -> None:
+        """``_guard``'s exit: puts back what ``_guard_enter`` saved."""
+        modules, modes, saved, rng, mha, fast = saved_state
         try:
-            with torch.random.fork_rng(devices=cuda):
-                yield
+            if isinstance(rng, torch.Tensor):
+                torch.set_rng_state(rng)
+            else:
+                rng.__exit__(None, None, None)
         finally:
             if mha is not None and fast is not None:
                 mha.set_fastpath_enabled(fast)
-            for m, mode in modules:
+            for m, mode in zip(modules, modes, strict=True):
                 if m.training is not mode:
                     m.training = mode
-            with torch.no_grad():
-                for m, name, b, copy in saved:
-                    m._buffers[name] = b
-                    if b.shape == copy.shape:
-                        b.copy_(copy)
+            if saved:
+                with torch.no_grad():
+                    for m, name, b, copy in saved:
+                        m._buffers[name] = b
+                        if b.shape == copy.shape:
+                            b.copy_(copy)
 
-    def _capture(self, paths: set[str]) -> tuple[dict[str, np.ndarray], Any]:
-        """One probe pass keeping the first output of each module in ``paths``; this runs at
-        every record. Each captured module's ``forward`` is wrapped for the pass (an instance
+    def _capture(self, plan: _ProbePlan) -> tuple[dict[str, np.ndarray], Any]:
+        """One probe pass keeping the first output of each module in ``plan.paths``; this runs
+        at every record. Each captured module's ``forward`` is wrapped for the pass (an instance
         attribute, removed after): a forward hook anywhere sends every module through torch's
         slow call path, which cost more than the pass itself. On failure the pass is repeated
         with ``_forward``'s bookkeeping hooks, for an error that names the layer."""
@@ -646,17 +825,17 @@ class TorchAdapter(ModelAdapter):
         patched: list[tuple[nn.Module, Any]] = []  # (module, its own instance attribute or _NONE)
         try:
             try:
-                for path in paths:
-                    m = self._mods.get(path)
-                    if m is None or m is self.model:
-                        continue
-                    patched.append((m, m.__dict__.get("forward", _NONE)))
-                    m.forward = wrap(path, m.forward)
+                for path, m in plan.wrap:
+                    # what `m.forward = ...` does (nn.Module.__setattr__ ends there for a
+                    # function), without that method's checks
+                    attrs = m.__dict__
+                    patched.append((m, attrs.get("forward", _NONE)))
+                    attrs["forward"] = wrap(path, m.forward)
                 output = self.model(*self._args, **self._kwargs)
             finally:
                 _unpatch(patched)
         except Exception:
-            run = self._forward(capture=paths)  # raises the ValueError naming the layer
+            run = self._forward(capture=plan.paths)  # raises the ValueError naming the layer
             return run.captured, run.output
         return captured, output
 
@@ -1264,7 +1443,43 @@ def _shape_list(input_shape: Any) -> list[tuple[int, ...]]:
     return shapes
 
 
+def _members(modules: list[nn.Module]) -> list[Any]:
+    """What ``_same_members`` compares: each module, then its ``_modules`` and ``_parameters``
+    values (None entries included)."""
+    out: list[Any] = []
+    for m in modules:
+        out.append(m)
+        out.extend(m._modules.values())
+        out.extend(m._parameters.values())
+    return out
+
+
+def _same_members(modules: list[nn.Module], members: list[Any]) -> bool:
+    """Whether ``_members(modules)`` would give the same objects again (by identity: a
+    parameter's ``==`` compares values). Then ``model.modules()`` and ``model.parameters()``
+    give what they gave."""
+    i = 0
+    try:
+        for m in modules:
+            if members[i] is not m:
+                return False
+            i += 1
+            for v in m._modules.values():
+                if members[i] is not v:
+                    return False
+                i += 1
+            for v in m._parameters.values():
+                if members[i] is not v:
+                    return False
+                i += 1
+    except IndexError:  # more than there were
+        return False
+    return i == len(members)
+
+
 def _tensor_leaves(x: Any) -> list[torch.Tensor]:
+    if isinstance(x, torch.Tensor):
+        return [x]  # what pytree gives for a tensor, in one call
     return [t for t in pytree.tree_leaves(x) if isinstance(t, torch.Tensor)]
 
 
@@ -1297,7 +1512,91 @@ def _sum_squares(g: torch.Tensor) -> float:
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
-    return np.array(t.detach().to("cpu", torch.float32).numpy(), dtype=np.float32, copy=True)
+    """A float32 numpy copy (not a view) of ``t``, in its own memory order."""
+    t = t.detach()
+    if t.dtype is not torch.float32 or not t.is_cpu:
+        t = t.to("cpu", torch.float32)
+    return np.array(t.numpy())  # a copy, in the tensor's memory order
+
+
+def _flat_float32(tensors: list[torch.Tensor]) -> np.ndarray:
+    """What ``torch.cat([t.to("cpu", torch.float32).reshape(-1) for t in tensors]).numpy()``
+    gives (a new buffer), in fewer calls; with autograd off, or of tensors that need none."""
+    flat: torch.Tensor | None = None
+    if len(tensors) > 1:  # (of one tensor it gives a view, not a copy)
+        with contextlib.suppress(Exception):  # mixed devices: converted one by one
+            # one call: each tensor made contiguous and viewed 1-D, then concatenated
+            flat = torch._utils._flatten_dense_tensors(tensors)
+    if flat is None or flat.dtype is not torch.float32:
+        # the float32 result of cat is each value converted once, as .to() does; any other
+        # (float64, half, complex) is converted tensor by tensor, as it always was
+        flat = torch.cat([t.to("cpu", torch.float32).reshape(-1) for t in tensors])
+    elif not flat.is_cpu:
+        flat = flat.cpu()
+    return flat.numpy()
+
+
+def _param_plan(owners: dict[str, _Owned]) -> _ParamPlan:
+    plan = _ParamPlan(owners=owners, keys=[], params=[], transposed=[])
+    for name, owned in owners.items():
+        for pname, sub, attr, p in owned.params:
+            plan.keys.append((name, pname))
+            plan.params.append(p)
+            reordered = attr == "weight" and isinstance(sub, nn.modules.conv._ConvTransposeNd)
+            plan.transposed.append(sub if reordered else None)
+            plan.reordered = plan.reordered or reordered
+    return plan
+
+
+def _param_layout(
+    keys: list[tuple[str, str]], shapes: list[torch.Size]
+) -> list[tuple[str, int, int, list[tuple[str, int, int, tuple[int, ...]]]]]:
+    """Where each parameter (and each layer's run of them) lies in the one flat buffer."""
+    layout: list[tuple[str, int, int, list[tuple[str, int, int, tuple[int, ...]]]]] = []
+    at = 0
+    for (name, pname), shape in zip(keys, shapes, strict=True):
+        n = math.prod(shape)
+        if not layout or layout[-1][0] != name:
+            layout.append((name, at, at, []))
+        layer, start, _, items = layout[-1]
+        items.append((pname, at, at + n, tuple(shape)))
+        at += n
+        layout[-1] = (layer, start, at, items)
+    return layout
+
+
+def _norm_plan(owners: dict[str, _Owned], live: _Live) -> _NormPlan:
+    model_params = {id(p) for p in live.params}
+    plan = _NormPlan(owners=owners, live=live, names=[], params=[], owner=[], covers=False)
+    for name, owned in owners.items():
+        if not owned.params:
+            continue
+        plan.names.append(name)
+        for _pname, _sub, _attr, p in owned.params:
+            if id(p) in model_params:
+                plan.params.append(p)
+                plan.owner.append(name)
+    plan.covers = len(plan.params) == len(model_params)
+    return plan
+
+
+def _norms(
+    names: list[str], tensors: list[torch.Tensor], owner: list[str]
+) -> dict[str, float | None]:
+    """Per layer: the L2 norm of its gradients ``tensors`` (each owned by ``owner``)."""
+    totals = dict.fromkeys(names, 0.0)
+    if tensors:
+        try:  # one fused call for all of them (as clip_grad_norm_ does)
+            found = torch._foreach_norm(tensors)
+            # on the CPU one .item() each is cheaper than stacking; elsewhere one sync
+            cpu = found[0].is_cpu
+            norms = [n.item() for n in found] if cpu else torch.stack(found).tolist()
+        except Exception:  # sparse, mixed devices or dtypes: one by one
+            norms = [math.nan] * len(tensors)
+        for name, g, norm in zip(owner, tensors, norms, strict=True):
+            # non-finite entries (or a float32 overflow): exact, without them
+            totals[name] += norm * norm if math.isfinite(norm) else _sum_squares(g)
+    return {name: math.sqrt(total) for name, total in totals.items()}
 
 
 def _per_sample(shape: tuple[int, ...] | Shape) -> Shape:
