@@ -438,8 +438,11 @@ def feature_maps(page: Any) -> dict[str, int]:
 def set_2d(page: Any, **traits: Any) -> None:
     """Set widget traits and wait for the 2D view's next painted frame."""
     frame = page.evaluate("document.querySelector('.nnviz-root').dataset.frame")
-    for k, v in traits.items():
-        page.evaluate("([k, v]) => window.mounted[0].model.set(k, v)", [k, v])
+    # all in one task: no frame painted between them shows a mix
+    page.evaluate(
+        "t => { for (const [k, v] of Object.entries(t)) window.mounted[0].model.set(k, v); }",
+        traits,
+    )
     page.wait_for_function(
         "f => document.querySelector('.nnviz-root').dataset.frame !== f", arg=frame
     )
