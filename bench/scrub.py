@@ -76,8 +76,9 @@ def build() -> None:
     subprocess.run(["node", "build.mjs", "--dev"], cwd=JS, check=True)
 
 
-def plotly_page(w: int, h: int) -> str:
-    """The same 20,000 strongest connections of a 784-128-10 MLP, one frame per epoch."""
+def plotly_page(w: int, h: int, n: int = 20000) -> str:
+    """The same ``n`` connections of a 784-128-10 MLP (the strongest of fc1, all of fc2) as
+    nnviz draws, one frame per epoch."""
     import numpy as np
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
@@ -92,7 +93,7 @@ def plotly_page(w: int, h: int) -> str:
         return np.stack([np.full(n, x), i % side, i // side], axis=1).astype(float)
 
     p0, p1, p2 = grid(784, 0), grid(128, 10), grid(10, 20)
-    keep = np.argsort(-np.abs(w1[-1]).ravel())[: 20000 - 1280]  # the draw budget
+    keep = np.argsort(-np.abs(w1[-1]).ravel())[: n - 1280]  # the draw budget
     out_i, in_i = np.unravel_index(keep, (128, 784))
     src = np.concatenate([p0[in_i], p1[np.repeat(np.arange(128), 10)]])
     dst = np.concatenate([p1[out_i], p2[np.tile(np.arange(10), 128)]])
@@ -193,7 +194,7 @@ def main() -> None:
         _, _, warm, n_ahead = nnviz_run(ctx, ahead=True)
 
         page2 = ctx.new_page()
-        page2.set_content(plotly_page(*size), timeout=120000)
+        page2.set_content(plotly_page(*size, int(drawn)), timeout=120000)
         page2.wait_for_function(
             "window.plotReady === true && document.querySelector('#plot canvas')", timeout=120000
         )
