@@ -181,6 +181,11 @@ let keptBytes = 0;
 let keptHits = 0;
 let aheadFrames = 0;
 
+/** A cache key's view-state part (before the first "|"): frames of another one are obsolete. */
+function stateOf(key: string): string {
+  return key.split("|")[0];
+}
+
 function keptFrame(t: PaintTarget, key: string, w: number, h: number): HTMLCanvasElement | null {
   const frames = kept.get(t);
   const c = frames?.get(key);
@@ -217,8 +222,8 @@ function addKept(t: PaintTarget, key: string, c: HTMLCanvasElement): void {
   const bytes = c.width * c.height * 4;
   if (bytes > FRAME_BUDGET / 4) return;
   // keys of an older view state (before "|") are never shown again: drop them first
-  const state = key.split("|")[0];
-  for (const k of [...(kept.get(t)?.keys() ?? [])]) if (k.split("|")[0] !== state) dropFrame(t, k);
+  const state = stateOf(key);
+  for (const k of [...(kept.get(t)?.keys() ?? [])]) if (stateOf(k) !== state) dropFrame(t, k);
   dropFrame(t, key);
   let frames = kept.get(t);
   if (!frames) kept.set(t, (frames = new Map()));
@@ -236,15 +241,14 @@ function addKept(t: PaintTarget, key: string, c: HTMLCanvasElement): void {
 // Rendering ahead: on a software rasterizer an epoch's first paint costs ~100 ms of pixel
 // filling, so once a view has been still for a moment (no paint request for AHEAD_IDLE_MS, and
 // the same view state for AHEAD_STABLE_MS: a live training's records keep it from starting),
-// the epochs around the shown one are
-// rendered into kept frames, one at a time, and read back without blocking the page (a pixel
-// buffer and a fence, polled): scrubbing then finds them kept. Any paint request postpones
-// it. Never evicts: it stops short of the kept-frame budget.
+// the epochs around the shown one are rendered into kept frames, one at a time, and read back
+// without blocking the page (a pixel buffer and a fence, polled): scrubbing then finds them
+// kept. Any paint request postpones it. Never evicts: it stops at AHEAD_SHARE of the budget.
 const AHEAD_IDLE_MS = 700;
 const AHEAD_STABLE_MS = 1500;
+const AHEAD_SHARE = 0.75;
 /** when each view's current state (the cache key's version) was first painted */
 const stateSince = new WeakMap<PaintTarget, { state: string; since: number }>();
-const AHEAD_SHARE = 0.75;
 const aheadQueue = new Set<PaintTarget>();
 let aheadTimer: ReturnType<typeof setTimeout> | 0 = 0;
 let aheadBusy = false;
@@ -304,21 +308,10 @@ async function renderAhead(t: PaintTarget, f: AheadFrame): Promise<void> {
   aheadBusy = true;
   const w = t.canvas.width;
   const h = t.canvas.height;
-  const state = f.key.split("|")[0];
+  const state = stateOf(f.key);
   f.prepare();
   try {
-    if (w > bufW || h > bufH) {
-      bufW = Math.max(bufW, w);
-      bufH = Math.max(bufH, h);
-      r.setSize(bufW, bufH, false);
-    }
-    clear.setHex(t.background ?? 0xffffff);
-    r.setClearColor(clear, 1);
-    r.setViewport(0, 0, w, h);
-    r.setScissor(0, 0, w, h);
-    r.setScissorTest(true);
-    r.render(t.scene, t.camera);
-    r.setScissorTest(false);
+    renderInto(r, t, w, h);
   } finally {
     t.restore?.();
   }
@@ -336,7 +329,7 @@ async function renderAhead(t: PaintTarget, f: AheadFrame): Promise<void> {
       await new Promise((res) => setTimeout(res, 8));
     }
     const cur = t.cacheKey?.() ?? null;
-    if (!t.canvas.isConnected || cur === null || cur.split("|")[0] !== state) return; // the view changed
+    if (!t.canvas.isConnected || cur === null || stateOf(cur) !== state) return; // the view changed
     if (t.canvas.width !== w || t.canvas.height !== h) return;
     const px = new Uint8ClampedArray(w * h * 4);
     gl.bindBuffer(gl.PIXEL_PACK_BUFFER, pbo);
@@ -378,7 +371,7 @@ function paint(t: PaintTarget): boolean {
   }
   const key = t.cacheKey?.() ?? null;
   if (key !== null) {
-    const state = key.split("|")[0];
+    const state = stateOf(key);
     if (stateSince.get(t)?.state !== state) stateSince.set(t, { state, since: performance.now() });
   }
   const hit = key !== null ? keptFrame(t, key, w, h) : null;
@@ -392,19 +385,8 @@ function paint(t: PaintTarget): boolean {
     return painted(t);
   }
   const started = performance.now();
-  if (w > bufW || h > bufH) {
-    bufW = Math.max(bufW, w);
-    bufH = Math.max(bufH, h);
-    r.setSize(bufW, bufH, false);
-  }
   t.beforePaint?.();
-  clear.setHex(t.background ?? 0xffffff);
-  r.setClearColor(clear, 1);
-  r.setViewport(0, 0, w, h);
-  r.setScissor(0, 0, w, h);
-  r.setScissorTest(true);
-  r.render(t.scene, t.camera);
-  r.setScissorTest(false);
+  renderInto(r, t, w, h);
   const g = t.canvas.getContext("2d");
   if (!g) return false;
   // WebGL's origin is bottom-left: the view's pixels are the bottom rows of the buffer.
@@ -416,6 +398,22 @@ function paint(t: PaintTarget): boolean {
     if (t.ahead) aheadQueue.add(t);
   }
   return painted(t);
+}
+
+/** Render the target's scene into the bottom-left w x h of the shared (grow-only) buffer. */
+function renderInto(r: WebGLRenderer, t: PaintTarget, w: number, h: number): void {
+  if (w > bufW || h > bufH) {
+    bufW = Math.max(bufW, w);
+    bufH = Math.max(bufH, h);
+    r.setSize(bufW, bufH, false);
+  }
+  clear.setHex(t.background ?? 0xffffff);
+  r.setClearColor(clear, 1);
+  r.setViewport(0, 0, w, h);
+  r.setScissor(0, 0, w, h);
+  r.setScissorTest(true);
+  r.render(t.scene, t.camera);
+  r.setScissorTest(false);
 }
 
 /** The frame is on the view's canvas: count it and tell the view. */
