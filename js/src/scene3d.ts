@@ -40,6 +40,7 @@ import { badgeHosts, layerBadges, type Badge } from "./badges";
 import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } from "./colors";
 import { Disposer, fmtInt, fmtNum, fmtShape, h, listen } from "./dom";
 import { channelOf, feedsConnections, layout3d, neuronPosition, unitPosition, type LayerBox, type Layout3D } from "./layout3d";
+import { inkGray } from "./images";
 import { createWheelHint, isZoomWheel } from "./wheel";
 import { acquireRenderer, forgetFrames, type AheadFrame, type PaintTarget } from "./renderer";
 import type { Store } from "./store";
@@ -494,9 +495,11 @@ export function createScene3D(ctx: ViewContext): SubView {
   // changes (epoch, sample). Every other repaint (camera, hover, selection, colors, size,
   // data) starts a new version, so an old frame is never shown for a changed view.
   let version = 0;
+  // the sample lights feature maps in every mode
+  const frameKey = (epoch: number, sample: number) => `${version}|${epoch}|${sample}`;
   target.cacheKey = () => {
     const st = ctx.state();
-    return `${version}|${st.epoch}|${st.sample}`; // the sample lights feature maps in every mode
+    return frameKey(st.epoch, st.sample);
   };
   // Rendered ahead while idle (renderer.ts, software rasterizers): the epochs after the shown
   // one first (play, dragging on), then before it, nearest first.
@@ -509,7 +512,7 @@ export function createScene3D(ctx: ViewContext): SubView {
       for (const i of [shown + d, shown - d]) {
         if (i < 0 || i >= snaps.length) continue;
         const epoch = snaps[i].epoch;
-        out.push({ key: `${version}|${epoch}|${st.sample}`, prepare: () => recolor({ ...st, epoch }, false) });
+        out.push({ key: frameKey(epoch, st.sample), prepare: () => recolor({ ...st, epoch }, false) });
       }
     }
     return out;
@@ -899,13 +902,7 @@ export function createScene3D(ctx: ViewContext): SubView {
           for (let x = 0; x < m.tw; x++, o += 4) {
             const v = values[row + Math.floor((x * m.mw) / m.tw)];
             if (input) {
-              // the probe image itself: dark ink on paper
-              if (!Number.isFinite(v)) { rgb[0] = NAN_COLOR[0]; rgb[1] = NAN_COLOR[1]; rgb[2] = NAN_COLOR[2]; }
-              else {
-                const span = sc.abs > sc.lo ? sc.abs - sc.lo : 1;
-                const g = 0.97 - 0.9 * Math.min(1, Math.max(0, (v - sc.lo) / span));
-                rgb[0] = rgb[1] = rgb[2] = g;
-              }
+              inkGray(v, sc.lo, sc.abs, rgb); // the probe image itself: dark ink on paper
             } else if (sc.signed) diverging(v, sc.abs, rgb);
             else sequential(v, sc.abs, rgb);
             m.data[o] = Math.round(rgb[0] * 255);

@@ -984,15 +984,11 @@ export function createView2D(ctx: ViewContext): SubView {
       if (c) {
         const b = neuronValues(n.id, st);
         if (b && st.colorBy === "activation" && n.layer.kind === "input") {
-          let lo = Infinity, hi = -Infinity;
-          for (let k = 0; k < b.length; k++) if (Number.isFinite(b[k])) { lo = Math.min(lo, b[k]); hi = Math.max(hi, b[k]); }
-          const span = hi > lo ? hi - lo : 1;
+          const [lo, hi] = finiteRange(b);
           c.fills = c.shown.map((idx) => {
             const v = b[idx];
             if (idx >= b.length) return "#ffffff";
-            if (!Number.isFinite(v)) return css(NAN_COLOR);
-            const g = Math.round(255 * (0.97 - 0.9 * Math.min(1, Math.max(0, (v - lo) / span))));
-            return `rgb(${g},${g},${g})`;
+            return css(inkGray(v, lo, hi));
           });
         } else {
           const range = b ? neuronRange(n.id, st) : 0;
