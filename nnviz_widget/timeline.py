@@ -115,7 +115,7 @@ class Snapshot:
     boundary: dict[str, np.ndarray] = field(default_factory=dict)
     boundary_meta: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, np.ndarray] = field(default_factory=dict)
-    # nbytes as the recorder last counted it (it sums the history at every record)
+    # nbytes as the recorder last counted it (it sums the history at every finish())
     _size: int | None = field(default=None, repr=False, compare=False)
     # what completes the deferred fields (None once done)
     _finish: Callable[[Snapshot], None] | None = field(default=None, repr=False, compare=False)
@@ -558,12 +558,10 @@ class Recorder:
         metrics: dict[str, float],
         params: ParamDict,
         grad_norms: dict[str, float | None],
-        acts: dict[str, np.ndarray] | None = None,
+        acts: dict[str, np.ndarray],
     ) -> Snapshot:
         """A snapshot of what was read now; its numpy work is deferred (``Snapshot``)."""
         prev = self._prev_full if epoch != INIT_EPOCH else None
-        if acts is None:
-            acts = self._activations()
         snap = Snapshot(epoch=epoch, label=label, metrics=metrics)
         self._boundary_snapshot(snap)  # runs the model: now
 
@@ -597,7 +595,7 @@ class Recorder:
         self._probe_snapshot(snap, acts)
 
     def _probe_snapshot(self, snap: Snapshot, acts: dict[str, np.ndarray]) -> None:
-        """Activations within their budget, health per layer, predictions, boundary."""
+        """Activations within their budget, health per layer, predictions."""
         keep = {}
         for layer in self.graph.layers:
             a = acts.get(layer.name)
@@ -692,6 +690,8 @@ class Recorder:
         """Complete the snapshots whose numpy work record() deferred, oldest first, then thin
         the history to ``max_bytes``. The widget calls it before it sends; reading a deferred
         field completes that snapshot alone."""
+        if not self._unfinished:
+            return  # the history is as the last finish() left it
         while self._unfinished:
             self._unfinished[0].complete()
             self._unfinished.pop(0)
