@@ -103,7 +103,11 @@ def inside_page() -> Path:
 
 def _serve(route: Any) -> None:
     name = route.request.url.split("?")[0].rsplit("/", 1)[-1] or "inside.html"
-    path = (STATE_DIR if name.endswith(".json") else PAGE_DIR) / name
+    _fulfill(route, (STATE_DIR if name.endswith(".json") else PAGE_DIR) / name)
+
+
+def _fulfill(route: Any, path: Path) -> None:
+    """Answer a page request with the file (404 when missing)."""
     if not path.exists():
         route.fulfill(status=404, body="not found")
         return
@@ -386,13 +390,7 @@ def widget_page(page: Any, dev_pages: Path, widget_bundle: Path) -> Iterator[Any
             path = STATE_DIR / name
         else:
             path = dev_pages / name
-        if not path.exists():
-            route.fulfill(status=404, body="not found")
-            return
-        ctype = {".html": "text/html", ".json": "application/json"}.get(
-            path.suffix, "text/javascript"
-        )
-        route.fulfill(status=200, body=path.read_bytes(), headers={"content-type": ctype})
+        _fulfill(route, path)
 
     page.route(f"{DEV_ORIGIN}/**", serve)
     page.goto(f"{DEV_ORIGIN}/index.html")
