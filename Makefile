@@ -28,7 +28,7 @@ DEMO_PORT ?= 8888
 TIMED := scripts/timed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup bundle demo test check-format check-lint check-types check-js check-pytest \
+.PHONY: help setup browser bundle demo test check-format check-lint check-types check-js check-pytest \
 	clean distclean
 
 help:
@@ -66,6 +66,23 @@ $(STAMP): pyproject.toml | $(PY) bundle
 
 setup: $(STAMP) bundle
 
+# The browser and JupyterLab tests drive Debian's Chromium (never a downloaded browser). As root
+# it is installed when missing; otherwise the run stops here, naming the one command to run.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Chromium (apt-get install chromium) for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		[ -x $(CHROMIUM) ] || { echo "apt-get ran but $(CHROMIUM) is still missing"; exit 1; }; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM). Install it with:"; \
+		echo "    sudo apt-get update && sudo apt-get install -y chromium"; \
+		echo "then run make test again."; \
+		exit 1; \
+	fi
+
 # ---------------------------------------------------------------------------------------------
 # demo
 
@@ -87,7 +104,7 @@ demo: setup
 # ---------------------------------------------------------------------------------------------
 # test: every check runs (make -k), the status is non-zero if any failed.
 
-test: setup
+test: setup browser
 	@$(MAKE) --no-print-directory -k check-format check-lint check-types check-js check-pytest
 
 check-format:

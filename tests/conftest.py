@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,3 +76,40 @@ def comm_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[CommLog]:
     monkeypatch.setattr(comm, "create_comm", create_comm)
     monkeypatch.setattr(wmod.comm, "create_comm", create_comm, raising=False)
     yield log
+
+
+# A run that skips is not a test run: `make test` installs everything every test needs, so a
+# skipped test means a missing piece (Chromium, a framework), and the run fails saying which.
+# NNVIZ_ALLOW_SKIPS=1 accepts skips for a deliberate partial run (e.g. a venv without torch).
+_SKIPPED: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPPED.append((report.nodeid, str(reason)))
+
+
+def _skips_allowed() -> bool:
+    return os.environ.get("NNVIZ_ALLOW_SKIPS", "") not in ("", "0")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SKIPPED and not _skips_allowed() and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _SKIPPED or _skips_allowed():
+        return
+    reasons = sorted({r for _, r in _SKIPPED})
+    terminalreporter.section("skipped tests fail this run", red=True)
+    terminalreporter.write_line(
+        f"{len(_SKIPPED)} test(s) were skipped, so this run did not test everything. Reasons:"
+    )
+    for r in reasons:
+        terminalreporter.write_line(f"  - {r}")
+    terminalreporter.write_line(
+        "`make test` installs what every test needs (Chromium included, as root); "
+        "set NNVIZ_ALLOW_SKIPS=1 to accept skips in a deliberate partial run."
+    )
