@@ -37,9 +37,6 @@ _ATTENTION_SCORES: tuple[type, ...] = tuple(
 )
 
 
-_CALL_POSITIONS: dict[type, tuple[int | None, int | None]] = {}
-
-
 class Run(Structure):
     """``KerasAdapter``'s probe batch and its passes: ``activations()``, ``activations_for()``."""
 
@@ -382,6 +379,9 @@ class Run(Structure):
             layers = self.model._flatten_layers(include_self=True, recursive=True)
             self._attention_layers = any(isinstance(x, _ATTENTION_SCORES) for x in layers)
         return self._attention_layers
+
+
+_CALL_POSITIONS: dict[type, tuple[int | None, int | None]] = {}
 
 
 def _call_positions(layer: Any) -> tuple[int | None, int | None]:
