@@ -2,7 +2,7 @@
 
 Works on the TensorFlow and the torch backends of Keras 3 (the backend is fixed per process).
 This is the only package that imports keras. ``KerasAdapter`` is put together from one class per
-concern, each building on the one before:
+concern, each building on the one before (``structure`` <- ``run`` <- ``read``):
 
 * ``describe.py``: what each layer is (kind, units, detail) and its weights' canonical orientation;
 * ``structure.py``: the graph, read from the functional graph, or from the call order on the

@@ -1,7 +1,8 @@
 """PyTorch adapter: a ``torch.nn.Module`` -> the neutral graph, parameters, gradients, activations.
 
 This is the only package that imports torch. ``TorchAdapter`` is put together from one class per
-concern, each building on the one below it:
+concern (``modules`` <- ``run`` <- ``describe`` <- ``trace``; ``read`` and ``capture`` build on
+``run``):
 
 * ``modules.py``: the module table (canonical paths, layer modules, parameter owners);
 * ``run.py``: the probe batch and the guarded, hooked forward pass;
