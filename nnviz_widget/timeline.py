@@ -736,7 +736,7 @@ class Recorder:
 
     def keras_callback(self) -> Any:
         """A keras.callbacks.Callback that records every epoch end with all of Keras' logs."""
-        from .adapters.keras_callback import make_callback
+        from .adapters.keras.callback import make_callback
 
         return make_callback(self)
 

@@ -1,40 +1,80 @@
-"""Framework adapters. Only the submodules import torch / keras, and only when used."""
+"""Framework adapters, chosen by ``adapt(model)`` from the registry ``FRAMEWORKS``.
+
+Each framework is one subpackage (``torch/``, ``keras/``: the only modules that import a
+framework) and one ``Framework`` entry: a test on the model's classes that imports nothing, and
+where its adapter class lives, imported only when a model of that framework comes.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .base import ModelAdapter, ParamDict
 
-__all__ = ["ModelAdapter", "ParamDict", "adapt", "framework_of"]
+__all__ = ["FRAMEWORKS", "Framework", "ModelAdapter", "ParamDict", "adapt", "framework_of"]
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework ``adapt()`` knows."""
+
+    name: str
+    #: whether a class in the model's MRO is this framework's model class (imports nothing)
+    is_model_class: Callable[[type], bool]
+    #: "module:Class" of its ``ModelAdapter``, the module relative to this package
+    adapter: str
+    #: what it takes, for the error message on anything else
+    takes: str
+
+
+def _torch_module(cls: type) -> bool:
+    return f"{cls.__module__ or ''}.{cls.__qualname__}" == "torch.nn.modules.module.Module"
+
+
+def _keras_model(cls: type) -> bool:
+    mod = cls.__module__ or ""
+    return mod.startswith("keras") and cls.__name__ in ("Model", "Sequential", "Functional")
+
+
+FRAMEWORKS: tuple[Framework, ...] = (
+    Framework("torch", _torch_module, ".torch:TorchAdapter", "a torch.nn.Module"),
+    Framework(
+        "keras",
+        _keras_model,
+        ".keras:KerasAdapter",
+        "a keras.Model (Sequential, functional or subclassed)",
+    ),
+)
+
+
+def _framework(model: Any) -> Framework | None:
+    for cls in type(model).__mro__:
+        for fw in FRAMEWORKS:
+            if fw.is_model_class(cls):
+                return fw
+    return None
 
 
 def framework_of(model: Any) -> str | None:
     """'torch', 'keras' or None, decided from the class hierarchy without importing a framework."""
-    for cls in type(model).__mro__:
-        mod = cls.__module__ or ""
-        qual = f"{mod}.{cls.__qualname__}"
-        if qual == "torch.nn.modules.module.Module":
-            return "torch"
-        if mod.startswith("keras") and cls.__name__ in ("Model", "Sequential", "Functional"):
-            return "keras"
-    return None
+    fw = _framework(model)
+    return fw.name if fw is not None else None
 
 
 def adapt(
     model: Any, inputs: Any = None, input_shape: Any = None, labels: Any = None
 ) -> ModelAdapter:
     """Pick the adapter for ``model``; a clear TypeError for anything that is not a model."""
-    fw = framework_of(model)
-    if fw == "torch":
-        from .torch import TorchAdapter
-
-        return TorchAdapter(model, inputs=inputs, input_shape=input_shape, labels=labels)
-    if fw == "keras":
-        from .keras import KerasAdapter
-
-        return KerasAdapter(model, inputs=inputs, input_shape=input_shape, labels=labels)
-    raise TypeError(
-        "NNViz takes a torch.nn.Module or a keras.Model (Sequential, functional or subclassed), "
-        f"or an nnviz_widget.Recorder; got {type(model).__module__}.{type(model).__qualname__}"
-    )
+    fw = _framework(model)
+    if fw is None:
+        takes = " or ".join(f.takes for f in FRAMEWORKS)
+        raise TypeError(
+            f"NNViz takes {takes}, or an nnviz_widget.Recorder; "
+            f"got {type(model).__module__}.{type(model).__qualname__}"
+        )
+    module, _, name = fw.adapter.partition(":")
+    cls: type[ModelAdapter] = getattr(importlib.import_module(module, __name__), name)
+    return cls(model, inputs=inputs, input_shape=input_shape, labels=labels)

@@ -26,17 +26,40 @@ class LayerParams(dict[str, np.ndarray]):
 
 
 class ModelAdapter(ABC):
-    """Wraps one model: extracts its neutral graph, reads its parameters, gradients, activations."""
+    """Wraps one model: extracts its neutral graph, reads its parameters, gradients, activations.
+
+    The recorder calls ``graph()`` and reads ``notes`` once, at construction. At every
+    ``record()``, inside the user's training loop (so these are kept lean), it calls
+    ``parameters()``, ``gradient_norms()`` (unless ``record_gradients=False``),
+    ``activations()`` and then reads ``attention`` (where ``inputs`` is not None), and
+    ``activations_for()`` twice for a model with a decision boundary.
+    """
 
     framework: ClassVar[str] = ""
+
+    #: the probe batch (tensor / array, or tuple / dict for several inputs); None: no probe,
+    #: so the recorder records no activations
+    inputs: Any
+    #: per-sample shape, used (zeros) when no inputs are given
+    input_shape: Any
+    #: optional probe labels (for a real loss in ``gradients()``)
+    labels: Any
+    #: what the user should know about how the model was read (a probe cut to size, a guessed
+    #: topology ...); the recorder shows them after the graph's own notes
+    notes: list[str]
+    #: set by each ``activations()``: attention layer name -> its attention weights on the
+    #: probe averaged over heads, (batch, queries, keys) float32; {} where there are none
+    attention: dict[str, np.ndarray]
 
     def __init__(
         self, model: Any, inputs: Any = None, input_shape: Any = None, labels: Any = None
     ) -> None:
         self.model = model
-        self.inputs = inputs  # the probe batch (tensor / array, or tuple / dict for several inputs)
-        self.input_shape = input_shape  # per-sample shape, used (zeros) when no inputs are given
-        self.labels = labels  # optional probe labels (for a real loss in gradients())
+        self.inputs = inputs
+        self.input_shape = input_shape
+        self.labels = labels
+        self.notes = []
+        self.attention = {}
 
     @abstractmethod
     def graph(self) -> Graph:
@@ -61,7 +84,8 @@ class ModelAdapter(ABC):
 
     def activations_for(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Like ``activations()`` but on the batch ``x`` (single-input models): used for the
-        decision boundary, where ``x`` is a grid of points over the input plane."""
+        decision boundary, where ``x`` is a grid of points over the input plane. The
+        recorder tries it once at construction: NotImplementedError means no boundary."""
         raise NotImplementedError(f"{type(self).__name__} cannot run arbitrary inputs")
 
 

@@ -1,0 +1,438 @@
+"""The topology: ``torch.export.export`` (non-strict), else ``torch.fx`` symbolic tracing, else
+the order in which layer modules ran (``Graph.approximate``). Traced ops are grouped by the
+innermost *layer module* of their ``nn_module_stack``; ops that belong to no layer module
+(``x.view``, ``out + x``, ``torch.cat``) become nodes of their own. The nodes, in topological
+order with their parameters, become the neutral ``Graph``."""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import io
+import itertools
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.fx
+from torch import nn
+from torch.utils import _pytree as pytree
+
+from ...graph import Graph, Layer, Shape
+from .describe import (
+    Describe,
+    _canonical_shape,
+    _meta_shape,
+    _Node,
+    _output_node,
+)
+from .run import _Run, _tensor_leaves
+
+# Traced ops that only move or re-label data: edges pass through them (names normalised by _norm).
+_TRANSPARENT = frozenset(
+    {
+        "getitem",
+        "getattr",
+        "size",
+        "dim",
+        "item",
+        "detach",
+        "alias",
+        "clone",
+        "contiguous",
+        "to",
+        "to_copy",
+        "type_as",
+        "float",
+        "double",
+        "half",
+        "lift_fresh_copy",
+        "set_grad_enabled",
+    }
+)
+
+
+_TRANSPARENT_PREFIXES = ("sym_", "assert", "check", "functional_assert")
+
+
+# A trace: (fx nodes in order, placeholder -> input index, node -> param name, user outputs).
+_Trace = tuple[list[Any], dict[Any, int], dict[Any, str], list[Any]]
+
+
+class Trace(Describe):
+    """``graph()`` of ``TorchAdapter``: the probe's shapes, the traced topology, the Graph."""
+
+    _graph: Graph | None  # set in TorchAdapter.__init__; built on the first graph()
+
+    def graph(self) -> Graph:
+        """The neutral graph (computed once, then cached)."""
+        if self._graph is None:
+            self._graph = self._build_graph()
+        return self._graph
+
+    def _build_graph(self) -> Graph:
+        with self._guard(), torch.no_grad():
+            run = self._forward()
+        self._owners_cache = None  # lazy modules may have just materialised
+        notes = list(self.notes)
+        reasons: list[str] = []
+        built: tuple[list[_Node], list[tuple[str, str]]] | None = None
+        for how, trace in (("torch.export", self._trace_export), ("torch.fx", self._trace_fx)):
+            try:
+                with self._guard(), _quiet():
+                    traced = trace()
+                built = self._from_trace(*traced, run)
+                break
+            except Exception as err:
+                reasons.append(f"{how} failed ({type(err).__name__}: {_first_line(err)})")
+        approximate = built is None
+        if built is None:
+            built = self._from_order(run)
+            notes.append(
+                "topology guessed from the order in which layers ran (skip connections and "
+                "functional ops are not shown): " + "; ".join(reasons)
+            )
+        nodes, edges = built
+        nodes, edges, unused = self._add_unused(nodes, edges, run)
+        if unused:
+            notes.append(f"modules with parameters that forward never used: {unused}")
+        layers = self._finish(nodes, edges)
+        return Graph(
+            layers=layers,
+            edges=edges,
+            framework="torch",
+            model_name=type(self.model).__name__,
+            approximate=approximate,
+            notes=notes,
+        )
+
+    def _trace_export(self) -> _Trace:
+        ep = torch.export.export(self.model, self._args, kwargs=self._kwargs or None, strict=False)
+        sig = ep.graph_signature
+        nodes = list(ep.graph.nodes)
+        by_name = {n.name: n for n in nodes}
+        placeholders = [n for n in nodes if n.op == "placeholder"]
+        # Flattened user inputs -> forward argument index, by name where it matches.
+        leaf_arg = [
+            i
+            for i, a in enumerate([*self._args, *self._kwargs.values()])
+            for _ in range(max(1, len(pytree.tree_leaves(a))))
+        ]
+        inputs: dict[Any, int] = {}
+        params: dict[Any, str] = {}
+        k = 0
+        for spec, node in zip(sig.input_specs, placeholders, strict=False):
+            kind = spec.kind.name
+            if kind == "USER_INPUT":
+                if node.name in self._input_names:
+                    inputs[node] = self._input_names.index(node.name)
+                elif k < len(leaf_arg):
+                    inputs[node] = leaf_arg[k]
+                k += 1
+            elif kind == "PARAMETER" and spec.target:
+                params[node] = spec.target
+        outputs = [
+            by_name.get(getattr(spec.arg, "name", ""))
+            for spec in sig.output_specs
+            if spec.kind.name == "USER_OUTPUT"
+        ]
+        return nodes, inputs, params, [o for o in outputs if o is not None]
+
+    def _trace_fx(self) -> _Trace:
+        layer_of = self._layer_of
+        canon = self._canon
+
+        class _Tracer(torch.fx.Tracer):
+            # Stop exactly at layer modules (torch.fx would stop at any torch.nn module).
+            def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+                p = canon(qualname)
+                return p is not None and layer_of.get(p) == p
+
+        tracer = _Tracer()
+        graph = tracer.trace(self.model)
+        gm = torch.fx.GraphModule(tracer.root, graph)
+        nodes = list(graph.nodes)
+        inputs: dict[Any, int] = {}
+        params: dict[Any, str] = {}
+        for n in nodes:
+            if n.op == "placeholder" and n.target in self._input_names:
+                inputs[n] = self._input_names.index(n.target)
+            elif n.op == "get_attr":
+                with contextlib.suppress(AttributeError):
+                    self.model.get_parameter(str(n.target))
+                    params[n] = str(n.target)
+        with contextlib.suppress(Exception), torch.no_grad():
+            # Shapes for the functional nodes (tensor_meta); module nodes use the hook shapes.
+            from torch.fx.passes.shape_prop import ShapeProp
+
+            values = [*self._args, *self._kwargs.values()]
+            ordered = [values[inputs[n]] for n in nodes if n.op == "placeholder" and n in inputs]
+            ShapeProp(gm).propagate(*ordered)
+        out_node = next(n for n in nodes if n.op == "output")
+        outputs = [a for a in pytree.tree_leaves(out_node.args) if isinstance(a, torch.fx.Node)]
+        return nodes, inputs, params, outputs
+
+    def _from_trace(
+        self,
+        fx_nodes: list[Any],
+        inputs: dict[Any, int],
+        params: dict[Any, str],
+        outputs: list[Any],
+        run: _Run,
+    ) -> tuple[list[_Node], list[tuple[str, str]]]:
+        """Group traced ops into nodes and turn data dependencies into edges."""
+        owners = self._owners()
+        holder_of = {  # param object -> node of a container that holds it directly
+            id(p): name
+            for name, owned in owners.items()
+            if self._layer_of[owned.path] is None
+            for _, _, _, p in owned.params
+        }
+        nodes: dict[str, _Node] = {}
+        edges: list[tuple[str, str]] = []
+        taken = set(owners)
+        for i, arg_name in enumerate(self._input_names):
+            name = _unique(arg_name if arg_name not in taken else f"input_{arg_name}", taken)
+            nodes[name] = self._input_node(name, i)
+        input_node_names = list(nodes)
+        producers: dict[Any, frozenset[str]] = {}
+        is_data: dict[Any, bool] = {}  # derived from a user input (not just params / buffers)
+        group_of_path: dict[str, str] = {}
+
+        for idx, n in enumerate(fx_nodes):
+            if n.op in ("placeholder", "get_attr"):
+                src: frozenset[str] = frozenset()
+                if n in inputs:
+                    src = frozenset({input_node_names[inputs[n]]})
+                elif n in params:
+                    holder = holder_of.get(id(self.model.get_parameter(params[n])))
+                    src = frozenset({holder}) if holder else frozenset()
+                producers[n] = src
+                is_data[n] = n in inputs
+                continue
+            if n.op == "output":
+                continue
+            ins = [
+                a for a in pytree.tree_leaves((n.args, n.kwargs)) if isinstance(a, torch.fx.Node)
+            ]
+            src = frozenset().union(*(producers.get(a, frozenset()) for a in ins))
+            is_data[n] = any(is_data.get(a, False) for a in ins)
+            layer_path, container = self._resolve(n)
+            if layer_path is not None:
+                gname = group_of_path.get(layer_path)
+                if gname is None:
+                    gname = self._node_name(layer_path)
+                    group_of_path[layer_path] = gname
+                    nodes[gname] = self._module_node(gname, layer_path, idx, run, n)
+            else:
+                op = _op_name(n)
+                if _is_transparent(op) or not src:
+                    producers[n] = src  # bookkeeping, or built from constants / buffers only
+                    continue
+                gname = _unique(n.name, taken)
+                n_in = sum(1 for a in ins if a in params or is_data.get(a) or _meta_shape(a))
+                nodes[gname] = self._function_node(gname, op, idx, container, n, n_in, ins, is_data)
+            for h in src:
+                if h not in nodes:  # a container's own params: placed before their first use
+                    nodes[h] = self._holder_node(h, owners[h].path, idx - 0.5)
+            edges.extend((p, gname) for p in src if p != gname)
+            producers[n] = frozenset({gname})
+
+        tensors = _tensor_leaves(run.output)
+        for i, (out, t) in enumerate(zip(outputs, tensors, strict=False)):
+            name = _unique("output" if len(tensors) == 1 else f"output_{i}", taken)
+            nodes[name] = _output_node(name, t, float(len(fx_nodes) + i))
+            edges.extend((p, name) for p in producers.get(out, frozenset()))
+        return list(nodes.values()), _dedupe(edges)
+
+    def _resolve(self, n: Any) -> tuple[str | None, str]:
+        """(layer module path the op belongs to, or None; innermost container path)."""
+        if n.op == "call_module":
+            p = self._canon(str(n.target))
+            if p is not None and self._layer_of.get(p) is not None:
+                return self._layer_of[p], ""
+            return None, p or ""
+        stack = n.meta.get("nn_module_stack") or {}
+        for value in reversed(list(stack.values())):
+            raw = value[0] if isinstance(value, tuple) else str(value)
+            p = self._canon(raw)
+            if p is None:
+                continue
+            layer = self._layer_of.get(p)
+            return (layer, "") if layer is not None else (None, p)
+        return None, ""
+
+    def _from_order(self, run: _Run) -> tuple[list[_Node], list[tuple[str, str]]]:
+        """Fallback topology: layer modules chained in the order they first ran."""
+        owners = self._owners()
+        taken = set(owners)
+        nodes: list[_Node] = []
+        for i, arg_name in enumerate(self._input_names):
+            name = _unique(arg_name if arg_name not in taken else f"input_{arg_name}", taken)
+            nodes.append(self._input_node(name, i))
+        chain: list[_Node] = []
+        seen: set[str] = set()
+        for idx, path in enumerate(run.order):
+            layer = self._layer_of.get(path)
+            if layer == path and path not in seen:
+                seen.add(path)
+                chain.append(self._module_node(self._node_name(path), path, idx, run, None))
+            elif layer is None and self._node_name(path) in owners and path not in seen:
+                seen.add(path)  # a container holding its own parameters
+                chain.append(self._holder_node(self._node_name(path), path, idx))
+        tensors = _tensor_leaves(run.output)
+        outs = [
+            _output_node(
+                _unique("output" if len(tensors) == 1 else f"output_{i}", taken),
+                t,
+                float(len(run.order) + i),
+            )
+            for i, t in enumerate(tensors)
+        ]
+        edges: list[tuple[str, str]] = []
+        first = chain[0].name if chain else None
+        last = chain[-1].name if chain else None
+        for inp in nodes:
+            if first is not None:
+                edges.append((inp.name, first))
+            elif outs:
+                edges.extend((inp.name, o.name) for o in outs)
+        edges.extend((a.name, b.name) for a, b in itertools.pairwise(chain))
+        if last is not None:
+            edges.extend((last, o.name) for o in outs)
+        return nodes + chain + outs, _dedupe(edges)
+
+    def _add_unused(
+        self, nodes: list[_Node], edges: list[tuple[str, str]], run: _Run
+    ) -> tuple[list[_Node], list[tuple[str, str]], list[str]]:
+        """Give every parameter owner a node, so that the graph counts every parameter."""
+        have = {n.name for n in nodes}
+        unused: list[str] = []
+        last = max((n.priority for n in nodes if n.kind != "output"), default=0.0)
+        for name, owned in self._owners().items():
+            if name in have or not owned.params:
+                continue
+            unused.append(owned.path or name)
+            if self._layer_of[owned.path] is None:
+                nodes.append(self._holder_node(name, owned.path, last + 0.5))
+            else:
+                nodes.append(self._module_node(name, owned.path, last + 0.5, run, None))
+        return nodes, edges, unused
+
+    def _finish(self, nodes: list[_Node], edges: list[tuple[str, str]]) -> list[Layer]:
+        """Topological order (ties broken by trace position), params attached, ids assigned."""
+        owners = self._owners()
+        order = _toposort(nodes, edges)
+        layers: list[Layer] = []
+        self._node_path = {}
+        for i, n in enumerate(order):
+            owned = owners.get(n.name) if n.path is not None else None
+            param_shapes: dict[str, Shape] = {}
+            count = 0
+            detail = dict(n.detail)
+            if owned is not None:
+                for pname, sub, attr, p in owned.params:
+                    param_shapes[pname] = tuple(_canonical_shape(sub, attr, p))
+                    count += p.numel()
+                if owned.tied:
+                    detail["tied"] = dict(owned.tied)
+            if n.path is not None and self._layer_of.get(n.path) == n.path:
+                self._node_path[n.name] = n.path
+            layers.append(
+                Layer(
+                    id=i,
+                    name=n.name,
+                    kind=n.kind,
+                    op=n.op,
+                    output_shape=n.output_shape,
+                    input_shapes=n.input_shapes,
+                    units=n.units,
+                    param_shapes=param_shapes,
+                    params=count,
+                    parent=n.parent,
+                    detail=detail,
+                )
+            )
+        return layers
+
+
+def _op_name(n: Any) -> str:
+    """Normalised op name of an fx node: ``aten.add_.Tensor`` -> ``add``, ``_softmax`` -> ..."""
+    if n.op == "call_method":
+        raw = str(n.target)
+    elif n.op == "call_module":
+        raw = str(n.target).rpartition(".")[2]
+    else:
+        raw = getattr(n.target, "__name__", None) or str(n.target)
+        raw = raw.split(".")[0]
+    return raw.strip("_")
+
+
+def _is_transparent(op: str) -> bool:
+    return op in _TRANSPARENT or op.startswith(_TRANSPARENT_PREFIXES)
+
+
+def _first_line(err: Exception) -> str:
+    line = (str(err).strip().splitlines() or [""])[0]
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3`` ... whichever is free; marks it taken."""
+    out, k = name, 2
+    while out in taken:
+        out, k = f"{name}_{k}", k + 1
+    taken.add(out)
+    return out
+
+
+def _dedupe(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys((a, b) for a, b in edges if a != b))
+
+
+def _toposort(nodes: list[_Node], edges: list[tuple[str, str]]) -> list[_Node]:
+    """Kahn's algorithm, always taking the ready node that came first in the trace; nodes on a
+    cycle (a module called twice around another) keep their trace order."""
+    by_name = {n.name: n for n in nodes}
+    indeg = dict.fromkeys(by_name, 0)
+    succ: dict[str, list[str]] = {name: [] for name in by_name}
+    for a, b in edges:
+        succ[a].append(b)
+        indeg[b] += 1
+    rank = {n.name: i for i, n in enumerate(sorted(nodes, key=lambda n: n.priority))}
+    ready = [(rank[n], n) for n, d in indeg.items() if d == 0]
+    heapq.heapify(ready)
+    out: list[_Node] = []
+    done: set[str] = set()
+    while len(out) < len(nodes):
+        if not ready:  # a cycle: release the earliest remaining node
+            name = min((n for n in by_name if n not in done), key=rank.__getitem__)
+            indeg[name] = 0
+            ready.append((rank[name], name))
+        _, name = heapq.heappop(ready)
+        if name in done:
+            continue
+        done.add(name)
+        out.append(by_name[name])
+        for b in succ[name]:
+            indeg[b] -= 1
+            if indeg[b] == 0 and b not in done:
+                heapq.heappush(ready, (rank[b], b))
+    return out
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence tracing noise: torch's log records, warnings, and the partial graph that
+    ``torch.export`` prints to stderr when it fails."""
+    log = logging.getLogger("torch")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
