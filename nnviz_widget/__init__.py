@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 from .graph import KINDS, Graph, Layer
-from .store import RunFileError, load, load_recorder, to_html
-from .timeline import History, Recorder, Snapshot
-from .widget import NNViz
+from .history import History
+from .recorder import Recorder, load_recorder
+from .runfile import RunFileError
+from .snapshot import Snapshot
+from .version import __version__
+from .widget import NNViz, load, to_html
 
 __all__ = [
     "KINDS",
@@ -19,8 +22,8 @@ __all__ = [
     "Recorder",
     "RunFileError",
     "Snapshot",
+    "__version__",
     "load",
     "load_recorder",
     "to_html",
 ]
-__version__ = "0.1.0"

@@ -16,6 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from .recorder import Recorder, load_recorder
+from .runfile import RunFileError
+from .widget import to_html
+
 
 class CliError(Exception):
     """A failure to report as one line on stderr (exit status 1)."""
@@ -26,8 +30,6 @@ def _size(n: int) -> str:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from .store import load_recorder, to_html
-
     src = Path(args.run)
     out = Path(args.output) if args.output else src.with_suffix(".html")
     if not src.exists():
@@ -56,8 +58,6 @@ def _data(seed: int) -> tuple[np.ndarray, np.ndarray, str]:
 def _demo_torch(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> Any:
     import torch
     from torch import nn
-
-    from .timeline import Recorder
 
     class DigitsMLP(nn.Sequential):
         """64 pixels -> 32 -> 16 -> 10 classes."""
@@ -103,8 +103,6 @@ def _demo_keras(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from .timeline import Recorder
-
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [
@@ -137,8 +135,6 @@ def _have(module: str) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from .store import save, to_html
-
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise CliError(f"{out} exists; pass --overwrite to replace it")
@@ -160,7 +156,7 @@ def _demo(args: argparse.Namespace) -> None:
     to_html(rec, out, overwrite=args.overwrite, title=title)
     print(f"wrote {out} ({_size(out.stat().st_size)}): {title}")
     if args.save:
-        saved = save(rec, args.save, overwrite=args.overwrite)
+        saved = rec.save(args.save, overwrite=args.overwrite)
         if saved is not None:
             print(f"wrote {saved} ({_size(saved.stat().st_size)})")
 
@@ -204,7 +200,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .store import RunFileError
 
     try:
         args.func(args)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .timeline import Recorder
+from .probe import DEAD_BADGE
+from .recorder import Recorder
 
 KINDS = ("loss", "weights", "gradients", "updates", "health")
 _LAYOUT = {
@@ -176,8 +177,6 @@ def _updates(rec: Recorder) -> go.Figure:
 
 def _health(rec: Recorder) -> go.Figure:
     """Dead-ReLU and saturated fractions per layer over epochs (0..1), one line per layer."""
-    from .probe import DEAD_BADGE
-
     table = rec.history.health()
     fig = go.Figure()
     for metric, dash in (("dead", "solid"), ("saturated", "dot")):

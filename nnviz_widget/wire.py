@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .timeline import Snapshot
+from .snapshot import Snapshot
 
 WIRE_VERSION = 1
 _DTYPES = {"float16", "float32", "int32", "uint32", "uint8"}

@@ -79,13 +79,13 @@ class FakeAdapter(ModelAdapter):
 
 def patch_adapt(monkeypatch: Any) -> None:
     """Make Recorder/NNViz accept FakeModel."""
-    import nnviz_widget.timeline as timeline
+    import nnviz_widget.recorder as recorder
 
-    real = timeline.adapt
+    real = recorder.adapt
 
     def adapt(model: Any, **kw: Any) -> ModelAdapter:
         if isinstance(model, FakeModel):
             return FakeAdapter(model, **kw)
         return real(model, **kw)
 
-    monkeypatch.setattr(timeline, "adapt", adapt)
+    monkeypatch.setattr(recorder, "adapt", adapt)

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import nnviz_widget as nnv
-from nnviz_widget.timeline import INIT_EPOCH, Recorder
+from nnviz_widget.recorder import Recorder
+from nnviz_widget.snapshot import INIT_EPOCH
 from nnviz_widget.wire import decode_snapshot, encode_snapshot
 
 F16_TOL = 2e-3  # the maps travel as float16
@@ -224,6 +225,7 @@ def test_torch_maps_on_the_wire_and_in_a_saved_run(tmp_path: Path) -> None:
     model, x = _encoder(), _probe()
     rec = Recorder(model, inputs=x)
     rec.record(0, loss=1.0)
+    rec.flush()
     header, data = encode_snapshot(rec.snapshots[-1])
     refs = [a for a in header["arrays"] if a["param"] == "attn"]
     assert [(a["layer"], a["kind"], a["dtype"], a["shape"]) for a in refs] == [
@@ -329,6 +331,7 @@ def _keras_dot_product(cls_name: str, **kwargs: Any) -> tuple[Any, Any, Any, np.
 
 
 def _check_wire(rec: Recorder, name: str, shape: list[int]) -> None:
+    rec.flush()
     header, data = encode_snapshot(rec.snapshots[-1])
     refs = [a for a in header["arrays"] if a["param"] == "attn"]
     assert [(a["layer"], a["kind"], a["dtype"], a["shape"]) for a in refs] == [

@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = "nnviz_widget/static/widget.js"
+LOADER = "nnviz_widget/loader.js"  # every NNViz's _esm (tracked source, not build output)
 FRAMEWORKS = ("torch", "tensorflow", "keras")
 # The real bundle holds three.js and the views: hundreds of kB. A placeholder is tens of bytes.
 MIN_BUNDLE_BYTES = 20_000
@@ -71,6 +72,14 @@ def test_wheel_contains_the_bundle(wheel: Path) -> None:
     source_tree = REPO / BUNDLE
     if source_tree.exists():
         assert data == source_tree.read_bytes(), "the wheel's bundle differs from the built one"
+
+
+def test_wheel_contains_the_loader(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        assert LOADER in zf.namelist(), f"{LOADER} missing from {wheel.name}"
+        data = zf.read(LOADER)
+    assert data == (REPO / LOADER).read_bytes()
+    assert b"export default" in data
 
 
 def test_wheel_holds_only_the_package(wheel: Path) -> None:

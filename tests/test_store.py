@@ -28,8 +28,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import nnviz_widget as nnv
-from nnviz_widget import store
-from nnviz_widget.timeline import Recorder, Snapshot
+from nnviz_widget import export, png, runfile, widget
+from nnviz_widget.recorder import Recorder
+from nnviz_widget.snapshot import Snapshot
 
 from .fakes import FakeModel, patch_adapt
 
@@ -133,9 +134,9 @@ def assert_same_widget_state(a: nnv.NNViz, b: nnv.NNViz) -> None:
 
 
 def test_every_snapshot_field_is_stored() -> None:
-    """A field added to Snapshot must be added to the file format (store.py) too."""
+    """A field added to Snapshot must be added to the file format (runfile.py) too."""
     assert {f.name for f in dataclasses.fields(Snapshot) if not f.name.startswith("_")} == set(
-        store.SNAPSHOT_FIELDS
+        runfile.SNAPSHOT_FIELDS
     )
 
 
@@ -179,6 +180,7 @@ def torch_run() -> Recorder:
         opt.step()
         extra = {"weird": math.nan} if epoch % 3 == 0 else {"weird": -math.inf}
         rec.record(epoch, loss=loss.item(), grad_inf=math.inf, **extra)
+    rec.flush()
     assert rec.thinned_epochs, "the run should thin epochs"
     assert rec.sampled, "the run should sample a layer"
     last = rec.snapshots[-1]
@@ -199,6 +201,7 @@ def torch_cnn_run() -> Recorder:
     rec = Recorder(model, inputs=torch.randn(8, 1, 28, 28), max_bytes=400_000)
     rec.record(0, loss=2.3)
     rec.record(1, loss=2.1)
+    rec.flush()
     assert any(i.mode == "maps" for i in rec.snapshots[-1].act_info.values())
     return rec
 
@@ -217,6 +220,7 @@ def keras_run() -> Recorder:
     rec = Recorder(model, inputs=x, labels=y)
     model.fit(x, y, epochs=3, verbose=0, callbacks=[rec.keras_callback()])
     rec.record(rec.history.epochs[-1] + 1, loss=math.nan, note=math.inf)
+    rec.flush()
     assert rec.snapshots[-1].boundary
     return rec
 
@@ -247,8 +251,8 @@ def test_round_trip_is_exact(run: str, request: pytest.FixtureRequest, tmp_path:
     # saving the loaded run again gives the same bytes (members carry no timestamps)
     again = tmp_path / "again.nnviz"
     loaded.save(again)
-    m1, a1 = store.manifest_of(rec)
-    m2, a2 = store.manifest_of(back)
+    m1, a1 = runfile.manifest_of(rec.as_run())
+    m2, a2 = runfile.manifest_of(back.as_run())
     m1.pop("created"), m2.pop("created")
     assert m1 == m2
     assert [(n, a.tobytes()) for n, a in a1] == [(n, a.tobytes()) for n, a in a2]
@@ -663,7 +667,7 @@ def test_only_rank_zero_writes(fake: None, tmp_path: Path, monkeypatch: pytest.M
 
 def test_rank_check_never_imports_torch() -> None:
     code = (
-        "import sys, nnviz_widget.store as s; assert not s._other_rank(); "
+        "import sys, nnviz_widget.runfile as s; assert not s._other_rank(); "
         "assert 'torch' not in sys.modules and 'tensorflow' not in sys.modules; print('ok')"
     )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
@@ -704,13 +708,14 @@ def test_manifest_fields_round_trip(
         epoch += gaps[i]
         m.step(seed=i)
         rec.record(epoch, **mets)
+    rec.flush()
     for snap, label in zip(rec.snapshots, labels, strict=False):
         snap.label = label
     path = tmp_path_factory.mktemp("prop") / "r.nnviz"
     rec.save(path)
     back = nnv.load_recorder(path)
     assert_same_run(rec, back)
-    page = store.html_page(back)
+    page = widget.html_page(back)
     state = page.split('id="nnviz-state">', 1)[1].split("</script>", 1)[0]
     assert "<" not in state  # nothing in the data can close the script element
     assert json.loads(state)["snapshots"][-1]["header"]["label"] == rec.snapshots[-1].label
@@ -726,7 +731,7 @@ def valid_manifest(
         rec = fake_run(epochs=3, sizes=(20, 8, 3), max_bytes=8_000)
     finally:
         mp.undo()
-    manifest, arrays = store.manifest_of(rec)
+    manifest, arrays = runfile.manifest_of(rec.as_run())
     return manifest, {name: _npy(a) for name, a in arrays}
 
 
@@ -807,7 +812,7 @@ def test_mutated_manifests_load_cleanly_or_fail_cleanly(
     rec = _load_bytes(tmp_path_factory.mktemp("mut"), _zip(json.dumps(m).encode(), members))
     if rec is not None:
         viz = nnv.NNViz(rec)
-        store.html_page(viz)
+        widget.html_page(viz)
         viz.figure("loss")
 
 
@@ -831,7 +836,7 @@ def test_page_is_self_contained(fake: None, tmp_path: Path) -> None:
     for s, (_, data) in zip(state["snapshots"], viz._snapshot_parts(), strict=True):
         assert base64.b64decode(s["data"]) == data
     # size: about the bundle plus the data (base64: 4/3)
-    bundle = store.standalone_bundle()
+    bundle = export.standalone_bundle()
     data = sum(len(m.data) for m in viz._snapshots)
     assert len(page) < len(bundle) + data * 4 / 3 + 64_000
 
@@ -867,7 +872,7 @@ def test_to_png_writes_the_views_answer(
     fake: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     viz = nnv.NNViz(fake_run(epochs=1))
-    monkeypatch.setattr(store, "_kernel", lambda: object())  # "in a kernel", no pump available
+    monkeypatch.setattr(png, "_kernel", lambda: object())  # "in a kernel", no pump available
     sent: list[Any] = []
 
     def answer(content: Any, buffers: Any = None) -> None:  # the view, answering at once

@@ -106,9 +106,7 @@ def test_fast_records_are_batched_then_flushed(comm_log: CommLog) -> None:
     assert sent_epochs[-1] == 3
     assert viz.history.epochs == [0, 1, 2, 3]
     # an exported page gets every epoch as its own snapshot (the page knows no chunks)
-    from nnviz_widget.store import _widget_state
-
-    state = _widget_state(viz)
+    state = viz._page_state()
     assert [s["header"]["epoch"] for s in state["snapshots"]] == [-1, 0, 1, 2, 3]
 
 
@@ -121,19 +119,23 @@ def test_thinning_and_replacing_inside_a_batch() -> None:
         viz.record(e, loss=float(e))
     viz.flush()
     assert len(viz._snapshots) == 3  # init, epoch 0 alone, then the chunk 1-3
+    chunk = viz._snapshots[-1]
     with pytest.warns(UserWarning, match="replacing"):
         viz.record(3, loss=9.0)  # the last epoch of the chunk, recorded again
+    # the chunk is re-encoded without it at once; the new epoch 3 goes with the next batch
+    assert len(viz._snapshots) == 3 and chunk.comm is None
+    assert len(viz._snapshots[-1].meta["chunk"]) == 2
     parts = viz._snapshot_parts()
     assert [h["epoch"] for h, _ in parts] == [-1, 0, 1, 2, 3]
     assert decode_snapshot(*parts[-1])["metrics"]["loss"] == 9.0
-    assert len(viz._snapshots) == 3
-    # thinning an epoch inside the chunk re-encodes that child
-    chunk = viz._snapshots[-1]
+    assert len(viz._snapshots) == 4
+    # thinning an epoch inside a chunk re-encodes that child
+    chunk = viz._snapshots[2]
     snap = viz.recorder.snapshots[2]  # epoch 1
     snap.weights = {}
     snap.thinned = True
-    viz.recorder._emit("thin", snap)
-    assert viz._snapshots[-1] is not chunk and chunk.comm is None
+    viz.recorder._emit("thin", [snap])
+    assert viz._snapshots[2] is not chunk and chunk.comm is None
     assert [h.get("thinned", False) for h, _ in viz._snapshot_parts()] == [
         False,
         False,
@@ -172,6 +174,29 @@ def test_index_mirrors() -> None:
     assert viz._delta_index == 1
 
 
+def test_choices_are_sent_once_from_one_table() -> None:
+    """The enum lists the browser uses come from Python's one table (controls.CHOICES): the
+    traits' values, the index mirrors and the controls' options all agree with it."""
+    from nnviz_widget.controls import CHOICES
+
+    viz = nnv.NNViz(FakeModel())
+    assert viz._choices == {
+        "mode": ["3d", "2d"],
+        "color_by": ["weight", "delta", "gradient", "activation"],
+        "delta_ref": ["previous", "init"],
+    }
+    assert "_choices" in viz.get_state()
+    for trait, choice in CHOICES.items():
+        assert list(viz.traits()[trait].values) == viz._choices[trait]
+        for i, value in enumerate(choice.values):
+            setattr(viz, trait, value)
+            assert getattr(viz, choice.index) == i
+    controls = viz.controls() and viz._controls
+    assert controls is not None
+    assert len(controls.color.options) == len(CHOICES["color_by"].values)
+    assert list(controls.mode.options) == list(CHOICES["mode"].labels)
+
+
 def test_unknown_layer_and_kwargs_rejected() -> None:
     viz = nnv.NNViz(FakeModel())
     with pytest.raises(traitlets.TraitError, match="no layer named 'nope'"):
@@ -189,7 +214,8 @@ def test_controls_are_jslinked() -> None:
     viz = nnv.NNViz(FakeModel())
     box = viz.controls()
     assert viz.controls() is box  # built once
-    sources = {(lk.source[0].model_id, lk.source[1]) for lk in viz._links}
+    assert viz._controls is not None
+    sources = {(lk.source[0].model_id, lk.source[1]) for lk in viz._controls.links}
     for trait in ("_layer_index", "_mode_index", "_color_index", "_delta_index", "epoch", "sample"):
         assert (viz.model_id, trait) in sources, trait  # the view is the source of truth
     bundle = viz._repr_mimebundle_()
@@ -204,7 +230,8 @@ def test_slider_range_grows_live() -> None:
     for e in range(5):
         viz.record(e)
     viz.flush()
-    assert viz._slider.min == -1 and viz._slider.max == 4
+    assert viz._controls is not None
+    assert viz._controls.slider.min == -1 and viz._controls.slider.max == 4
 
 
 def test_recorder_then_view() -> None:
@@ -244,7 +271,9 @@ def test_budget_holds_while_epochs_wait_to_be_sent() -> None:
     for e in range(40):
         m.step(seed=e)
         viz.record(e, loss=1.0)
-        assert viz.recorder.nbytes <= 12 * one
+        if e % 10 == 9:
+            viz.recorder.flush()  # the batch is thinned before it is sent
+            assert viz.recorder.nbytes <= 12 * one
     assert viz.recorder.thinned_epochs and "thinned" in viz._notice
     viz.flush()
     assert [h["epoch"] for h, _ in viz._snapshot_parts()] == [-1, *range(40)]

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from nnviz_widget.timeline import Snapshot
+from nnviz_widget.snapshot import Snapshot
 from nnviz_widget.wire import decode_snapshot, encode_snapshot, join_snapshots, split_snapshots
 
 _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)  # as widget.py sends it

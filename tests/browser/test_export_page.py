@@ -20,7 +20,7 @@ import pytest
 
 import nnviz_widget as nnv
 from nnviz_widget.graph import Graph
-from nnviz_widget.timeline import Recorder
+from nnviz_widget.recorder import Recorder
 from tests.fakes import FakeModel, patch_adapt
 
 pytestmark = pytest.mark.browser
@@ -198,6 +198,7 @@ def _renamed(rec: Recorder, names: dict[str, str]) -> Recorder:
     def keys(d: dict[str, Any]) -> dict[str, Any]:
         return {names.get(k, k): v for k, v in d.items()}
 
+    rec.flush()
     for s in rec.snapshots:
         for group in ("weights", "grads", "stats", "hists", "acts", "act_info", "health", "fields"):
             setattr(s, group, keys(getattr(s, group)))

@@ -28,6 +28,6 @@ def make_callback(recorder: Any) -> Any:
             record(self.offset + int(epoch), **dict(logs or {}))
 
         def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-            recorder._emit("flush", None)  # a view sends the epochs it still holds back
+            recorder.flush()  # a view sends the epochs still pending
 
     return NNVizCallback()

@@ -1,4 +1,5 @@
-"""Recorder: snapshots, stats, budget, thinning and the errors, on a framework-free model."""
+"""Recorder: snapshots, stats, the pending batch and flush(), budget, thinning and the errors,
+on a framework-free model."""
 
 from __future__ import annotations
 
@@ -8,15 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from nnviz_widget.timeline import (
-    HIST_BINS,
-    INIT_EPOCH,
-    MAX_UNFINISHED,
-    Recorder,
-    allocate,
-    layer_stats,
-    thin_order,
-)
+from nnviz_widget.recorder import MAX_PENDING, Recorder, allocate, thin_order
+from nnviz_widget.snapshot import HIST_BINS, INIT_EPOCH, Snapshot, layer_stats
 
 from .fakes import FakeModel, patch_adapt
 
@@ -117,6 +111,7 @@ def test_budget_thins_older_epochs_and_keeps_stats() -> None:
     for e in range(60):
         m.step(seed=e)
         rec.record(e, loss=1.0 / (e + 1))
+    rec.flush()
     assert rec.nbytes <= rec.max_bytes
     thinned = rec.thinned_epochs
     assert thinned and 59 not in thinned and INIT_EPOCH not in thinned
@@ -126,58 +121,80 @@ def test_budget_thins_older_epochs_and_keeps_stats() -> None:
         rec.history.weights("fc1", thinned[0])
 
 
-def test_deferred_work_is_done_on_read_or_finish_and_equals_eager() -> None:
-    """record() reads the model at once and defers its numpy work: a deferred field read
-    completes that snapshot; finish() completes them all. Same numbers either way."""
+def test_pending_work_is_done_by_flush_and_equals_immediate() -> None:
+    """record() reads the model at once and keeps what it read in ``pending``; flush() makes
+    the whole batch into plain snapshots and emits one event with it. Same numbers as doing it
+    at once; reading the history flushes first."""
     m = FakeModel((6, 5, 3))
     rec = Recorder(m)
-    assert not rec.snapshots[0].pending  # init is complete at once
+    events: list[tuple[str, list[Snapshot]]] = []
+    rec.subscribe(lambda event, snaps: events.append((event, list(snaps))))
+    assert not rec.pending and len(rec.snapshots) == 1  # init is complete at once
     read = []
     for e in range(3):
         m.step(seed=e)
         read.append({k: v.copy() for k, v in m.params["fc1"].items()})
         rec.record(e, loss=1.0)
     m.step(seed=9)  # the model moves on: what was read at record() time is what counts
-    a, b, c = rec.snapshots[1:]
-    assert a.pending and b.pending and c.pending
-    stats = b.stats["fc1"]  # a read completes that snapshot only
-    assert not b.pending and a.pending and c.pending
+    assert [r.epoch for r in rec.pending] == [0, 1, 2] and len(rec.snapshots) == 1
+    assert [e for e, _ in events] == ["record"] * 3
+    rec.flush()
+    assert not rec.pending and [e for e, _ in events][3:] == ["batch"]  # one event, the batch
+    a, b, c = events[-1][1]
+    assert rec.snapshots[1:] == [a, b, c]
     want, hist = layer_stats(read[1], read[0], None)
-    assert stats == want
+    assert b.stats["fc1"] == want
     np.testing.assert_array_equal(b.hists["fc1"], hist)
     np.testing.assert_allclose(b.weights["fc1"]["weight"], read[1]["weight"], atol=1e-3)
-    rec.finish()
-    assert not any(s.pending for s in rec.snapshots)
     np.testing.assert_allclose(c.weights["fc1"]["weight"], read[2]["weight"], atol=1e-3)
     assert c.stats["fc1"] == layer_stats(read[2], read[1], None)[0]
+    # immediate: a flush after every record gives the same snapshots
+    m2 = FakeModel((6, 5, 3))
+    rec2 = Recorder(m2)
+    for e in range(3):
+        m2.step(seed=e)
+        rec2.record(e, loss=1.0)
+        rec2.flush()
+    for s, t in zip(rec.snapshots, rec2.snapshots, strict=True):
+        assert s.stats == t.stats and s.health == t.health
+        for layer, params in s.weights.items():
+            for k, arr in params.items():
+                np.testing.assert_array_equal(arr, t.weights[layer][k])
+    # a history read flushes what is pending
+    m.step(seed=10)
+    rec.record(3, loss=0.5)
+    assert rec.pending and rec.history.epochs == [0, 1, 2, 3] and not rec.pending
 
 
-def test_deferred_work_is_bounded_and_survives_an_interrupt(
+def test_pending_work_is_bounded_and_survives_an_interrupt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     m = FakeModel()
     rec = Recorder(m)
-    for e in range(MAX_UNFINISHED):
+    for e in range(MAX_PENDING):
         rec.record(e, loss=1.0)
-    assert not any(s.pending for s in rec.snapshots), "no widget sends them: done in bulk"
-    rec.record(MAX_UNFINISHED, loss=1.0)
-    snap = rec.snapshots[-1]
+    assert not rec.pending, "no view flushes them: done in bulk"
+    assert len(rec.snapshots) == MAX_PENDING + 1
+    rec.record(MAX_PENDING, loss=1.0)
+    rec.record(MAX_PENDING + 1, loss=1.0)
     calls = []
     real = rec._probe_snapshot
 
     def interrupted(*args: object) -> None:
         calls.append(1)
-        if len(calls) == 1:
+        if len(calls) == 2:  # the second snapshot of the batch
             raise KeyboardInterrupt
         real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rec, "_probe_snapshot", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        rec.finish()
-    assert snap.pending  # nothing recorded is lost: done on the next read
-    assert snap.stats["fc1"]["norm"] > 0 and not snap.pending
-    rec.finish()
-    assert len(rec.history.epochs) == MAX_UNFINISHED + 1
+        rec.flush()
+    # nothing recorded is lost, nothing half made is kept: the batch is still pending
+    assert [r.epoch for r in rec.pending] == [MAX_PENDING, MAX_PENDING + 1]
+    assert rec.snapshots[-1].epoch == MAX_PENDING - 1
+    rec.flush()
+    assert not rec.pending and rec.snapshots[-1].stats["fc1"]["norm"] > 0
+    assert len(rec.history.epochs) == MAX_PENDING + 2
 
 
 def test_record_errors_and_replace() -> None:

@@ -1,4 +1,5 @@
-"""Keep and share a run: the ``.nnviz`` file (save / load) and the self-contained HTML page.
+"""The ``.nnviz`` run file: ``save`` a ``Run`` (graph, snapshots, samples, settings) and
+``read`` one back, every field checked.
 
 A ``.nnviz`` file is a zip archive:
 
@@ -16,10 +17,7 @@ array's dtype and shape against the manifest. Whatever is wrong with a file, loa
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import html
 import io
 import json
 import math
@@ -31,18 +29,17 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .graph import KINDS, Graph
 from .probe import ActInfo
-from .timeline import HIST_BINS, INIT_EPOCH, Recorder, Snapshot
+from .snapshot import HIST_BINS, INIT_EPOCH, Snapshot
+from .version import __version__
 from .wire import decode_number, encode_number
-
-if TYPE_CHECKING:
-    from .widget import NNViz
 
 FORMAT = "nnviz"
 FORMAT_VERSION = 1
@@ -53,8 +50,6 @@ _MAX_MANIFEST_BYTES = 512 * 2**20
 _MAX_NDIM = 8
 _NPY_SLACK = 4096  # an .npy member is its data plus a header of at most this many bytes
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # members carry no timestamp: same run, same bytes
-_STATIC = Path(__file__).parent / "static"
-_STANDALONE = _STATIC / "standalone.js"
 
 #: Snapshot fields the file keeps (a test checks this against the dataclass, so a new field
 #: can't be silently dropped by save/load).
@@ -90,6 +85,18 @@ _GROUPS = {
 }
 
 
+@dataclass
+class Run:
+    """A recording as a run file holds it (``Recorder.as_run()``, ``read``)."""
+
+    graph: Graph
+    snapshots: list[Snapshot]  # init first
+    #: (layer, param) -> (fixed flat indices, full shape) of every sampled parameter
+    samples: dict[tuple[str, str], tuple[np.ndarray, tuple[int, ...]]]
+    #: max_bytes, record_gradients, notes, probe_info, labels (an array or None)
+    settings: dict[str, Any]
+
+
 class RunFileError(ValueError):
     """A ``.nnviz`` file that can't be read: not a zip, truncated, corrupted, from a newer
     version, or with arrays that disagree with its manifest. The message says which."""
@@ -97,15 +104,6 @@ class RunFileError(ValueError):
 
 # ------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _recorder_of(obj: Any) -> Recorder:
-    if isinstance(obj, Recorder):
-        return obj
-    rec = getattr(obj, "recorder", None)
-    if isinstance(rec, Recorder):
-        return rec
-    raise TypeError(f"expected an NNViz or a Recorder, got {type(obj).__name__}")
 
 
 def _other_rank() -> bool:
@@ -122,7 +120,7 @@ def _other_rank() -> bool:
         return False
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], overwrite: bool) -> Path:
+def atomic_write(path: Path, write: Callable[[Any], None], overwrite: bool) -> Path:
     """``write(fileobj)`` into a temporary file next to ``path``, then rename it into place:
     a crash leaves the old file (or nothing), never a half-written one."""
     path = Path(path).expanduser()
@@ -260,36 +258,34 @@ def _snapshot_manifest(snap: Snapshot, members: _Members) -> dict[str, Any]:
     }
 
 
-def manifest_of(recorder: Any) -> tuple[dict[str, Any], list[tuple[str, np.ndarray]]]:
+def manifest_of(run: Run) -> tuple[dict[str, Any], list[tuple[str, np.ndarray]]]:
     """The manifest of a run and its (member name, array) list: what ``save`` writes."""
-    from . import __version__
-
-    rec = _recorder_of(recorder)
     members = _Members()
     samples = []
-    for (layer, param), (idx, full_shape) in rec.sampled.items():
+    for (layer, param), (idx, full_shape) in run.samples.items():
         ref = members.add(idx.astype(np.uint32), layer=layer, param=param)
         ref["full_shape"] = [int(v) for v in full_shape]
         samples.append(ref)
-    labels = getattr(rec, "labels", None)
+    st = run.settings
+    labels = st.get("labels")
     labels_ref = None
     if labels is not None:
         lab = np.asarray(labels).reshape(-1)
         if lab.dtype.kind in "biuf":
             dt = np.float32 if lab.dtype.kind == "f" else np.int32
             labels_ref = members.add(lab.astype(dt))
-    snapshots = [_snapshot_manifest(s, members) for s in rec.snapshots]
+    snapshots = [_snapshot_manifest(s, members) for s in run.snapshots]
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "graph": rec.graph.to_dict(),
+        "graph": run.graph.to_dict(),
         "settings": {
-            "max_bytes": int(rec.max_bytes),
-            "record_gradients": bool(rec.record_gradients),
-            "notes": [str(n) for n in rec.notes],
-            "probe_info": _json_any(getattr(rec, "probe_info", {}) or {}),
+            "max_bytes": int(st["max_bytes"]),
+            "record_gradients": bool(st.get("record_gradients", True)),
+            "notes": [str(n) for n in st.get("notes", [])],
+            "probe_info": _json_any(st.get("probe_info") or {}),
             "labels": labels_ref,
         },
         "samples": samples,
@@ -311,7 +307,7 @@ def _write_zip(f: Any, manifest: dict[str, Any], arrays: list[tuple[str, np.ndar
             zf.writestr(info, buf.getvalue(), compress_type=zipfile.ZIP_STORED)
 
 
-def save(recorder: Any, path: str | os.PathLike[str], overwrite: bool = False) -> Path | None:
+def save(run: Run, path: str | os.PathLike[str], overwrite: bool = False) -> Path | None:
     """Write everything recorded (graph, snapshots, metrics, settings) to a ``.nnviz`` file.
 
     The file is written next to ``path`` under a temporary name and renamed into place, so a
@@ -319,11 +315,10 @@ def save(recorder: Any, path: str | os.PathLike[str], overwrite: bool = False) -
     existing ``path`` is replaced only with ``overwrite=True``. Under torch distributed
     training only rank 0 writes; other ranks return None.
     """
-    rec = _recorder_of(recorder)
     if _other_rank():
         return None
-    manifest, arrays = manifest_of(rec)
-    return _atomic_write(Path(path), lambda f: _write_zip(f, manifest, arrays), overwrite)
+    manifest, arrays = manifest_of(run)
+    return atomic_write(Path(path), lambda f: _write_zip(f, manifest, arrays), overwrite)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -614,7 +609,7 @@ def _check_snapshot(
     return snap
 
 
-def _parse(zf: zipfile.ZipFile) -> Recorder:
+def _parse(zf: zipfile.ZipFile) -> Run:
     c = _C
     reader = _Reader(zf)
     m = reader.manifest()
@@ -689,7 +684,7 @@ def _parse(zf: zipfile.ZipFile) -> Recorder:
     for i in range(1, len(snaps)):
         if snaps[i].epoch <= snaps[i - 1].epoch:
             raise c.fail(f"snapshots[{i}].epoch", "epochs must increase")
-    return Recorder.from_snapshots(graph, snaps, samples, settings)
+    return Run(graph, snaps, samples, settings)
 
 
 # Everything a damaged archive can make zipfile / zlib / numpy raise while reading it.
@@ -708,8 +703,8 @@ _READ_ERRORS = (
 )
 
 
-def load_recorder(path: str | os.PathLike[str]) -> Recorder:
-    """The recorded run in a ``.nnviz`` file, as a Recorder with no model (it can't record).
+def read(path: str | os.PathLike[str]) -> Run:
+    """The run in a ``.nnviz`` file.
 
     Raises ``RunFileError`` (a ValueError) for anything wrong with the file, FileNotFoundError
     when there is no file."""
@@ -731,314 +726,3 @@ def load_recorder(path: str | os.PathLike[str]) -> Recorder:
             raise RunFileError(
                 f"{p}: a truncated or corrupted .nnviz file ({type(e).__name__}: {e})"
             ) from e
-
-
-def load(path: str | os.PathLike[str]) -> NNViz:
-    """The widget over a saved run: the same view, scrubbable; no model or framework needed."""
-    from .widget import NNViz
-
-    return NNViz(load_recorder(path))
-
-
-# ------------------------------------------------------------------------------------------------
-# HTML export
-
-#: synced traits that are the widget machinery, not the view's state
-_NOT_STATE = frozenset(
-    {"_snapshots", "_esm", "_css", "_anywidget_id", "_dom_classes", "layout", "tabbable", "tooltip"}
-)
-
-
-def _widget_state(viz: Any) -> dict[str, Any]:
-    parts = viz._snapshot_parts()  # every recorded epoch, also those not sent yet
-    traits: dict[str, Any] = {}
-    for name in viz.trait_names(sync=True):
-        if name in _NOT_STATE or name.startswith(("_model_", "_view_")):
-            continue
-        value = getattr(viz, name)
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            continue  # bytes / widgets: not view state
-        traits[name] = value
-    snapshots = [
-        {"header": header, "data": base64.b64encode(data).decode("ascii")} for header, data in parts
-    ]
-    return {"version": 1, "traits": traits, "snapshots": snapshots}
-
-
-def _script_json(value: Any) -> str:
-    """JSON that is safe inside <script type="application/json">: no '<', '>' or '&'."""
-    text = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def standalone_bundle() -> str:
-    """The JS of the standalone page (``js/src/standalone.ts``, built by ``npm run build``)."""
-    if not _STANDALONE.exists():
-        raise FileNotFoundError(
-            f"{_STANDALONE} is missing: build the JS with `cd js && npm install && npm run build` "
-            "(or reinstall nnviz-widget)"
-        )
-    js = _STANDALONE.read_text(encoding="utf-8")
-    # inside an inline <script>, "</script" would end it early; "<\/" means "</" in JS strings
-    return js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="nnviz-widget {version}">
-<title>{title}</title>
-<style>
-body {{ margin: 0; padding: 16px 20px; font: 14px/1.4 system-ui, -apple-system, "Segoe UI",
-  Roboto, sans-serif; color: #1f2328; background: #fff; }}
-h1.nnviz-page-title {{ font-size: 18px; font-weight: 600; margin: 0 0 10px; }}
-.nnviz-page-foot {{ margin-top: 10px; color: #6e7781; font-size: 12px; }}
-noscript {{ display: block; padding: 12px; background: #fff8c5; }}
-</style>
-</head>
-<body>
-<h1 class="nnviz-page-title">{title}</h1>
-<noscript>This page shows a recorded neural network run; it needs JavaScript.</noscript>
-<div id="nnviz-app"></div>
-<div class="nnviz-page-foot">{foot}</div>
-<script type="application/json" id="nnviz-state">{state}</script>
-<script>{js}</script>
-</body>
-</html>
-"""
-
-
-def html_page(viz_or_recorder: Any, title: str | None = None) -> str:
-    """The text of the standalone page (see ``to_html``)."""
-    from . import __version__
-    from .widget import NNViz
-
-    temp = None
-    if isinstance(viz_or_recorder, NNViz):
-        viz = viz_or_recorder
-    else:
-        temp = viz = NNViz(_recorder_of(viz_or_recorder))
-    try:
-        state = _widget_state(viz)
-        g = viz.recorder.graph
-    finally:
-        if temp is not None:
-            for m in temp._snapshots:
-                m.close()
-            temp.close()
-    epochs = [s.epoch for s in viz.recorder.snapshots if s.epoch != INIT_EPOCH]
-    span = f"epochs {epochs[0]}–{epochs[-1]}" if epochs else "no epochs recorded"
-    name = g.model_name or "model"
-    title = title if title is not None else f"{name}: nnviz run"
-    foot = (
-        f"{g.framework or 'model'} {name} · {len(g.layers)} layers · {g.total_params:,} params · "
-        f"{span} · written by nnviz-widget {__version__}; works offline"
-    )
-    state["title"] = title
-    return _PAGE.format(
-        version=html.escape(__version__),
-        title=html.escape(title),
-        foot=html.escape(foot),
-        state=_script_json(state),
-        js=standalone_bundle(),
-    )
-
-
-def to_html(
-    viz_or_recorder: Any,
-    path: str | os.PathLike[str],
-    overwrite: bool = False,
-    title: str | None = None,
-) -> Path:
-    """One self-contained HTML file: the view with its epoch slider, play button, layer
-    selector, 2D/3D and color controls, and every recorded epoch (base64 in the page). It needs
-    no server, no CDN and no network: it works from ``file://``, offline."""
-    page = html_page(viz_or_recorder, title=title)
-    data = page.encode("utf-8")
-    return _atomic_write(Path(path), lambda f: f.write(data), overwrite)
-
-
-# ------------------------------------------------------------------------------------------------
-# PNG of the live view
-
-PNG_TIMEOUT = 5.0
-_DISPLAY_FIRST = (
-    "show the widget first: put `viz` as the last expression of a cell, run it, and call "
-    "to_png once the view is on screen"
-)
-
-
-def _kernel() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    ip = get_ipython()
-    return getattr(ip, "kernel", None) if ip is not None else None
-
-
-def _decode_png(reply: dict[str, Any]) -> bytes:
-    url = reply.get("data")
-    prefix = "data:image/png;base64,"
-    if not isinstance(url, str) or not url.startswith(prefix):
-        raise RuntimeError("the view answered without a PNG image")
-    try:
-        png = base64.b64decode(url[len(prefix) :], validate=True)
-    except binascii.Error as e:
-        raise RuntimeError(f"the view's PNG could not be decoded ({e})") from e
-    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise RuntimeError("the view answered with something that is not a PNG image")
-    return png
-
-
-def to_png(
-    viz: Any, path: str | os.PathLike[str], overwrite: bool = False, timeout: float = PNG_TIMEOUT
-) -> Path:
-    """Ask the live view (in the browser) for what it shows now and write it as a PNG.
-
-    Sends ``{"type": "png", "id": ...}`` to the view; the view answers with a data URL. While
-    waiting, the kernel's incoming messages are pumped (see ``_pump``), so this works within a
-    running cell. Raises RuntimeError when no view answers within ``timeout`` seconds."""
-    target = Path(path).expanduser()
-    if not overwrite and target.exists():
-        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-    kernel = _kernel()
-    if kernel is None or getattr(viz, "comm", None) is None:
-        raise RuntimeError(
-            f"to_png needs the widget on screen in a running notebook: {_DISPLAY_FIRST}"
-        )
-    viz.flush()
-    rid = secrets.token_hex(8)
-    replies: list[dict[str, Any]] = []
-
-    def on_msg(_widget: Any, content: Any, _buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "png" and content.get("id") == rid:
-            replies.append(content)
-
-    viz.on_msg(on_msg)
-    try:
-        viz.send({"type": "png", "id": rid})
-        _pump(kernel, lambda: bool(replies), timeout)
-    finally:
-        viz.on_msg(on_msg, remove=True)
-    if not replies:
-        raise RuntimeError(
-            f"no view of this widget answered within {timeout:g} s: {_DISPLAY_FIRST}"
-        )
-    reply = replies[0]
-    if reply.get("error"):
-        raise RuntimeError(f"the view could not make a PNG: {reply['error']}")
-    png = _decode_png(reply)
-    return _atomic_write(target, lambda f: f.write(png), overwrite)
-
-
-def _pump(kernel: Any, done: Callable[[], bool], timeout: float) -> None:
-    """Handle the kernel's incoming messages until ``done()`` or ``timeout`` seconds pass.
-
-    A cell blocks the kernel's event loop, so the view's answer would only be read after the
-    cell. ipykernel 7 (which dropped ``do_one_iteration``): the messages are read off the main
-    shell's socket here (``_ShellPump``). Older kernels: the jupyter-ui-poll package, which
-    drives ``do_one_iteration``, when it is installed."""
-    deadline = time.monotonic() + timeout
-    pump = _ShellPump.for_kernel(kernel)
-    if pump is not None:
-        with pump:
-            while not done() and time.monotonic() < deadline:
-                pump.once(min(0.05, max(0.0, deadline - time.monotonic())))
-        return
-    try:
-        from jupyter_ui_poll import ui_events
-    except ImportError:
-        ui_events = None
-    if ui_events is None or not hasattr(kernel, "do_one_iteration"):
-        while not done() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return
-    with ui_events() as poll:
-        while not done() and time.monotonic() < deadline:
-            poll(10)
-            time.sleep(0.02)
-
-
-_TASKS: set[Any] = set()  # replayed requests (a reference keeps each task alive)
-
-
-class _ShellPump:
-    """Reads shell messages on the kernel's main thread while a cell runs (ipykernel 7).
-
-    Comm messages are dispatched at once (the view's answer is one); any other request (say an
-    execute_request queued by "run all") is held and handed back to the kernel's own handler,
-    in order, when the pump closes: the kernel runs it after this cell, as it would have."""
-
-    def __init__(self, kernel: Any, socket: Any) -> None:
-        self.kernel = kernel
-        self.socket = socket
-        self.held: list[Any] = []
-
-    @classmethod
-    def for_kernel(cls, kernel: Any) -> _ShellPump | None:
-        if not callable(getattr(kernel, "shell_main", None)) or not hasattr(kernel, "comm_manager"):
-            return None  # not ipykernel 7
-        try:
-            thread = getattr(kernel, "shell_channel_thread", None)
-            if thread is not None:
-                socket = thread.manager.get_shell_channel_to_subshell_pair(None).to_socket
-            else:
-                socket = kernel.shell_stream.socket
-        except Exception:
-            return None
-        if socket is None or getattr(kernel, "session", None) is None:
-            return None
-        return cls(kernel, socket)
-
-    def __enter__(self) -> _ShellPump:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.replay()
-
-    def once(self, wait: float) -> None:
-        import zmq
-
-        if not self.socket.poll(int(wait * 1000), zmq.POLLIN):
-            return
-        while True:
-            try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            self.handle(frames)
-
-    def handle(self, frames: Any) -> None:
-        k = self.kernel
-        try:
-            idents, rest = k.session.feed_identities(frames, copy=False)
-            # peek (content=False records no signature, so a held message replays cleanly)
-            is_comm = k.session.deserialize(rest, content=False, copy=False)["msg_type"] == (
-                "comm_msg"
-            )
-        except Exception:
-            is_comm = False
-        if not is_comm:
-            self.held.append(frames)
-            return
-        try:
-            msg = k.session.deserialize(rest, content=True, copy=False)
-        except Exception:
-            return  # what the kernel does with an invalid message: log and drop it
-        k.comm_manager.comm_msg(None, idents, msg)
-
-    def replay(self) -> None:
-        if not self.held:
-            return
-        import asyncio
-
-        held, self.held = self.held, []
-        for frames in held:  # one task each, created in order: the kernel's lock keeps it
-            task = asyncio.ensure_future(self.kernel.shell_main(None, frames))
-            _TASKS.add(task)
-            task.add_done_callback(_TASKS.discard)
