@@ -178,7 +178,7 @@ class Recorder:
         #: what record() read and flush() has not made into snapshots yet, oldest first
         self.pending: list[Reading] = []
         self._pending_bytes = 0
-        self.notes: list[str] = list(self.graph.notes) + list(getattr(self.adapter, "notes", []))
+        self.notes: list[str] = list(self.graph.notes) + list(self.adapter.notes)
         self._listeners: list[Listener] = []
         self._sizes: dict[int, int] = {}  # id(snapshot) -> its nbytes as last counted
         params = self.adapter.parameters()
@@ -264,7 +264,7 @@ class Recorder:
         when no ``inputs`` were given (zeros of ``input_shape`` show nothing worth keeping).
         Attention layers' mean attention over heads rides along in ``.attention``."""
         out = ProbeActs()
-        if getattr(self.adapter, "inputs", None) is None:
+        if self.adapter.inputs is None:
             return out
         try:
             raw = self.adapter.activations()
@@ -277,7 +277,7 @@ class Recorder:
             a = raw.get(layer.name)
             if a is not None and a.ndim >= 1:
                 out[layer.name] = canonical(np.asarray(a), layer, self.graph.data_format)
-        attention = getattr(self.adapter, "attention", None) or {}
+        attention = self.adapter.attention
         for name, w in attention.items():
             w = np.asarray(w)
             if name in out and w.ndim == 3:
