@@ -420,6 +420,42 @@ class TorchAdapter(ModelAdapter):
             return {id(p): p.grad for p in trainable}
         return self._compute_gradients(trainable)
 
+    def gradient_arrays(self) -> ParamDict:
+        """``gradients()`` as one float32 copy of them all, with a view per parameter and per
+        layer (``LayerParams.flat``), as ``parameters()`` does: what a record copies (it keeps
+        the fixed sample later). Falls back to ``gradients()`` once the model's parameters are
+        not the ones ``parameters()`` last read."""
+        plan = self._param_plan
+        if (
+            plan is None
+            or plan.owners is not self._owners_cache
+            or self._live().params is not self._param_ref
+        ):
+            return self.gradients()
+        if not plan.params:
+            return {}
+        grads = self._gradient_tensors()
+        with torch.no_grad():
+            tensors = []
+            for p, sub in zip(plan.params, plan.transposed, strict=True):
+                g = grads.get(id(p))
+                if g is None:  # frozen or unused: zeros, as gradients() gives
+                    g = torch.zeros_like(p)
+                elif g.is_sparse:
+                    g = g.to_dense()
+                tensors.append(g if sub is None else _canonical(sub, "weight", g))
+            shapes = [t.shape for t in tensors]
+            flat = _flat_float32(tensors)
+        layout = plan.layout if shapes == plan.shapes else _param_layout(plan.keys, shapes)
+        out: ParamDict = {}
+        for name, start, stop, items in layout:
+            layer = out[name] = LayerParams()
+            for pname, a, b, shape in items:
+                layer[pname] = flat[a:b].reshape(shape)
+            layer.start = start
+            layer.flat = flat[start:stop]
+        return out
+
     def gradient_norms(self) -> dict[str, float | None]:
         """Per-layer gradient norms computed in torch: no copies of the gradients (a record
         keeps only the norms). Same gradients as ``gradients()``; non-finite entries ignored."""
