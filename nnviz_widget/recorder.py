@@ -32,7 +32,7 @@ from .probe import (
     predictions,
     reduce_activation,
 )
-from .snapshot import INIT_EPOCH, Snapshot, layer_stats
+from .snapshot import INIT_EPOCH, Snapshot, grad_norm, layer_stats
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 #: Weights of one snapshot get at most this share of ``max_bytes``, so at least this many
@@ -72,7 +72,7 @@ class Reading:
     metrics: dict[str, float]
     params: ParamDict
     prev: ParamDict | None  # the parameters of the epoch before (update ratios)
-    grad_norms: dict[str, float | None]
+    grads: ParamDict  # the gradients, float32 in canonical orientation ({}: none recorded)
     acts: ProbeActs
     # the decision boundary is computed at once (it runs the model)
     boundary: dict[str, np.ndarray] = field(default_factory=dict)
@@ -83,6 +83,7 @@ class Reading:
     def nbytes(self) -> int:
         """Bytes held until flush (the parameters and activations read)."""
         held = sum(a.nbytes for p in self.params.values() for a in p.values())
+        held += sum(a.nbytes for p in self.grads.values() for a in p.values())
         return held + sum(a.nbytes for a in self.acts.values())
 
 
@@ -182,14 +183,16 @@ class Recorder:
         self._listeners: list[Listener] = []
         self._sizes: dict[int, int] = {}  # id(snapshot) -> its nbytes as last counted
         params = self.adapter.parameters()
+        grads = self._grads()
         self._shapes = {layer: {k: v.shape for k, v in p.items()} for layer, p in params.items()}
-        self._samples = self._choose_samples(params)
+        # the gradients (where there are any now) share the weights' part of the budget
+        self._samples = self._choose_samples(params, shared=2 if grads else 1)
         self._prev_full: ParamDict = params  # full params of the last snapshot (update ratios)
         self._before_last: ParamDict = params  # ... and of the one before (for a replaced epoch)
         first_acts = self._activations()
         self.probe_info = self._probe_info(first_acts, image_shape)
         self._boundary = self._make_boundary(boundary, first_acts)
-        init = self._read(INIT_EPOCH, "init", {}, params, self._grads(), first_acts)
+        init = self._read(INIT_EPOCH, "init", {}, params, grads, first_acts)
         self.snapshots.append(self._snapshot(init))
         self.history = History(self)
 
@@ -382,10 +385,13 @@ class Recorder:
         """Bytes of weights one snapshot may hold."""
         return max(self.max_bytes // EPOCHS_BEFORE_THINNING, 4096)
 
-    def _choose_samples(self, params: ParamDict) -> dict[tuple[str, str], np.ndarray]:
-        """Fixed flat indices for arrays over their share of the budget (same every epoch)."""
+    def _choose_samples(
+        self, params: ParamDict, shared: int = 1
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """Fixed flat indices for arrays over their share of the budget (same every epoch);
+        ``shared``: how many arrays a parameter keeps at them (2: its weights and gradients)."""
         sizes = {(layer, k): a.size for layer, p in params.items() for k, a in p.items()}
-        counts = allocate(sizes, self.snapshot_budget // 2)  # float16: 2 bytes a value
+        counts = allocate(sizes, self.snapshot_budget // (2 * shared))  # float16: 2 bytes each
         rng = np.random.default_rng(0)
         samples: dict[tuple[str, str], np.ndarray] = {}
         for key, n in counts.items():
@@ -404,12 +410,13 @@ class Recorder:
         """(layer, param) -> (fixed flat indices, full shape) for every sampled parameter."""
         return {key: (idx, self._shapes[key[0]][key[1]]) for key, idx in self._samples.items()}
 
-    def _grads(self) -> dict[str, float | None]:
-        """Gradient norm per layer ({} when not recorded or not available)."""
+    def _grads(self) -> ParamDict:
+        """The gradients now ({} when not recorded or not available): the adapter's copy,
+        whole; flush() keeps their fixed sample."""
         if not self.record_gradients:
             return {}
         try:
-            return self.adapter.gradient_norms()
+            return self.adapter.gradient_arrays()
         except Exception as e:  # a gradient failure must never lose the epoch
             warnings.warn(
                 f"nnviz: gradients could not be computed ({e}); recorded without them",
@@ -424,12 +431,12 @@ class Recorder:
         label: str,
         metrics: dict[str, float],
         params: ParamDict,
-        grad_norms: dict[str, float | None],
+        grads: ParamDict,
         acts: ProbeActs,
     ) -> Reading:
         """What record() read now; the numpy work on it waits for flush()."""
         prev = self._prev_full if epoch != INIT_EPOCH else None
-        read = Reading(epoch, label, metrics, params, prev, grad_norms, acts)
+        read = Reading(epoch, label, metrics, params, prev, grads, acts)
         self._boundary_reading(read)  # runs the model: now
         return read
 
@@ -448,17 +455,30 @@ class Recorder:
             p = read.params.get(layer)
             if not p:
                 continue
-            kept: dict[str, np.ndarray] = {}
-            for k, a in p.items():
-                idx = self._samples.get((layer, k))
-                flat = a.ravel() if idx is not None else a
-                kept[k] = (flat[idx] if idx is not None else flat).astype(np.float16)
-            snap.weights[layer] = kept
-            st, hist = layer_stats(p, prev.get(layer) if prev else None, read.grad_norms.get(layer))
+            snap.weights[layer] = self._kept(layer, p)
+            g = read.grads.get(layer)
+            norm = None
+            if g:
+                norm = grad_norm(g)
+                snap.grads[layer] = self._kept(layer, g, like=p)
+            st, hist = layer_stats(p, prev.get(layer) if prev else None, norm)
             snap.stats[layer] = st
             snap.hists[layer] = hist
         self._probe_snapshot(snap, read.acts)
         return snap
+
+    def _kept(
+        self, layer: str, arrays: dict[str, np.ndarray], like: dict[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """float16 copies: whole, or the parameter's fixed sample. With ``like`` (gradients):
+        only the arrays shaped as the parameter of that name."""
+        kept: dict[str, np.ndarray] = {}
+        for k, a in arrays.items():
+            if like is not None and (k not in like or like[k].shape != a.shape):
+                continue
+            idx = self._samples.get((layer, k))
+            kept[k] = (a.ravel()[idx] if idx is not None else a).astype(np.float16)
+        return kept
 
     def _probe_snapshot(self, snap: Snapshot, acts: dict[str, np.ndarray]) -> None:
         """Activations within their budget, health per layer, predictions."""
@@ -547,9 +567,8 @@ class Recorder:
                 self._sizes.pop(id(gone), None)
                 self._emit("remove", [gone])
             self._prev_full = self._before_last
-        read = self._read(
-            epoch, f"epoch {epoch}", clean, params, self._grads(), self._activations()
-        )
+        grads = self._grads()
+        read = self._read(epoch, f"epoch {epoch}", clean, params, grads, self._activations())
         self._before_last, self._prev_full = self._prev_full, params
         self.pending.append(read)
         self._pending_bytes += read.nbytes

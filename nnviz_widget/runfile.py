@@ -577,10 +577,10 @@ def _check_snapshot(
                 raise c.fail(w, f"{group} {layer}/{param} appears twice")
             bucket.setdefault(layer, {})[param] = arr
             hit = samples.get((layer, param))
-            if group == "weights" and hit is not None and arr.shape != hit.shape:
+            if group in ("weights", "grads") and hit is not None and arr.shape != hit.shape:
                 raise c.fail(
                     w,
-                    f"sampled weight {layer}/{param} holds {list(arr.shape)} values; its fixed "
+                    f"sampled {group} {layer}/{param} holds {list(arr.shape)} values; its fixed "
                     f"sample has {hit.size}",
                 )
         elif group == "hists":

@@ -185,6 +185,11 @@ def torch_run() -> Recorder:
     assert rec.sampled, "the run should sample a layer"
     last = rec.snapshots[-1]
     assert last.boundary and last.fields and last.preds
+    assert last.grads and all(  # per-connection gradients, at the weights' samples
+        last.grads[layer][k].shape == a.shape
+        for layer, p in last.weights.items()
+        for k, a in p.items()
+    )
     assert any(i.index is not None for i in last.act_info.values()), "a unit sample"
     return rec
 

@@ -73,6 +73,11 @@ class ModelAdapter(ABC):
         """Gradients of the parameters, same keys as ``parameters()``; {} where none can be had."""
         return {}
 
+    def gradient_arrays(self) -> ParamDict:
+        """What the recorder reads at each record: ``gradients()`` (the same arrays), copied as
+        cheaply as the adapter can (torch: one flat buffer, ``LayerParams.flat``)."""
+        return self.gradients()
+
     def gradient_norms(self) -> dict[str, float | None]:
         """Per layer: the L2 norm over all its parameters' gradients (non-finite entries
         ignored). All a record keeps of the gradients; adapters override it to skip copies."""

@@ -1,7 +1,8 @@
 """What every ``record()`` reads, inside the user's training loop, so kept lean: the parameters
 (one copy of them all, a view per parameter and per layer, the plan cached while the model's
-parameters are the same objects) and the gradient norms (one ``_foreach_norm`` over the ``.grad``
-the loop left, else gradients of a probe loss; no gradient copies)."""
+parameters are the same objects), the gradients (copied the same way: a record keeps their fixed
+sample) and the gradient norms (one ``_foreach_norm`` over the ``.grad`` the loop left, else
+gradients of a probe loss)."""
 
 from __future__ import annotations
 
@@ -161,6 +162,42 @@ class Read(Runner):
                 g = torch.zeros_like(p) if g is None else g.detach()
                 layer[pname] = _to_numpy(_canonical(sub, attr, g))
             out[name] = layer
+        return out
+
+    def gradient_arrays(self) -> ParamDict:
+        """``gradients()`` as one float32 copy of them all, with a view per parameter and per
+        layer (``LayerParams.flat``), as ``parameters()`` does: what a record copies (it keeps
+        the fixed sample later). Falls back to ``gradients()`` once the model's parameters are
+        not the ones ``parameters()`` last read."""
+        plan = self._param_plan
+        if (
+            plan is None
+            or plan.owners is not self._owners_cache
+            or self._live().params is not self._param_ref
+        ):
+            return self.gradients()
+        if not plan.params:
+            return {}
+        grads = self._gradient_tensors()
+        with torch.no_grad():
+            tensors = []
+            for p, sub in zip(plan.params, plan.transposed, strict=True):
+                g = grads.get(id(p))
+                if g is None:  # frozen or unused: zeros, as gradients() gives
+                    g = torch.zeros_like(p)
+                elif g.is_sparse:
+                    g = g.to_dense()
+                tensors.append(g if sub is None else _canonical(sub, "weight", g))
+            shapes = [t.shape for t in tensors]
+            flat = _flat_float32(tensors)
+        layout = plan.layout if shapes == plan.shapes else _param_layout(plan.keys, shapes)
+        out: ParamDict = {}
+        for name, start, stop, items in layout:
+            layer = out[name] = LayerParams()
+            for pname, a, b, shape in items:
+                layer[pname] = flat[a:b].reshape(shape)
+            layer.start = start
+            layer.flat = flat[start:stop]
         return out
 
     def _gradient_tensors(self) -> dict[int, torch.Tensor | None]:
