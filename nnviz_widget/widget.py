@@ -207,8 +207,12 @@ class NNViz(anywidget.AnyWidget):
     _notice = t.Unicode("").tag(sync=True)
     sample = t.Int(0).tag(sync=True)  # which probe sample lights the network (activation mode)
     _probe = t.Dict().tag(sync=True)  # n, labels (ints), input layer, image_shape
+    # the enum lists, sent once: the browser's controls and index mirrors read them from here
+    _choices = t.Dict(
+        {"mode": list(MODES), "color_by": list(COLOR_MODES), "delta_ref": list(DELTA_REFS)}
+    ).tag(sync=True)
     # ipywidgets selection controls sync an index, not a value; these mirror the traits above
-    # and the browser keeps each pair equal (js/src/index.ts), so controls need no kernel.
+    # and the browser keeps each pair equal (js/src/shell/model.ts), so controls need no kernel.
     _layer_index = t.Int(0).tag(sync=True)
     _mode_index = t.Int(0).tag(sync=True)
     _color_index = t.Int(0).tag(sync=True)

@@ -1,7 +1,7 @@
 // Synthetic runs for the dev harness and the unit tests: graphs shaped like graph.py's to_dict(),
 // snapshots encoded like wire.py (JSON header + one byte buffer, arrays 8-aligned, float16 weights).
-export { fromBase64 } from "../src/pagemodel";
-import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/types";
+export { fromBase64 } from "../src/data/pagemodel";
+import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/data/types";
 
 // ---------------------------------------------------------------------------------------------
 // float16 encoding (round to nearest even), the inverse of decode.ts's halfToFloat.

@@ -3,7 +3,7 @@
 // test-dist/dev/harness.js (an IIFE exposing window.nnvizDev); the page is test-dist/dev/index.html.
 import * as fx from "./fixtures";
 import { FakeManager, FakeModel } from "./fake-model";
-import type { GraphInfo, ProbeInfo, SnapshotHeader } from "../src/types";
+import type { GraphInfo, ProbeInfo, SnapshotHeader } from "../src/data/types";
 
 /** The portable form of a widget's state (also what the Python dump script writes). */
 export interface DevState {
@@ -97,6 +97,8 @@ export async function mount(widget: Widget, parent: HTMLElement, st: DevState, o
     _notice: "",
     sample: 0,
     _probe: null,
+    // as widget.py's _choices (MODES, COLOR_MODES, DELTA_REFS)
+    _choices: { mode: ["3d", "2d"], color_by: ["weight", "delta", "gradient", "activation"], delta_ref: ["previous", "init"] },
     ...(st.traits ?? {}),
   };
   const model = manager.create(traits);
