@@ -5,6 +5,7 @@
 // batched per animation frame. The renderer is reference-counted and re-created after a
 // context loss.
 import { Color, WebGLRenderer, type Camera, type Scene } from "three";
+import { createAhead, fitsAhead, nextFrame, type AheadFrame } from "./ahead";
 
 /** What a view hands the shared renderer to be painted. */
 export interface PaintTarget {
@@ -30,16 +31,11 @@ export interface PaintTarget {
   /**
    * Frames worth rendering ahead while the page is idle, nearest first (the epochs around
    * the shown one), each with its cache key and a `prepare()` that sets the scene to it.
-   * Only asked where frames are kept (a software rasterizer). `restore()` puts the scene
-   * back to what the view shows.
+   * Only asked where frames are kept (a software rasterizer; ahead.ts). `restore()` puts the
+   * scene back to what the view shows.
    */
   ahead?(): AheadFrame[];
   restore?(): void;
-}
-
-export interface AheadFrame {
-  key: string;
-  prepare(): void;
 }
 
 export interface RendererHandle {
@@ -104,7 +100,7 @@ function debug(): void {
     paints,
     keptHits,
     keptBytes: () => keptBytes,
-    aheadFrames,
+    aheadFrames: ahead.frames,
     ahead: window.__nnviz?.ahead ?? true,
     memory: () => (shared ? { geometries: shared.info.memory.geometries, textures: shared.info.memory.textures } : null),
     loseContext: () => {
@@ -179,7 +175,6 @@ const FRAME_BUDGET = 96 * 2 ** 20;
 const kept = new Map<PaintTarget, Map<string, HTMLCanvasElement>>();
 let keptBytes = 0;
 let keptHits = 0;
-let aheadFrames = 0;
 
 /** A cache key's view-state part (before the first "|"): frames of another one are obsolete. */
 function stateOf(key: string): string {
@@ -238,123 +233,44 @@ function addKept(t: PaintTarget, key: string, c: HTMLCanvasElement): void {
   }
 }
 
-// Rendering ahead: on a software rasterizer an epoch's first paint costs ~100 ms of pixel
-// filling, so once a view has been still for a moment (no paint request for AHEAD_IDLE_MS, and
-// the same view state for AHEAD_STABLE_MS: a live training's records keep it from starting),
-// the epochs around the shown one are rendered into kept frames, one at a time, and read back
-// without blocking the page (a pixel buffer and a fence, polled): scrubbing then finds them
-// kept. Any paint request postpones it. Never evicts: it stops at AHEAD_SHARE of the budget.
-const AHEAD_IDLE_MS = 700;
-const AHEAD_STABLE_MS = 1500;
-const AHEAD_SHARE = 0.75;
+// Rendering ahead (ahead.ts): the renderer lends the scheduler its kept frames and its buffer.
 /** when each view's current state (the cache key's version) was first painted */
 const stateSince = new WeakMap<PaintTarget, { state: string; since: number }>();
-const aheadQueue = new Set<PaintTarget>();
-let aheadTimer: ReturnType<typeof setTimeout> | 0 = 0;
-let aheadBusy = false;
-
-function aheadEnabled(): boolean {
-  return typeof window === "undefined" || window.__nnviz?.ahead !== false;
-}
-
-function scheduleAhead(delay = AHEAD_IDLE_MS): void {
-  if (aheadTimer) clearTimeout(aheadTimer);
-  aheadTimer = aheadQueue.size ? setTimeout(runAhead, delay) : 0;
-}
-
-function runAhead(): void {
-  aheadTimer = 0;
-  if (aheadBusy || !aheadEnabled()) return;
-  if (pending.size || frame) {
-    scheduleAhead();
-    return;
-  }
-  const now = performance.now();
-  for (const t of [...aheadQueue]) {
-    const since = stateSince.get(t)?.since ?? now;
-    if (now - since < AHEAD_STABLE_MS) {
-      scheduleAhead(AHEAD_STABLE_MS - (now - since) + 10);
-      return;
-    }
-    const next = t.canvas.isConnected && t.width > 0 && t.height > 0 ? nextAhead(t) : null;
-    if (!next) {
-      aheadQueue.delete(t);
-      continue;
-    }
-    void renderAhead(t, next).finally(() => {
-      aheadBusy = false;
-      scheduleAhead(16);
-    });
-    return;
-  }
-}
-
-/** The nearest frame not kept yet that fits the budget without evicting anything. */
-function nextAhead(t: PaintTarget): AheadFrame | null {
-  const bytes = t.canvas.width * t.canvas.height * 4;
-  if (keptBytes + bytes > FRAME_BUDGET * AHEAD_SHARE) return null;
-  const frames = kept.get(t);
-  for (const f of t.ahead?.() ?? []) if (!frames?.has(f.key)) return f;
-  return null;
-}
-
-async function renderAhead(t: PaintTarget, f: AheadFrame): Promise<void> {
-  const r = ensure();
-  const gl = r?.getContext();
-  if (!r || !gl || typeof WebGL2RenderingContext === "undefined" || !(gl instanceof WebGL2RenderingContext)) {
-    aheadQueue.clear();
-    return;
-  }
-  aheadBusy = true;
-  const w = t.canvas.width;
-  const h = t.canvas.height;
-  const state = stateOf(f.key);
-  f.prepare();
-  try {
-    renderInto(r, t, w, h);
-  } finally {
-    t.restore?.();
-  }
-  // read back into a pixel buffer in the same task (before the buffer can be reused)
-  const pbo = gl.createBuffer();
-  gl.bindBuffer(gl.PIXEL_PACK_BUFFER, pbo);
-  gl.bufferData(gl.PIXEL_PACK_BUFFER, w * h * 4, gl.STREAM_READ);
-  gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, 0);
-  gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
-  const sync = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
-  gl.flush();
-  try {
-    while (sync && gl.getSyncParameter(sync, gl.SYNC_STATUS) !== gl.SIGNALED) {
-      if (gl.isContextLost() || shared?.getContext() !== gl) return;
-      await new Promise((res) => setTimeout(res, 8));
-    }
-    const cur = t.cacheKey?.() ?? null;
-    if (!t.canvas.isConnected || cur === null || stateOf(cur) !== state) return; // the view changed
-    if (t.canvas.width !== w || t.canvas.height !== h) return;
-    const px = new Uint8ClampedArray(w * h * 4);
-    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, pbo);
-    gl.getBufferSubData(gl.PIXEL_PACK_BUFFER, 0, px);
-    gl.bindBuffer(gl.PIXEL_PACK_BUFFER, null);
-    // GL rows go bottom-up
-    const img = new ImageData(w, h);
-    const row = w * 4;
-    for (let y = 0; y < h; y++) img.data.set(px.subarray((h - 1 - y) * row, (h - y) * row), y * row);
-    const c = document.createElement("canvas");
-    c.width = w;
-    c.height = h;
-    c.getContext("2d")?.putImageData(img, 0, 0);
-    addKept(t, f.key, c);
-    aheadFrames++;
-    if (window.__nnviz) window.__nnviz.aheadFrames = aheadFrames;
-  } finally {
-    if (sync && !gl.isContextLost()) gl.deleteSync(sync);
-    if (!gl.isContextLost()) gl.deleteBuffer(pbo);
-  }
-}
+const ahead = createAhead<PaintTarget>(
+  {
+    busy: () => pending.size > 0 || frame !== 0,
+    since: (t) => stateSince.get(t)?.since,
+    next(t) {
+      if (!fitsAhead(keptBytes, t.canvas.width * t.canvas.height * 4, FRAME_BUDGET)) return null;
+      const frames = kept.get(t);
+      return nextFrame(t.ahead?.() ?? [], (key) => !!frames?.has(key));
+    },
+    render(t, w, h) {
+      const r = ensure();
+      const gl = r?.getContext();
+      if (!r || !gl || typeof WebGL2RenderingContext === "undefined" || !(gl instanceof WebGL2RenderingContext)) return null;
+      renderInto(r, t, w, h);
+      return gl;
+    },
+    context() {
+      const gl = shared?.getContext();
+      return typeof WebGL2RenderingContext !== "undefined" && gl instanceof WebGL2RenderingContext ? gl : null;
+    },
+    keep(t, key, c) {
+      const cur = t.cacheKey?.() ?? null;
+      if (cur === null || stateOf(cur) !== stateOf(key)) return; // the view changed meanwhile
+      addKept(t, key, c);
+    },
+  },
+  () => typeof window === "undefined" || window.__nnviz?.ahead !== false,
+  (n) => {
+    if (typeof window !== "undefined" && window.__nnviz) window.__nnviz.aheadFrames = n;
+  },
+);
 
 /** Forget a view's kept frames (it is gone). */
 export function forgetFrames(t: PaintTarget): void {
-  aheadQueue.delete(t);
+  ahead.delete(t);
   for (const key of [...(kept.get(t)?.keys() ?? [])]) dropFrame(t, key);
 }
 
@@ -395,7 +311,7 @@ function paint(t: PaintTarget): boolean {
   // the copy waited for the rasterizer: this is the frame's real cost
   if (key !== null && performance.now() - started > SLOW_FRAME_MS) {
     keepFrame(t, key);
-    if (t.ahead) aheadQueue.add(t);
+    if (t.ahead) ahead.add(t);
   }
   return painted(t);
 }
@@ -432,7 +348,7 @@ function flush(): void {
   const todo = [...pending];
   pending.clear();
   for (const t of todo) paint(t);
-  if (aheadQueue.size) scheduleAhead();
+  if (ahead.size) ahead.schedule();
 }
 
 /** Take a reference on the shared renderer (created lazily on the first paint). */
@@ -447,12 +363,12 @@ export function acquireRenderer(): RendererHandle {
       mine.add(target);
       pending.add(target);
       if (!frame) frame = requestAnimationFrame(flush);
-      if (aheadQueue.size) scheduleAhead();
+      if (ahead.size) ahead.schedule();
     },
     paintNow(target) {
       if (released) return false;
       pending.delete(target);
-      if (aheadQueue.size) scheduleAhead();
+      if (ahead.size) ahead.schedule();
       return paint(target);
     },
     renderer: () => shared,
@@ -461,7 +377,7 @@ export function acquireRenderer(): RendererHandle {
       released = true;
       for (const t of mine) {
         pending.delete(t);
-        aheadQueue.delete(t);
+        ahead.delete(t);
       }
       mine.clear();
       refs--;
@@ -469,8 +385,7 @@ export function acquireRenderer(): RendererHandle {
         refs = 0;
         if (frame) cancelAnimationFrame(frame);
         frame = 0;
-        if (aheadTimer) clearTimeout(aheadTimer);
-        aheadTimer = 0;
+        ahead.clear();
         pending.clear();
         disposeShared();
       }

@@ -42,7 +42,8 @@ import { Disposer, h, listen } from "../util/dom";
 import { feedsConnections, layout3d, neuronPosition, unitPosition, type LayerBox, type Layout3D } from "../layout/layout3d";
 import { inkGray } from "../color/images";
 import { createWheelHint, isZoomWheel } from "../util/wheel";
-import { acquireRenderer, forgetFrames, type AheadFrame, type PaintTarget } from "./renderer";
+import { acquireRenderer, forgetFrames, type PaintTarget } from "./renderer";
+import { aheadOrder, type AheadFrame } from "./ahead";
 import type { Store } from "../data/store";
 import { actScale, featureMaps, mapShape, mapSource } from "../data/maps";
 import { coloring, colorMode, modeRange, modeValues, type LayerColoring } from "../color/modes";
@@ -425,21 +426,15 @@ export function createScene3D(ctx: ViewContext): SubView {
     const st = ctx.state();
     return frameKey(st.epoch, st.sample);
   };
-  // Rendered ahead while idle (renderer.ts, software rasterizers): the epochs after the shown
+  // Rendered ahead while idle (ahead.ts, software rasterizers): the epochs after the shown
   // one first (play, dragging on), then before it, nearest first.
   target.ahead = () => {
     const st = ctx.state();
-    const shown = store.indexAt(st.epoch);
     const snaps = store.snapshots;
-    const out: AheadFrame[] = [];
-    for (let d = 1; d < snaps.length; d++) {
-      for (const i of [shown + d, shown - d]) {
-        if (i < 0 || i >= snaps.length) continue;
-        const epoch = snaps[i].epoch;
-        out.push({ key: frameKey(epoch, st.sample), prepare: () => recolor({ ...st, epoch }, false) });
-      }
-    }
-    return out;
+    return aheadOrder(store.indexAt(st.epoch), snaps.length).map((i): AheadFrame => {
+      const epoch = snaps[i].epoch;
+      return { key: frameKey(epoch, st.sample), prepare: () => recolor({ ...st, epoch }, false) };
+    });
   };
   target.restore = () => recolor(ctx.state(), false);
   const paint = () => {
