@@ -363,6 +363,10 @@ export function runFor(graph: GraphInfo, opts: RunOptions = {}): EncodedSnapshot
         if (opts.grads !== false && e >= 0) arrays.push({ layer: l.name, param: "weight", kind: "grad", dtype: "float16", shape, values: grad });
       }
       arrays.push({ layer: l.name, param: "bias", kind: "weight", dtype: "float16", shape: [b.length], values: b });
+      if (opts.grads !== false && e >= 0) {
+        const gb = Float32Array.from(b, (v, i) => (bt[i] - v) * gscale * 0.5);
+        arrays.push({ layer: l.name, param: "bias", kind: "grad", dtype: "float16", shape: [b.length], values: gb });
+      }
       const { stats: st, hist } = statsOf(w, prevW.get(l.name) ?? null, e >= 0 ? grad : null);
       stats[l.name] = st;
       arrays.push({ layer: l.name, param: "weight", kind: "hist", dtype: "float32", shape: [64], values: hist });

@@ -35,6 +35,11 @@ export function state(name: string): DevState {
       const g = fx.mlpGraph(128, 28, 10, "MLP", true);
       return pack(g, fx.runFor(g, { epochs: 3, probe: 4, health: true }), { _probe: probeOf(4, "input", [28, 28]) });
     }
+    case "mlp-normgrads": {
+      // as "mlp", but the loop recorded no per-connection gradient: only each layer's norm
+      const g = fx.mlpGraph(128, 28, 10, "MLP", true);
+      return pack(g, fx.runFor(g, { epochs: 3, probe: 4, grads: false }), { _probe: probeOf(4, "input", [28, 28]) });
+    }
     case "mlp-sampled":
       return pack(fx.mlpGraph(), fx.runFor(fx.mlpGraph(), { epochs: 3, sampleOver: 30000 }));
     case "small": {

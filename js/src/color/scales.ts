@@ -73,3 +73,26 @@ export const KIND_COLORS: Record<string, string> = {
   output: "#5f6b7a",
   other: "#a0a0a0",
 };
+
+/**
+ * Distinct colors per layer among what a view draws (its data-connection-colors attribute: tests
+ * read whether a layer's connections are colored one by one or by one value per layer).
+ */
+export class ColorTally {
+  private seen = new Map<string, Set<string | number>>();
+  add(layer: string, color: string | number): void {
+    let s = this.seen.get(layer);
+    if (!s) this.seen.set(layer, (s = new Set()));
+    s.add(color);
+  }
+  /** "layer:count" joined by "," in the order layers were first seen. */
+  attr(): string {
+    return [...this.seen].map(([l, s]) => `${l}:${s.size}`).join(",");
+  }
+}
+
+/** An RGB in [0, 1] as one 24-bit number (for ColorTally). */
+export function rgbKey(c: RGB): number {
+  const q = (v: number) => Math.max(0, Math.min(255, Math.round(v * 255)));
+  return (q(c[0]) << 16) | (q(c[1]) << 8) | q(c[2]);
+}

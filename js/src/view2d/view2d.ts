@@ -5,7 +5,7 @@
 // their box or above their neuron column, as the 3D view's channel planes do, in every color mode.
 // Geometry is cached: changing the epoch, the sample or the color mode only recolors (the tiles
 // are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
-import { KIND_COLORS, NAN_COLOR, css, diverging, sequential, type RGB } from "../color/scales";
+import { ColorTally, KIND_COLORS, NAN_COLOR, css, diverging, sequential, type RGB } from "../color/scales";
 import {
   breaksForWidth,
   chooseBreaks,
@@ -838,6 +838,7 @@ export function createView2D(ctx: ViewContext): SubView {
     const selectedOwnsConns = conns.some((s) => s.layer === selHost && s.n > 0);
     const rgb: RGB = [0, 0, 0];
     const map = new Map<string, Bucket>();
+    const tally = new ColorTally();
     for (const set of conns) {
       const coloring = layerColoring(store, set.layer, st.epoch, st);
       const w = store.weight(set.layer, st.epoch);
@@ -877,8 +878,10 @@ export function createView2D(ctx: ViewContext): SubView {
         }
         b.path.moveTo(set.x1[q], set.y1[q]);
         b.path.lineTo(set.x2[q], set.y2[q]);
+        tally.add(set.layer, stroke);
       }
     }
+    ctx.setData("connectionColors", tally.attr());
     buckets = [...map.values()].sort((a, b) => a.rank - b.rank);
     // neuron fills: bias in the current mode, or the probe sample's activation (input columns:
     // the probe's pixels as ink on paper; white where nothing is recorded)

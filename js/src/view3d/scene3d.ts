@@ -37,7 +37,7 @@ import {
 } from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { badgeHosts, layerBadges, type Badge } from "../data/badges";
-import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } from "../color/scales";
+import { ColorTally, KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, rgbKey, sequential, type RGB } from "../color/scales";
 import { Disposer, h, listen } from "../util/dom";
 import { feedsConnections, layout3d, neuronPosition, unitPosition, type LayerBox, type Layout3D } from "../layout/layout3d";
 import { inkGray } from "../color/images";
@@ -957,6 +957,7 @@ export function createScene3D(ctx: ViewContext): SubView {
       const attr = built.lines.geometry.getAttribute("color") as BufferAttribute;
       const out = attr.array as Float32Array;
       const per = new Map<number, LayerColoring>();
+      const tally = live ? new ColorTally() : null;
       for (let j = 0; j < conn.count; j++) {
         const li = conn.layer[j];
         let col = per.get(li);
@@ -981,12 +982,14 @@ export function createScene3D(ctx: ViewContext): SubView {
           alpha = 0.2;
         }
         if (selIdx >= 0) alpha = li === selIdx ? Math.min(1, alpha * 1.3 + 0.1) : alpha * 0.18;
+        tally?.add(graph.layers[li].name, rgbKey(rgb));
         const o = 8 * j;
         out[o] = out[o + 4] = srgbEncode(rgb[0]);
         out[o + 1] = out[o + 5] = srgbEncode(rgb[1]);
         out[o + 2] = out[o + 6] = srgbEncode(rgb[2]);
         out[o + 3] = out[o + 7] = alpha;
       }
+      if (tally) ctx.setData("connectionColors", tally.attr());
       attr.needsUpdate = true;
     }
   }
