@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NAN_COLOR, ZERO_COLOR, diverging, type RGB } from "../../src/color/scales";
 import { BOUNDARY_HIGH, BOUNDARY_LOW, BOUNDARY_MAX_INTENSITY, GRID_BG, boundaryImage, classColor, divergingImage, divergingLinear, fieldImage, finiteRange, grayscaleImage, quantileAbs, gridImage, heatmapImage, makeImage, maxAbs, planeToPixel, rgbImage, sequentialImage, type Img } from "../../src/color/images";
-import { MAX_TILE_CSS, fitGrid } from "../../src/panels/inside/inside";
+import { MAX_TILE_CSS, fitGrid } from "../../src/panels/inside/kit";
 import { healthBadges, healthLine, healthState, hasHealth, fmtHealthNum, mergedHealth } from "../../src/data/health";
 import type { GraphInfo, LayerHealth } from "../../src/data/types";
 import { gridLayout, tileOrigin } from "../../src/util/grid";
