@@ -5,19 +5,18 @@
 // their box or above their neuron column, as the 3D view's channel planes do, in every color mode.
 // Geometry is cached: changing the epoch, the sample or the color mode only recolors (the tiles
 // are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
-import { ColorTally, NAN_COLOR, css, diverging, sequential, type RGB } from "../color/scales";
-import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, mapTileAt, pickNeurons, wrapLayout, type DisplayGraph, type EdgeRoute, type Layout2D } from "../layout/layout2d";
-import { layerBadges, type Badge } from "../data/badges";
-import { finiteRange, gridImage, inkGray, putImage, quantileAbs, resampledImage, rgbImage } from "../color/images";
+import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, pickNeurons, wrapLayout, type EdgeRoute } from "../layout/layout2d";
 import { featureMaps, mapShape, mapSource } from "../data/maps";
-import { coloring as layerColoring, colorMode, modeRange, modeValues, type LayerColoring } from "../color/modes";
+import { modeRange } from "../color/modes";
 import { createWheelHint, isZoomWheel } from "../util/wheel";
-import type { GraphInfo, LayerInfo, ViewState } from "../data/types";
-import type { SubView, TooltipRows, ViewContext } from "../data/view";
-import { fmt, fmtInt, fmtShape } from "../util/format";
-import { channelOf } from "../layout/common";
+import type { LayerInfo, ViewState } from "../data/types";
+import type { SubView, ViewContext } from "../data/view";
+import { fmtInt } from "../util/format";
 import { gridLayout, tileOrigin, tileSize } from "../util/grid";
-import { FONT, F_NAME, F_SUB, F_SMALL, F_CHIP, F_BADGE, BADGE_H, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, STRIP_CELLS, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, NONE_LINE, type Chip, type Column, type MapTiles, type NodeGeom, type ConnSet, type Bucket, type Hit, measure, truncate, fitName, compactLabel, tint, kindColor, roundRectPath, routePath, imageDims, unitActivations, segDist2 } from "./geometry";
+import { FONT, F_NAME, F_SUB, F_SMALL, F_CHIP, F_BADGE, BADGE_H, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, type Chip, type MapTiles, type NodeGeom, type ConnSet, measure, truncate, fitName, compactLabel, tint, kindColor, roundRectPath, routePath, imageDims } from "./geometry";
+import type { View2DState } from "./state";
+import { hitTest, tooltipFor } from "./hit";
+import { recolor } from "./colors";
 
 export function createView2D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -56,41 +55,45 @@ export function createView2D(ctx: ViewContext): SubView {
 
   const g2d = canvas.getContext("2d");
 
-  // ---- state
-  let cssW = 0;
-  let cssH = 0;
-  let dpr = 1;
-  let zoom = 1;
-  let tx = 0;
-  let ty = 0;
-  let fitted = false;
-  let graphRef: GraphInfo | null = null;
-  let cap = NEURON_CAP;
-  let neuronGap = GAP_NEURONS;
-  let wideGaps = new Set<number>();
-  let layoutRanks = new Map<string, number>();
-  let dg: DisplayGraph | null = null;
-  let layout: Layout2D | null = null;
-  let baseLayout: Layout2D | null = null;
-  let breaks: number[] = [];
-  /** After "fit": rows chosen to show the whole graph, however small. */
-  let overview = false;
-  let nodes: NodeGeom[] = [];
-  const nodeById = new Map<string, NodeGeom>();
-  let edgePaths: { route: EdgeRoute; path: Path2D; arrow: Path2D }[] = [];
-  let conns: ConnSet[] = [];
-  let buckets: Bucket[] = [];
-  let drawn = 0;
-  let total = 0;
-  let hover: Hit | null = null;
-  let raf = 0;
-  let destroyed = false;
-  let dirtyColors = true;
-  let selectingHere = false;
-  /** per map source: finite min / max and the 99th percentile of |v| over every epoch */
-  const mapRanges = new Map<string, { lo: number; hi: number; abs: number }>();
-  /** which layers show which maps (the layout is rebuilt when it changes, e.g. first maps arrive) */
-  let mapsKey = "";
+  // ---- state: one record the parts (colors.ts, hit.ts) read and write
+  const vs: View2DState = {
+    ctx,
+    store,
+    canvas,
+    g2d,
+    list,
+    cssW: 0,
+    cssH: 0,
+    dpr: 1,
+    zoom: 1,
+    tx: 0,
+    ty: 0,
+    fitted: false,
+    graphRef: null,
+    cap: NEURON_CAP,
+    neuronGap: GAP_NEURONS,
+    wideGaps: new Set<number>(),
+    layoutRanks: new Map<string, number>(),
+    dg: null,
+    layout: null,
+    baseLayout: null,
+    breaks: [],
+    overview: false,
+    nodes: [],
+    nodeById: new Map<string, NodeGeom>(),
+    edgePaths: [],
+    conns: [],
+    buckets: [],
+    drawn: 0,
+    total: 0,
+    hover: null,
+    raf: 0,
+    destroyed: false,
+    dirtyColors: true,
+    selectingHere: false,
+    mapRanges: new Map(),
+    mapsKey: "",
+  };
 
   const is2d = () => ctx.state().mode === "2d";
 
@@ -130,23 +133,23 @@ export function createView2D(ctx: ViewContext): SubView {
   // ---- geometry (on graph / data changes)
   function rebuildLayout(): void {
     const graph = store.graph;
-    graphRef = graph;
-    overview = false;
+    vs.graphRef = graph;
+    vs.overview = false;
     const big = graph.layers.length > MAX_LAYERS_FOR_NEURONS;
-    dg = displayGraph(graph, { neurons: !big });
-    mapsKey = currentMapsKey();
-    const ranks = displayRanks(dg, graph);
+    vs.dg = displayGraph(graph, { neurons: !big });
+    vs.mapsKey = currentMapsKey();
+    const ranks = displayRanks(vs.dg, graph);
     // neuron columns joined by connections get a wide gap
     const wide = new Set<number>();
-    for (const [dense, src] of dg.neuronSource) {
+    for (const [dense, src] of vs.dg.neuronSource) {
       const rs = ranks.get(src);
       if (rs !== undefined && ranks.get(dense) === rs + 1) wide.add(rs);
     }
-    wideGaps = wide;
-    layoutRanks = ranks;
-    nodes = [];
-    nodeById.clear();
-    for (const dn of dg.nodes) {
+    vs.wideGaps = wide;
+    vs.layoutRanks = ranks;
+    vs.nodes = [];
+    vs.nodeById.clear();
+    for (const dn of vs.dg.nodes) {
       const l = dn.layer;
       let w: number;
       let h: number;
@@ -172,7 +175,7 @@ export function createView2D(ctx: ViewContext): SubView {
         if (img) w = Math.max(w, THUMB + 8);
         if (maps) w = Math.max(w, maps.grid.width + 8);
         header = HEADER + (img ? THUMB + 16 : 0) + (maps ? mapsH + 10 : 0);
-        const shown = shownCount(dn.neurons, cap);
+        const shown = shownCount(dn.neurons, vs.cap);
         const more = dn.neurons > shown ? 16 : 0;
         h = header + shown * PITCH + 8 + more + chips.length * (CHIP_H + CHIP_GAP) + (chips.length ? 2 : 0);
       } else {
@@ -199,20 +202,20 @@ export function createView2D(ctx: ViewContext): SubView {
           total: dn.neurons, shown: [], cx: 0, ys: [], bodyTop: 0, bodyBottom: 0, moreY: null, chips, fills: [],
         };
       }
-      nodes.push(geom);
-      nodeById.set(dn.id, geom);
+      vs.nodes.push(geom);
+      vs.nodeById.set(dn.id, geom);
     }
-    neuronGap = neuronGapFor(ranks, wide);
-    baseLayout = layoutLayers(
-      nodes.map((n) => ({ id: n.id, w: n.w, h: n.h })),
-      dg.edges,
+    vs.neuronGap = neuronGapFor(ranks, wide);
+    vs.baseLayout = layoutLayers(
+      vs.nodes.map((n) => ({ id: n.id, w: n.w, h: n.h })),
+      vs.dg.edges,
       ranks,
-      { rankGap: (r) => (wide.has(r) ? neuronGap : GAP) },
+      { rankGap: (r) => (wide.has(r) ? vs.neuronGap : GAP) },
     );
-    breaks = wantBreaks();
+    vs.breaks = wantBreaks();
     place();
     rebuildList();
-    fitted = false;
+    vs.fitted = false;
   }
 
   /**
@@ -221,21 +224,21 @@ export function createView2D(ctx: ViewContext): SubView {
    * top to bottom like a page.
    */
   function wantBreaks(): number[] {
-    if (!baseLayout || cssW <= 0 || cssH <= 0) return [];
-    const canBreak = (r: number) => !wideGaps.has(r - 1);
-    const b = chooseBreaks(baseLayout, cssW - 32, cssH - 52, { canBreak, maxZoom: 1 });
-    const l = b.length ? wrapLayout(baseLayout, b) : baseLayout;
-    if (overview || Math.min((cssW - 32) / l.width, (cssH - 52) / l.height) >= MIN_FIT_ZOOM) return b;
-    const wrapped = breaksForWidth(baseLayout, (cssW - 40) / READABLE_ZOOM - 80, canBreak);
+    if (!vs.baseLayout || vs.cssW <= 0 || vs.cssH <= 0) return [];
+    const canBreak = (r: number) => !vs.wideGaps.has(r - 1);
+    const b = chooseBreaks(vs.baseLayout, vs.cssW - 32, vs.cssH - 52, { canBreak, maxZoom: 1 });
+    const l = b.length ? wrapLayout(vs.baseLayout, b) : vs.baseLayout;
+    if (vs.overview || Math.min((vs.cssW - 32) / l.width, (vs.cssH - 52) / l.height) >= MIN_FIT_ZOOM) return b;
+    const wrapped = breaksForWidth(vs.baseLayout, (vs.cssW - 40) / READABLE_ZOOM - 80, canBreak);
     return wrapped;
   }
 
   /** Node, column and edge geometry from the (wrapped) layout. */
   function place(): void {
-    if (!baseLayout) return;
-    layout = breaks.length ? wrapLayout(baseLayout, breaks) : baseLayout;
-    for (const n of nodes) {
-      const p = layout.nodes.get(n.id);
+    if (!vs.baseLayout) return;
+    vs.layout = vs.breaks.length ? wrapLayout(vs.baseLayout, vs.breaks) : vs.baseLayout;
+    for (const n of vs.nodes) {
+      const p = vs.layout.nodes.get(n.id);
       if (!p) continue;
       n.x = p.x - p.w / 2;
       n.y = p.y - p.h / 2;
@@ -254,7 +257,7 @@ export function createView2D(ctx: ViewContext): SubView {
       if (c) {
         c.cx = p.x;
         c.bodyTop = n.y + c.header - 6;
-        const shown = shownCount(c.total, cap);
+        const shown = shownCount(c.total, vs.cap);
         c.ys = Array.from({ length: shown }, (_, k) => n.y + c.header + PITCH / 2 + k * PITCH);
         let y = n.y + c.header + shown * PITCH + 2;
         c.moreY = c.total > shown ? y + 7 : null;
@@ -270,11 +273,11 @@ export function createView2D(ctx: ViewContext): SubView {
         }
       }
     }
-    edgePaths = layout.routes.map((r) => {
+    vs.edgePaths = vs.layout.routes.map((r) => {
       // a neuron column is narrower than its label: edges attach to the column's body
       const pts = r.points.map((p) => ({ ...p }));
-      const from = nodeById.get(r.from)?.column;
-      const to = nodeById.get(r.to)?.column;
+      const from = vs.nodeById.get(r.from)?.column;
+      const to = vs.nodeById.get(r.to)?.column;
       if (from && pts.length > 1) pts[0].x = from.cx + BODY_W / 2;
       if (to && pts.length > 1) pts[pts.length - 1].x = to.cx - BODY_W / 2;
       const route: EdgeRoute = { ...r, points: pts };
@@ -290,22 +293,22 @@ export function createView2D(ctx: ViewContext): SubView {
 
   /** Gap between neuron columns: wide enough to read the connections, filling the view's width. */
   function neuronGapFor(ranks: Map<string, number>, wide: Set<number>): number {
-    if (!wide.size || cssW <= 0) return GAP_NEURONS;
+    if (!wide.size || vs.cssW <= 0) return GAP_NEURONS;
     const colW = new Map<number, number>();
-    for (const n of nodes) {
+    for (const n of vs.nodes) {
       const r = ranks.get(n.id) ?? 0;
       colW.set(r, Math.max(colW.get(r) ?? 0, n.w));
     }
     let used = 48 + 32; // layout margins + fit padding
     for (const w of colW.values()) used += w;
     used += Math.max(0, colW.size - 1 - wide.size) * GAP;
-    return Math.max(90, Math.min(300, (cssW - used) / wide.size));
+    return Math.max(90, Math.min(300, (vs.cssW - used) / wide.size));
   }
 
   function rebuildList(): void {
     list.replaceChildren();
-    if (!dg) return;
-    for (const dn of dg.nodes) {
+    if (!vs.dg) return;
+    for (const dn of vs.dg.nodes) {
       for (const name of [dn.id, ...dn.attached]) {
         const b = document.createElement("button");
         b.type = "button";
@@ -318,22 +321,22 @@ export function createView2D(ctx: ViewContext): SubView {
 
   /** Which neurons each column shows, and the connections between shown neurons (data changes). */
   function rebuildConnections(): void {
-    conns = [];
-    total = 0;
-    if (!dg) return;
+    vs.conns = [];
+    vs.total = 0;
+    if (!vs.dg) return;
     const latest = store.latest();
     const scores = new Map<string, Float64Array>();
     const scoreOf = (id: string) => {
       let s = scores.get(id);
       if (!s) {
-        s = new Float64Array(nodeById.get(id)?.column?.total ?? 0);
+        s = new Float64Array(vs.nodeById.get(id)?.column?.total ?? 0);
         scores.set(id, s);
       }
       return s;
     };
-    for (const [dense, src] of dg.neuronSource) {
+    for (const [dense, src] of vs.dg.neuronSource) {
       const shape = store.fullShape(dense);
-      if (shape && shape.length === 2) total += shape[0] * shape[1];
+      if (shape && shape.length === 2) vs.total += shape[0] * shape[1];
       if (!latest || !shape || shape.length !== 2) continue;
       const w = store.weight(dense, latest.epoch);
       if (!w) continue;
@@ -351,10 +354,10 @@ export function createView2D(ctx: ViewContext): SubView {
         if (i < si.length) si[i] += a;
       }
     }
-    for (const n of nodes) {
+    for (const n of vs.nodes) {
       const c = n.column;
       if (!c) continue;
-      const k = shownCount(c.total, cap);
+      const k = shownCount(c.total, vs.cap);
       const s = scores.get(n.id);
       let any = false;
       if (s) for (let k = 0; k < s.length; k++) if (s[k] > 0) { any = true; break; }
@@ -365,9 +368,9 @@ export function createView2D(ctx: ViewContext): SubView {
     type Cand = { set: number; j: number; o: number; i: number; s: number };
     const cands: Cand[] = [];
     const sets: { layer: string; src: string; full: number }[] = [];
-    for (const [dense, src] of dg.neuronSource) {
-      const dn = nodeById.get(dense)?.column;
-      const sn = nodeById.get(src)?.column;
+    for (const [dense, src] of vs.dg.neuronSource) {
+      const dn = vs.nodeById.get(dense)?.column;
+      const sn = vs.nodeById.get(src)?.column;
       const shape = store.fullShape(dense);
       if (!dn || !sn || !shape || shape.length !== 2 || !latest) continue;
       const w = store.weight(dense, latest.epoch);
@@ -406,8 +409,8 @@ export function createView2D(ctx: ViewContext): SubView {
     for (const c of keep) per[c.set].push(c);
     sets.forEach((s, k) => {
       const list = per[k];
-      const dn = nodeById.get(s.layer)!.column!;
-      const sn = nodeById.get(s.src)!.column!;
+      const dn = vs.nodeById.get(s.layer)!.column!;
+      const sn = vs.nodeById.get(s.src)!.column!;
       const posO = new Map(dn.shown.map((v, q) => [v, q]));
       const posI = new Map(sn.shown.map((v, q) => [v, q]));
       const set: ConnSet = {
@@ -425,293 +428,75 @@ export function createView2D(ctx: ViewContext): SubView {
         set.o[q] = c.o;
         set.i[q] = c.i;
       });
-      conns.push(set);
+      vs.conns.push(set);
     });
-    drawn = keep.length;
+    vs.drawn = keep.length;
   }
 
-  // ---- colors (on epoch / mode / selection changes)
-  /** The probe sample's image above an input column (one small canvas, redrawn on change). */
-  function updateThumb(n: NodeGeom, c: Column, st: ViewState): void {
-    const img = c.image!;
-    const a = store.activation(n.id, st.epoch, st.sample);
-    if (!a || a.index) {
-      img.key = "";
-      return;
-    }
-    const key = `${st.sample}|${a.values.byteOffset}|${a.values.length}`;
-    if (key === img.key && img.canvas) return;
-    img.key = key;
-    const cv = img.canvas ?? (img.canvas = document.createElement("canvas"));
-    cv.width = img.w;
-    cv.height = img.h;
-    const g = cv.getContext("2d");
-    if (!g) return;
-    const data = g.createImageData(img.w, img.h);
-    const v = a.values;
-    const planes = Math.max(1, Math.floor(v.length / (img.w * img.h)));
-    let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i])) { lo = Math.min(lo, v[i]); hi = Math.max(hi, v[i]); }
-    const span = hi > lo ? hi - lo : 1;
-    const per = img.w * img.h;
-    // channels first (torch) or last (Keras): RGB when 3 planes, else the first plane as ink
-    const hwc = n.layer.output_shape.length === 3 && n.layer.output_shape[2] === planes && planes > 1;
-    for (let p = 0; p < per; p++) {
-      const o = 4 * p;
-      if (planes === 3) {
-        for (let k = 0; k < 3; k++) {
-          const x = hwc ? v[p * 3 + k] : v[k * per + p];
-          data.data[o + k] = Number.isFinite(x) ? Math.round(255 * ((x - lo) / span)) : 0;
-        }
-      } else {
-        const x = v[p];
-        const g8 = Number.isFinite(x) ? Math.round(255 * (0.97 - 0.9 * Math.min(1, Math.max(0, (x - lo) / span)))) : 0;
-        data.data[o] = data.data[o + 1] = data.data[o + 2] = g8;
-        if (!Number.isFinite(x)) { data.data[o] = 255; data.data[o + 2] = 255; }
-      }
-      data.data[o + 3] = 255;
-    }
-    g.putImageData(data, 0, 0);
-  }
 
-  /** A map source's scale across every epoch (so tiles compare while scrubbing). */
-  function mapRange(layer: string): { lo: number; hi: number; abs: number } {
-    let r = mapRanges.get(layer);
-    if (!r) {
-      let lo = Infinity;
-      let hi = -Infinity;
-      const arrays: Float32Array[] = [];
-      for (const snap of store.snapshots) {
-        const a = snap.acts.get(layer);
-        if (!a) continue;
-        const [l0, h0] = finiteRange(a.act);
-        lo = Math.min(lo, l0);
-        hi = Math.max(hi, h0);
-        arrays.push(a.act);
-      }
-      r = { lo: Number.isFinite(lo) ? lo : 0, hi: Number.isFinite(hi) ? hi : 0, abs: quantileAbs(arrays, 0.99) };
-      mapRanges.set(layer, r);
-    }
-    return r;
-  }
 
-  /**
-   * The tiles of the current sample and epoch (a layer's box or column): the atlas is rewritten
-   * only when other maps are shown (another epoch or sample); values from the decoded snapshot,
-   * colored as in the 3D view: signed maps diverging, non-negative ones (after a ReLU) sequential,
-   * the probe image as ink; NaN in the NaN color.
-   */
-  function updateTiles(m: MapTiles, st: ViewState): void {
-    const values = featureMaps(store, m.source, st.epoch, st.sample);
-    const per = m.mh * m.mw;
-    if (!values || values.length < m.channels * per) {
-      m.showing = false;
-      return;
-    }
-    m.showing = true;
-    if (m.canvas && m.buf === values.buffer && m.off === values.byteOffset) return;
-    m.buf = values.buffer;
-    m.off = values.byteOffset;
-    const r = mapRange(m.source);
-    const color = m.input
-      ? (v: number, out: RGB) => inkGray(v, r.lo, r.hi, out)
-      : r.lo < 0
-        ? (v: number, out: RGB) => diverging(v, r.abs, out)
-        : (v: number, out: RGB) => sequential(v, r.abs, out);
-    m.img = gridImage(m.atlas, (i, at) => {
-      if (m.rgb) rgbImage(values, m.mh, m.mw, 0, at);
-      else resampledImage(values, m.mh, m.mw, m.th, m.tw, color, i * per, at);
-    }, m.img ?? undefined);
-    putImage(m.canvas ?? (m.canvas = document.createElement("canvas")), m.img);
-  }
 
-  /** The values a column's neurons show in a mode: the sample's activation per unit (channel
-   *  means of an image-shaped layer, one per column neuron), else the mode's per-neuron values. */
-  function neuronValues(layer: string, st: ViewState): Float32Array | null {
-    if (st.colorBy === "activation") return unitActivations(store, layer, st.epoch, st.sample);
-    return modeValues(store, layer, st.epoch, st, "neurons");
-  }
 
-  function neuronRange(layer: string, st: ViewState): number {
-    if (st.colorBy !== "activation") return modeRange(store, layer, st, "neurons");
-    return store.maxAbs(`${layer}|units|${st.sample}`, (s) => unitActivations(store, layer, s.epoch, st.sample));
-  }
 
-  function colorOf(c: LayerColoring, j: number, out: RGB): RGB | null {
-    if (c.kind === "values") {
-      if (j >= c.values.length) return null;
-      return diverging(c.values[j], c.range, out);
-    }
-    if (c.kind === "scalar") return sequential(c.value, c.max, out);
-    return null;
-  }
 
-  function recolor(): void {
-    dirtyColors = false;
-    const st = ctx.state();
-    const selected = st.layer;
-    const selHost = selected ? dg?.hostOf.get(selected) ?? selected : "";
-    const selectedOwnsConns = conns.some((s) => s.layer === selHost && s.n > 0);
-    const rgb: RGB = [0, 0, 0];
-    const map = new Map<string, Bucket>();
-    const tally = new ColorTally();
-    for (const set of conns) {
-      const coloring = layerColoring(store, set.layer, st.epoch, st);
-      const w = store.weight(set.layer, st.epoch);
-      const wr = modeRange(store, set.layer, { colorBy: "weight" }) || 1;
-      const dim = selectedOwnsConns && set.layer !== selHost;
-      for (let q = 0; q < set.n; q++) {
-        const j = set.j[q];
-        let stroke = NONE_LINE;
-        let level = 0;
-        const col = colorOf(coloring, j, rgb);
-        if (col) {
-          // quantize so lines batch into a few paths
-          if (coloring.kind === "values") {
-            const v = coloring.values[j];
-            if (!Number.isFinite(v)) {
-              stroke = css(NAN_COLOR);
-              level = 100;
-            } else {
-              const t = Math.round(Math.max(-1, Math.min(1, v / (coloring.range || 1))) * 24) / 24;
-              stroke = css(diverging(t, 1, rgb));
-              level = Math.abs(t) * 24;
-            }
-          } else {
-            stroke = css(col);
-            level = 12;
-          }
-        }
-        const wv = w && j < w.length ? Math.abs(w[j]) : 0;
-        const wt = Number.isFinite(wv) ? Math.min(1, wv / wr) : 1;
-        const width = Math.round((0.5 + 2.6 * wt) * 4) / 4;
-        const alpha = dim ? 0.18 : 0.85;
-        const key = `${stroke}|${width}|${alpha}`;
-        let b = map.get(key);
-        if (!b) {
-          b = { stroke, width, alpha, rank: (dim ? 0 : 1000) + level * 10 + width, path: new Path2D() };
-          map.set(key, b);
-        }
-        b.path.moveTo(set.x1[q], set.y1[q]);
-        b.path.lineTo(set.x2[q], set.y2[q]);
-        tally.add(set.layer, stroke);
-      }
-    }
-    ctx.setData("connectionColors", tally.attr());
-    buckets = [...map.values()].sort((a, b) => a.rank - b.rank);
-    // neuron fills: bias in the current mode, or the probe sample's activation (input columns:
-    // the probe's pixels as ink on paper; white where nothing is recorded)
-    const badges = new Map<string, Badge[]>();
-    for (const b of layerBadges(store, st.epoch)) {
-      const host = dg?.hostOf.get(b.layer) ?? b.layer;
-      const list = badges.get(host);
-      if (list) list.push(b);
-      else badges.set(host, [b]);
-    }
-    const tiles: string[] = []; // "layer:tiles" of the layers showing feature maps
-    for (const n of nodes) {
-      n.badges = badges.get(n.id) ?? [];
-      const c = n.column;
-      if (c) {
-        const b = neuronValues(n.id, st);
-        if (b && st.colorBy === "activation" && n.layer.kind === "input") {
-          const [lo, hi] = finiteRange(b);
-          c.fills = c.shown.map((idx) => {
-            const v = b[idx];
-            if (idx >= b.length) return "#ffffff";
-            return css(inkGray(v, lo, hi));
-          });
-        } else {
-          const range = b ? neuronRange(n.id, st) : 0;
-          // a dense layer applied per token: tokens x features neurons, one bias per feature
-          const tiled = b && st.colorBy !== "activation" ? channelOf(n.layer, c.total, b.length, store.graph.data_format) : null;
-          c.fills = c.shown.map((idx) => {
-            const j = tiled ? tiled(idx) : idx;
-            return b && j < b.length ? css(diverging(b[j], range, rgb)) : "#ffffff";
-          });
-        }
-      }
-      if (c?.image) updateThumb(n, c, st);
-      if (n.maps) {
-        updateTiles(n.maps, st);
-        if (n.maps.showing) tiles.push(`${n.id}:${n.maps.grid.n}`);
-      }
-      n.strip = [];
-      if (n.maps?.input) {
-        // the probe image is the whole story: no strip
-      } else if (!c && st.colorBy === "activation") {
-        const a = unitActivations(store, n.id, st.epoch, st.sample);
-        if (a && a.length) {
-          const range = neuronRange(n.id, st);
-          const m = Math.min(STRIP_CELLS, a.length);
-          for (let k = 0; k < m; k++) n.strip.push(css(diverging(a[Math.floor(((k + 0.5) * a.length) / m)], range, rgb)));
-        }
-      } else if (!c && n.layer.params > 0) {
-        const coloring = layerColoring(store, n.id, st.epoch, st);
-        if (coloring.kind === "values" && coloring.values.length) {
-          const m = Math.min(STRIP_CELLS, coloring.values.length);
-          for (let k = 0; k < m; k++) {
-            const j = Math.floor(((k + 0.5) * coloring.values.length) / m);
-            n.strip.push(css(diverging(coloring.values[j], coloring.range, rgb)));
-          }
-        } else if (coloring.kind === "scalar") {
-          n.strip.push(css(sequential(coloring.value, coloring.max, rgb)));
-        }
-      }
-    }
-    ctx.setData("featureMaps", tiles.join(","));
-  }
+
+
+
+
+
+
+
 
   // ---- painting
   function schedule(): void {
-    if (raf || destroyed) return;
-    raf = requestAnimationFrame(() => {
-      raf = 0;
+    if (vs.raf || vs.destroyed) return;
+    vs.raf = requestAnimationFrame(() => {
+      vs.raf = 0;
       paint();
     });
   }
 
   function publish(): void {
     if (!is2d()) return;
-    ctx.setData("connectionsDrawn", drawn);
-    ctx.setData("connectionsTotal", total);
+    ctx.setData("connectionsDrawn", vs.drawn);
+    ctx.setData("connectionsTotal", vs.total);
   }
 
   function paint(): void {
-    if (destroyed || !g2d || !is2d() || cssW <= 0 || cssH <= 0) return;
+    if (vs.destroyed || !g2d || !is2d() || vs.cssW <= 0 || vs.cssH <= 0) return;
     const want = window.devicePixelRatio || 1;
-    if (want !== dpr) {
-      dpr = want;
+    if (want !== vs.dpr) {
+      vs.dpr = want;
       sizeCanvas();
     }
-    if (graphRef !== store.graph) {
+    if (vs.graphRef !== store.graph) {
       rebuildLayout();
       rebuildConnections();
-      dirtyColors = true;
+      vs.dirtyColors = true;
     }
-    if (!fitted) initialView();
-    if (dirtyColors) recolor();
+    if (!vs.fitted) initialView();
+    if (vs.dirtyColors) recolor(vs);
     const c = g2d;
     c.setTransform(1, 0, 0, 1, 0, 0);
     c.clearRect(0, 0, canvas.width, canvas.height);
     c.fillStyle = "#ffffff";
     c.fillRect(0, 0, canvas.width, canvas.height);
-    c.setTransform(dpr * zoom, 0, 0, dpr * zoom, dpr * tx, dpr * ty);
+    c.setTransform(vs.dpr * vs.zoom, 0, 0, vs.dpr * vs.zoom, vs.dpr * vs.tx, vs.dpr * vs.ty);
     const st = ctx.state();
-    const selHost = st.layer ? dg?.hostOf.get(st.layer) ?? st.layer : "";
-    const hoverHost = hover ? hover.layer && (dg?.hostOf.get(hover.layer) ?? hover.layer) : "";
+    const selHost = st.layer ? vs.dg?.hostOf.get(st.layer) ?? st.layer : "";
+    const hoverHost = vs.hover ? vs.hover.layer && (vs.dg?.hostOf.get(vs.hover.layer) ?? vs.hover.layer) : "";
     // viewport in world coords (for culling)
-    const vx0 = -tx / zoom;
-    const vy0 = -ty / zoom;
-    const vx1 = (cssW - tx) / zoom;
-    const vy1 = (cssH - ty) / zoom;
+    const vx0 = -vs.tx / vs.zoom;
+    const vy0 = -vs.ty / vs.zoom;
+    const vx1 = (vs.cssW - vs.tx) / vs.zoom;
+    const vy1 = (vs.cssH - vs.ty) / vs.zoom;
     const visible = (x: number, y: number, w: number, h: number) => x + w >= vx0 && x <= vx1 && y + h >= vy0 && y <= vy1;
-    const px = 1 / zoom; // one screen pixel in world units
+    const px = 1 / vs.zoom; // one screen pixel in world units
 
     // edges (not those replaced by neuron connections)
-    const neuronEdge = new Set(conns.filter((s) => s.n > 0).map((s) => `${s.src}\u0000${s.layer}`));
+    const neuronEdge = new Set(vs.conns.filter((s) => s.n > 0).map((s) => `${s.src}\u0000${s.layer}`));
     c.lineCap = "round";
-    for (const e of edgePaths) {
+    for (const e of vs.edgePaths) {
       if (neuronEdge.has(`${e.route.from}\u0000${e.route.to}`)) continue;
       const hi = selHost !== "" && (e.route.from === selHost || e.route.to === selHost);
       c.strokeStyle = hi ? EDGE_HI : EDGE;
@@ -721,15 +506,15 @@ export function createView2D(ctx: ViewContext): SubView {
       c.fill(e.arrow);
     }
     // neuron connections
-    for (const b of buckets) {
+    for (const b of vs.buckets) {
       c.globalAlpha = b.alpha;
       c.strokeStyle = b.stroke;
       c.lineWidth = Math.max(b.width, 0.6 * px);
       c.stroke(b.path);
     }
     c.globalAlpha = 1;
-    if (hover?.conn) {
-      const { set, k } = hover.conn;
+    if (vs.hover?.conn) {
+      const { set, k } = vs.hover.conn;
       c.strokeStyle = "#111827";
       c.lineWidth = Math.max(2.5, 2 * px);
       c.beginPath();
@@ -739,10 +524,10 @@ export function createView2D(ctx: ViewContext): SubView {
     }
 
     // full labels from zoom 0.75; below that, names only, at a constant on-screen size
-    const showText = zoom >= 0.75;
-    const compactText = !showText && zoom >= 0.2;
-    const compactFont = `600 ${10.5 / zoom}px ${FONT}`;
-    for (const n of nodes) {
+    const showText = vs.zoom >= 0.75;
+    const compactText = !showText && vs.zoom >= 0.2;
+    const compactFont = `600 ${10.5 / vs.zoom}px ${FONT}`;
+    for (const n of vs.nodes) {
       if (!visible(n.x - 10, n.y - 10, n.w + 20, n.h + 20)) continue;
       const selected = n.id === selHost;
       const hovered = n.id === hoverHost;
@@ -805,12 +590,12 @@ export function createView2D(ctx: ViewContext): SubView {
       }
     }
     // health tags (after every node, so none is hidden under a neighbour)
-    if (zoom >= 0.3) {
-      for (const n of nodes) {
+    if (vs.zoom >= 0.3) {
+      for (const n of vs.nodes) {
         if (n.badges.length && visible(n.x - 20, n.y - 24, n.w + 40, n.h + 24)) paintBadges(c, n);
       }
     }
-    ctx.setData("zoom", zoom.toFixed(2));
+    ctx.setData("zoom", vs.zoom.toFixed(2));
     // the host counts painted frames (data-frame) and marks the view ready after the first
     ctx.setData("frame", 0);
     ctx.setData("ready", 1);
@@ -837,7 +622,7 @@ export function createView2D(ctx: ViewContext): SubView {
     const kc = kindColor(n.layer.kind);
     const lw = Math.min(px, 1.2);
     const frame = new Path2D();
-    const smooth = zoom * dpr * g.tileW < m.tw;
+    const smooth = vs.zoom * vs.dpr * g.tileW < m.tw;
     c.imageSmoothingEnabled = smooth;
     for (let i = 0; i < g.n; i++) {
       const [ox, oy] = tileOrigin(g, i);
@@ -932,7 +717,7 @@ export function createView2D(ctx: ViewContext): SubView {
       c.stroke();
     }
     if (n.maps) paintTiles(c, n, showText, st, px);
-    const hoverNeuron = hover && hover.layer === n.id && hover.neuron !== undefined ? hover.neuron : -1;
+    const hoverNeuron = vs.hover && vs.hover.layer === n.id && vs.hover.neuron !== undefined ? vs.hover.neuron : -1;
     for (let k = 0; k < col.shown.length; k++) {
       c.beginPath();
       c.arc(col.cx, col.ys[k], R, 0, Math.PI * 2);
@@ -988,7 +773,7 @@ export function createView2D(ctx: ViewContext): SubView {
       const al = store.layer(chip.layer);
       const ck = kindColor(al?.kind ?? "other");
       const sel = st.layer === chip.layer;
-      const hov = hover?.layer === chip.layer;
+      const hov = vs.hover?.layer === chip.layer;
       c.beginPath();
       roundRectPath(c, chip.x, chip.y, chip.w, chip.h, chip.h / 2);
       c.fillStyle = tint(ck, hov ? 0.65 : 0.8);
@@ -1015,34 +800,34 @@ export function createView2D(ctx: ViewContext): SubView {
 
   // ---- view transform
   function sizeCanvas(): void {
-    canvas.style.width = `${cssW}px`;
-    canvas.style.height = `${cssH}px`;
-    canvas.width = Math.max(1, Math.round(cssW * dpr));
-    canvas.height = Math.max(1, Math.round(cssH * dpr));
+    canvas.style.width = `${vs.cssW}px`;
+    canvas.style.height = `${vs.cssH}px`;
+    canvas.width = Math.max(1, Math.round(vs.cssW * vs.dpr));
+    canvas.height = Math.max(1, Math.round(vs.cssH * vs.dpr));
   }
 
   function fit(): void {
-    if (!layout || cssW <= 0 || cssH <= 0) return;
+    if (!vs.layout || vs.cssW <= 0 || vs.cssH <= 0) return;
     const pad = 16;
     const top = 36; // leave room for the tools
-    zoom = Math.min((cssW - 2 * pad) / layout.width, (cssH - top - pad) / layout.height, 1.6);
-    tx = (cssW - layout.width * zoom) / 2;
-    ty = top + (cssH - top - pad - layout.height * zoom) / 2;
-    fitted = true;
+    vs.zoom = Math.min((vs.cssW - 2 * pad) / vs.layout.width, (vs.cssH - top - pad) / vs.layout.height, 1.6);
+    vs.tx = (vs.cssW - vs.layout.width * vs.zoom) / 2;
+    vs.ty = top + (vs.cssH - top - pad - vs.layout.height * vs.zoom) / 2;
+    vs.fitted = true;
     schedule();
   }
 
   /** The whole graph in view (re-wrapping a long graph into rows that fit the view). */
   function fitAll(): void {
     hideHint();
-    if (!overview) {
-      overview = true;
+    if (!vs.overview) {
+      vs.overview = true;
       const nb = wantBreaks();
-      if (nb.join() !== breaks.join()) {
-        breaks = nb;
+      if (nb.join() !== vs.breaks.join()) {
+        vs.breaks = nb;
         place();
         rebuildConnections();
-        dirtyColors = true;
+        vs.dirtyColors = true;
       }
     }
     fit();
@@ -1054,173 +839,55 @@ export function createView2D(ctx: ViewContext): SubView {
 
   /** Fit, unless that makes text unreadable: then show the start of the graph at a readable zoom. */
   function initialView(): void {
-    if (!layout) return;
+    if (!vs.layout) return;
     fit();
-    if (zoom < MIN_FIT_ZOOM) {
+    if (vs.zoom < MIN_FIT_ZOOM) {
       // the start of the graph (top left) at a readable zoom
-      zoom = READABLE_ZOOM;
-      tx = (cssW - Math.min(layout.width * zoom, cssW)) / 2;
-      ty = 36 + (cssH - 36 - layout.height * zoom) / 2;
-      if (layout.height * zoom > cssH - 36) ty = 32;
+      vs.zoom = READABLE_ZOOM;
+      vs.tx = (vs.cssW - Math.min(vs.layout.width * vs.zoom, vs.cssW)) / 2;
+      vs.ty = 36 + (vs.cssH - 36 - vs.layout.height * vs.zoom) / 2;
+      if (vs.layout.height * vs.zoom > vs.cssH - 36) vs.ty = 32;
     }
-    fitted = true;
+    vs.fitted = true;
   }
 
   function zoomAt(f: number, sx: number, sy: number): void {
-    const nz = Math.max(0.03, Math.min(5, zoom * f));
-    const k = nz / zoom;
-    tx = sx - (sx - tx) * k;
-    ty = sy - (sy - ty) * k;
-    zoom = nz;
+    const nz = Math.max(0.03, Math.min(5, vs.zoom * f));
+    const k = nz / vs.zoom;
+    vs.tx = sx - (sx - vs.tx) * k;
+    vs.ty = sy - (sy - vs.ty) * k;
+    vs.zoom = nz;
     schedule();
   }
 
   function zoomBy(f: number): void {
-    zoomAt(f, cssW / 2, cssH / 2);
+    zoomAt(f, vs.cssW / 2, vs.cssH / 2);
   }
 
   function ensureVisible(layer: string): void {
-    const host = dg?.hostOf.get(layer) ?? layer;
-    const n = nodeById.get(host);
-    if (!n || cssW <= 0) return;
-    const sx0 = n.x * zoom + tx;
-    const sy0 = n.y * zoom + ty;
-    const sx1 = (n.x + n.w) * zoom + tx;
-    const sy1 = (n.y + n.h) * zoom + ty;
-    if (sx0 >= 0 && sy0 >= 0 && sx1 <= cssW && sy1 <= cssH) return;
-    if (zoom < 0.4) zoom = 0.7;
-    tx = cssW / 2 - (n.x + n.w / 2) * zoom;
-    ty = cssH / 2 - (n.y + Math.min(n.h, cssH / zoom - 40) / 2) * zoom;
+    const host = vs.dg?.hostOf.get(layer) ?? layer;
+    const n = vs.nodeById.get(host);
+    if (!n || vs.cssW <= 0) return;
+    const sx0 = n.x * vs.zoom + vs.tx;
+    const sy0 = n.y * vs.zoom + vs.ty;
+    const sx1 = (n.x + n.w) * vs.zoom + vs.tx;
+    const sy1 = (n.y + n.h) * vs.zoom + vs.ty;
+    if (sx0 >= 0 && sy0 >= 0 && sx1 <= vs.cssW && sy1 <= vs.cssH) return;
+    if (vs.zoom < 0.4) vs.zoom = 0.7;
+    vs.tx = vs.cssW / 2 - (n.x + n.w / 2) * vs.zoom;
+    vs.ty = vs.cssH / 2 - (n.y + Math.min(n.h, vs.cssH / vs.zoom - 40) / 2) * vs.zoom;
   }
 
-  // ---- hit testing
-  function hitTest(sx: number, sy: number): Hit | null {
-    const x = (sx - tx) / zoom;
-    const y = (sy - ty) / zoom;
-    for (const n of nodes) {
-      const ch = n.maps ? mapTileAt(n.maps.grid, x - n.maps.gx, y - n.maps.gy) : -1;
-      if (ch >= 0) return { layer: n.id, channel: ch };
-    }
-    for (const n of nodes) {
-      const col = n.column;
-      if (!col) continue;
-      for (const chip of col.chips) {
-        if (x >= chip.x && x <= chip.x + chip.w && y >= chip.y && y <= chip.y + chip.h) return { layer: chip.layer };
-      }
-      if (Math.abs(x - col.cx) <= BODY_W / 2 && y >= col.bodyTop - 2 && y <= col.bodyBottom + 2) {
-        let best = -1;
-        let bd = Infinity;
-        for (let k = 0; k < col.ys.length; k++) {
-          const d = Math.abs(col.ys[k] - y);
-          if (d < bd) {
-            bd = d;
-            best = k;
-          }
-        }
-        if (best >= 0 && bd <= R + 2 && Math.abs(x - col.cx) <= R + 2) return { layer: n.id, neuron: col.shown[best] };
-        return { layer: n.id };
-      }
-      // the label above the column
-      if (x >= n.x && x <= n.x + n.w && y >= n.y && y < col.bodyTop) return { layer: n.id };
-    }
-    for (const n of nodes) {
-      if (!n.column && x >= n.x && x <= n.x + n.w && y >= n.y && y <= n.y + n.h) return { layer: n.id };
-    }
-    const tol = Math.max(3, 5 / zoom);
-    let best: { set: ConnSet; k: number } | null = null;
-    let bd = tol * tol;
-    for (const set of conns) {
-      if (!set.n || x < set.x1[0] - tol || x > set.x2[0] + tol) continue;
-      for (let k = 0; k < set.n; k++) {
-        const d = segDist2(x, y, set.x1[k], set.y1[k], set.x2[k], set.y2[k]);
-        if (d < bd) {
-          bd = d;
-          best = { set, k };
-        }
-      }
-    }
-    if (best) return { layer: best.set.layer, conn: best };
-    return null;
-  }
 
-  function tooltipFor(h: Hit): [string, TooltipRows] {
-    const st = ctx.state();
-    const l = store.layer(h.layer);
-    const snap = store.at(st.epoch);
-    const label = snap?.label ?? "";
-    if (h.conn) {
-      const { set, k } = h.conn;
-      const rows: TooltipRows = [
-        ["from", `${set.src} · neuron ${set.i[k]}`],
-        ["to", `${set.layer} · neuron ${set.o[k]}`],
-      ];
-      const w = store.weight(set.layer, st.epoch);
-      if (w) rows.push(["weight", fmt(w[set.j[k]], 4)]);
-      if (st.colorBy !== "weight") {
-        const v = modeValues(store, set.layer, st.epoch, st);
-        rows.push([colorMode(st.colorBy)?.label(st, "connections") ?? st.colorBy, v ? fmt(v[set.j[k]], 4) : "not recorded"]);
-      }
-      if (label) rows.push(["at", label]);
-      return [`${set.layer} · weight [${set.o[k]}, ${set.i[k]}]`, rows];
-    }
-    const m = nodeById.get(h.layer)?.maps;
-    if (m && h.channel !== undefined) {
-      // one feature-map tile: the channel's map for the sample
-      const rows: TooltipRows = [["channel", `${h.channel} of ${fmtInt(m.channels)}`], ["map", `${m.mh}×${m.mw} · sample ${st.sample}`]];
-      if (m.source !== h.layer) rows.push(["after", m.source]);
-      const v = m.showing ? featureMaps(store, m.source, st.epoch, st.sample) : null;
-      const per = m.mh * m.mw;
-      if (v && v.length >= (h.channel + 1) * per) {
-        let sum = 0;
-        let k = 0;
-        let nan = 0;
-        for (let i = h.channel * per; i < (h.channel + 1) * per; i++) {
-          if (Number.isFinite(v[i])) {
-            sum += v[i];
-            k++;
-          } else nan++;
-        }
-        const [lo, hi] = finiteRange(v, h.channel * per, per);
-        rows.push(["mean", k ? fmt(sum / k, 4) : "—"], ["range", `${fmt(lo, 3)} … ${fmt(hi, 3)}`]);
-        if (nan) rows.push(["NaN / Inf", fmtInt(nan)]);
-      } else rows.push(["map", `not kept for sample ${st.sample}`]);
-      if (label) rows.push(["at", label]);
-      return [m.rgb ? `${h.layer} · sample ${st.sample}` : `${h.layer} · channel ${h.channel}`, rows];
-    }
-    const rows: TooltipRows = [];
-    if (l) {
-      rows.push(["kind", l.kind], ["op", l.op], ["output", fmtShape(l.output_shape)], ["params", fmtInt(l.params)]);
-      if (l.units !== null) rows.push(["units", fmtInt(l.units)]);
-    }
-    if (m && h.neuron === undefined) {
-      const what = m.input ? "probe image" : "feature maps";
-      rows.push([what, m.showing
-        ? `${m.input ? "" : `${m.grid.n} of ${fmtInt(m.channels)} channels · `}sample ${st.sample}${m.source !== h.layer ? ` · after ${m.source}` : ""}`
-        : `not kept for sample ${st.sample}`]);
-    }
-    if (h.neuron !== undefined) {
-      const b = store.weight(h.layer, st.epoch, "bias");
-      rows.unshift(["neuron", `${h.neuron} of ${fmtInt(nodeById.get(h.layer)?.column?.total ?? 0)}`]);
-      if (b && h.neuron < b.length) rows.push(["bias", fmt(b[h.neuron], 4)]);
-      const a = unitActivations(store, h.layer, st.epoch, st.sample);
-      if (a && h.neuron < a.length) rows.push([`activation (sample ${st.sample})`, fmt(a[h.neuron], 4)]);
-      if (label) rows.push(["at", label]);
-      return [h.layer, rows];
-    }
-    const dn = dg?.nodes.find((d) => d.id === h.layer);
-    if (dn && dn.attached.length) rows.push(["then", dn.attached.map((a) => store.layer(a)?.op ?? a).join(" → ")]);
-    for (const b of nodeById.get(dg?.hostOf.get(h.layer) ?? h.layer)?.badges ?? []) rows.push(["health", b.title]);
-    const host = dg?.hostOf.get(h.layer);
-    if (host && host !== h.layer) rows.push(["applied to", host]);
-    return [h.layer, rows];
-  }
+
+
 
   function selectLayer(name: string): void {
-    selectingHere = true;
+    vs.selectingHere = true;
     try {
       ctx.select(name);
     } finally {
-      selectingHere = false;
+      vs.selectingHere = false;
     }
   }
 
@@ -1233,7 +900,7 @@ export function createView2D(ctx: ViewContext): SubView {
   const onPointerDown = (e: PointerEvent) => {
     if (e.button !== 0) return;
     const p = local(e);
-    down = { x: p.x, y: p.y, tx, ty, id: e.pointerId, moved: false };
+    down = { x: p.x, y: p.y, tx: vs.tx, ty: vs.ty, id: e.pointerId, moved: false };
     try {
       canvas.setPointerCapture(e.pointerId);
     } catch {
@@ -1252,24 +919,24 @@ export function createView2D(ctx: ViewContext): SubView {
       }
       if (down.moved) {
         hideHint();
-        tx = down.tx + dx;
-        ty = down.ty + dy;
+        vs.tx = down.tx + dx;
+        vs.ty = down.ty + dy;
         schedule();
         return;
       }
     }
-    const h = hitTest(p.x, p.y);
+    const h = hitTest(vs, p.x, p.y);
     const same =
-      (h === null && hover === null) ||
-      (h !== null && hover !== null && h.layer === hover.layer && h.neuron === hover.neuron &&
-        h.channel === hover.channel && h.conn?.set === hover.conn?.set && h.conn?.k === hover.conn?.k);
+      (h === null && vs.hover === null) ||
+      (h !== null && vs.hover !== null && h.layer === vs.hover.layer && h.neuron === vs.hover.neuron &&
+        h.channel === vs.hover.channel && h.conn?.set === vs.hover.conn?.set && h.conn?.k === vs.hover.conn?.k);
     if (!same) {
-      hover = h;
+      vs.hover = h;
       canvas.classList.toggle("nnviz-pointing", h !== null);
       schedule();
     }
     if (h) {
-      const [title, rows] = tooltipFor(h);
+      const [title, rows] = tooltipFor(vs, h);
       ctx.showTooltip(e.clientX, e.clientY, title, rows);
     } else ctx.hideTooltip();
   };
@@ -1285,12 +952,12 @@ export function createView2D(ctx: ViewContext): SubView {
     }
     if (wasDrag) return;
     const p = local(e);
-    const h = hitTest(p.x, p.y);
+    const h = hitTest(vs, p.x, p.y);
     selectLayer(h ? h.layer : "");
   };
   const onPointerLeave = () => {
-    if (hover) {
-      hover = null;
+    if (vs.hover) {
+      vs.hover = null;
       canvas.classList.remove("nnviz-pointing");
       schedule();
     }
@@ -1301,7 +968,7 @@ export function createView2D(ctx: ViewContext): SubView {
   const wheelHint = createWheelHint(el);
   const onWheel = (e: WheelEvent) => {
     const p = local(e);
-    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? cssH : 1;
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? vs.cssH : 1;
     if (isZoomWheel(e)) {
       e.preventDefault();
       hideHint();
@@ -1314,7 +981,7 @@ export function createView2D(ctx: ViewContext): SubView {
     if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
       e.preventDefault();
       hideHint();
-      tx -= (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) * unit;
+      vs.tx -= (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) * unit;
       schedule();
       return;
     }
@@ -1340,12 +1007,12 @@ export function createView2D(ctx: ViewContext): SubView {
   const offState = ctx.onState((changed) => {
     if (changed.has("maxConnections")) {
       rebuildConnections();
-      dirtyColors = true;
+      vs.dirtyColors = true;
     }
     if (changed.has("epoch") || changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("sample")) {
-      dirtyColors = true;
+      vs.dirtyColors = true;
     }
-    if (changed.has("layer") && !selectingHere) {
+    if (changed.has("layer") && !vs.selectingHere) {
       const l = ctx.state().layer;
       if (l) ensureVisible(l);
     }
@@ -1354,12 +1021,12 @@ export function createView2D(ctx: ViewContext): SubView {
     schedule();
   });
   const offData = store.on(() => {
-    mapRanges.clear();
-    for (const n of nodes) if (n.maps) n.maps.buf = null; // redraw the tiles (ranges may change)
-    if (cssW <= 0 || cssH <= 0) return; // built on the first resize
-    if (graphRef !== store.graph || currentMapsKey() !== mapsKey) rebuildLayout();
+    vs.mapRanges.clear();
+    for (const n of vs.nodes) if (n.maps) n.maps.buf = null; // redraw the tiles (ranges may change)
+    if (vs.cssW <= 0 || vs.cssH <= 0) return; // built on the first resize
+    if (vs.graphRef !== store.graph || currentMapsKey() !== vs.mapsKey) rebuildLayout();
     rebuildConnections();
-    dirtyColors = true;
+    vs.dirtyColors = true;
     publish();
     schedule();
   });
@@ -1373,39 +1040,39 @@ export function createView2D(ctx: ViewContext): SubView {
       const h = Math.max(0, Math.floor(height));
       el.style.width = `${w}px`;
       el.style.height = `${h}px`;
-      if (w === cssW && h === cssH && dpr === (window.devicePixelRatio || 1)) return;
-      const first = cssW <= 0 || cssH <= 0;
-      cssW = w;
-      cssH = h;
+      if (w === vs.cssW && h === vs.cssH && vs.dpr === (window.devicePixelRatio || 1)) return;
+      const first = vs.cssW <= 0 || vs.cssH <= 0;
+      vs.cssW = w;
+      vs.cssH = h;
       const want = neuronCap(h);
-      const gap = neuronGapFor(layoutRanks, wideGaps);
-      const stale = graphRef !== store.graph || want !== cap || Math.abs(gap - neuronGap) > 0.08 * neuronGap;
+      const gap = neuronGapFor(vs.layoutRanks, vs.wideGaps);
+      const stale = vs.graphRef !== store.graph || want !== vs.cap || Math.abs(gap - vs.neuronGap) > 0.08 * vs.neuronGap;
       if (stale && h > 0 && w > 0) {
-        cap = want;
-        fitted = false;
+        vs.cap = want;
+        vs.fitted = false;
         rebuildLayout();
         rebuildConnections();
-        dirtyColors = true;
+        vs.dirtyColors = true;
       } else if (h > 0 && w > 0) {
         const nb = wantBreaks();
-        if (nb.join() !== breaks.join()) {
-          breaks = nb;
+        if (nb.join() !== vs.breaks.join()) {
+          vs.breaks = nb;
           place();
           rebuildConnections();
-          dirtyColors = true;
-          fitted = false;
+          vs.dirtyColors = true;
+          vs.fitted = false;
         }
       }
-      dpr = window.devicePixelRatio || 1;
+      vs.dpr = window.devicePixelRatio || 1;
       sizeCanvas();
-      if (first) fitted = false;
+      if (first) vs.fitted = false;
       publish();
       schedule();
     },
     destroy() {
-      destroyed = true;
-      if (raf) cancelAnimationFrame(raf);
-      raf = 0;
+      vs.destroyed = true;
+      if (vs.raf) cancelAnimationFrame(vs.raf);
+      vs.raf = 0;
       offState();
       offData();
       canvas.removeEventListener("pointerdown", onPointerDown);
@@ -1418,10 +1085,10 @@ export function createView2D(ctx: ViewContext): SubView {
       canvas.removeEventListener("keydown", onKey);
       ctx.hideTooltip();
       el.remove();
-      buckets = [];
-      conns = [];
-      edgePaths = [];
-      nodes = [];
+      vs.buckets = [];
+      vs.conns = [];
+      vs.edgePaths = [];
+      vs.nodes = [];
     },
   };
 }
