@@ -4,7 +4,7 @@ export { fromBase64 } from "../src/data/pagemodel";
 import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/data/types";
 
 // ---------------------------------------------------------------------------------------------
-// float16 encoding (round to nearest even), the inverse of decode.ts's halfToFloat.
+// float16 encoding (round to nearest even), the inverse of data/decode.ts's halfToFloat.
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 

@@ -177,7 +177,7 @@ export interface ScaleOptions {
   offset?: number;
   /** distance between horizontally adjacent values (default 1); vertical stride is w * step */
   step?: number;
-  /** colors.ts's square-root intensity boost (as the graph views use); default false: linear,
+  /** scales.ts's square-root intensity boost (as the graph views use); default false: linear,
    *  so faint values (e.g. initialisation noise) stay faint next to what was learned */
   boost?: boolean;
 }
@@ -186,7 +186,7 @@ const DIV_NEG = diverging(-1, 1, [0, 0, 0]);
 const DIV_POS = diverging(1, 1, [0, 0, 0]);
 
 /**
- * The diverging scale of colors.ts (same endpoints and zero grey) with linear intensity:
+ * The diverging scale of scales.ts (same endpoints and zero grey) with linear intensity:
  * v in [-range, range] -> blue .. grey .. red. Non-finite -> NAN_COLOR.
  */
 export function divergingLinear(v: number, range: number, out: RGB = [0, 0, 0]): RGB {
@@ -259,7 +259,7 @@ export function gridImage(g: GridLayout, draw: (i: number, at: Place) => void, i
 /**
  * One map of h x w values (row-major from `offset`) drawn into th x tw pixels, nearest-sampled
  * (a bigger map is subsampled, a smaller one repeats its values), each value colored by `color`
- * (e.g. colors.ts `diverging` or `sequential` with a fixed range; they give NaN the NaN color).
+ * (e.g. scales.ts `diverging` or `sequential` with a fixed range; they give NaN the NaN color).
  */
 export function resampledImage(
   values: ArrayLike<number>, h: number, w: number, th: number, tw: number,

@@ -1,5 +1,5 @@
 // Training health badges (pure): the same rules as nnviz_widget/probe.py `badges()`, for the
-// views that draw badges on layers (scene3d, view2d) and the health strip (inside.ts).
+// views that draw badges on layers (scene3d, view2d) and the health strip (panels/inside/health.ts).
 import { HEALTH_THRESHOLDS, type GraphInfo, type LayerHealth } from "./types";
 
 export type HealthBadge = "dead" | "saturated" | "vanishing" | "exploding" | "nan";
@@ -35,7 +35,7 @@ export function healthState(h: LayerHealth | null | undefined): HealthState {
   return "ok";
 }
 
-/** Strip cell colors (CSS) per state; "nan" is colors.ts's NaN magenta. */
+/** Strip cell colors (CSS) per state; "nan" is color/scales.ts's NaN magenta. */
 export const HEALTH_COLORS: Record<HealthState, string> = {
   ok: "#bfe3c8",
   dead: "#5b6270",

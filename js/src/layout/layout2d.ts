@@ -172,7 +172,7 @@ export function pickNeurons(scores: ArrayLike<number>, cap: number): number[] {
 // ---------------------------------------------------------------------------------------------
 // Feature-map tiles inside a layer's box (conv layers, image inputs)
 
-/** A grid of channel tiles in world units (images.ts GridLayout) and what it leaves out. */
+/** A grid of channel tiles in world units (util/grid.ts GridLayout) and what it leaves out. */
 export interface MapGrid extends GridLayout {
   /** channels of the layer (tiles shown: `n`, the first ones) */
   channels: number;

@@ -12,7 +12,7 @@ export function choicesOf(model: AnyModel): Choices {
 }
 
 /**
- * The one table of named traits, the index traits that mirror them (types.ts) and their values:
+ * The one table of named traits, the index traits that mirror them (data/types.ts) and their values:
  * `none` = index 0 means "nothing" and i + 1 means values[i] (the layer dropdown); otherwise the
  * index is the position in values. The enums' values are Python's `_choices`.
  */

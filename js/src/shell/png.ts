@@ -2,7 +2,7 @@
 // {type: "png", id, data: "data:image/png;base64,...", width, height} (or {type: "png", id, error}).
 // The Python side (nnviz_widget/store.py, to_png) waits for the first answer.
 //
-// Wiring (index.ts, in render): `d.add(installPngHandler(model, () => root.querySelector(
+// Wiring (shell/widget.ts, in render): `d.add(installPngHandler(model, () => root.querySelector(
 //   "canvas.nnviz-canvas, canvas.nnviz-view2d-canvas")))` — one handler per view; the cleanup
 // removes exactly that handler.
 

@@ -10,7 +10,7 @@ import { createPanel } from "../panels/panel";
 import { installPngHandler } from "./png";
 import { createScene3D } from "../view3d/scene3d";
 import { STYLE } from "../styles/styles";
-import type { AnyModel, ChunkHeader, ColorBy, GraphInfo, Mode, ProbeInfo, Snapshot, SnapshotHeader, ViewState } from "../data/types";
+import type { AnyModel, Mode, ProbeInfo, ViewState } from "../data/types";
 import { createView2D } from "../view2d/view2d";
 import type { SubView, TooltipRows, ViewContext } from "../data/view";
 import { fmtCount, fmtInt } from "../util/format";

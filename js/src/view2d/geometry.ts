@@ -1,6 +1,6 @@
 // The 2D view's sizes, fonts and geometry records (columns, boxes, connection sets, hits), and its
 // pure helpers: text fitting, paths, which neurons a column shows, hit distances.
-import { KIND_COLORS, type RGB } from "../color/scales";
+import { KIND_COLORS } from "../color/scales";
 import { segmentKind, type DisplayNode, type EdgeRoute, type MapGrid } from "../layout/layout2d";
 import { type Badge } from "../data/badges";
 import { type Img } from "../color/images";

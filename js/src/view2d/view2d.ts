@@ -6,7 +6,7 @@
 // Geometry is cached: changing the epoch, the sample or the color mode only recolors (the tiles
 // are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
 import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, pickNeurons, wrapLayout, type EdgeRoute } from "../layout/layout2d";
-import { featureMaps, mapShape, mapSource } from "../data/maps";
+import { mapShape, mapSource } from "../data/maps";
 import { modeRange } from "../color/modes";
 import { createWheelHint, isZoomWheel } from "../util/wheel";
 import type { LayerInfo, ViewState } from "../data/types";

@@ -2,7 +2,6 @@
 // connections are drawn within the budget (pickConnections), sRGB encoding, color mixing.
 import { Color, ColorManagement, DataTexture, Group, InstancedMesh, LineSegments, Mesh, MeshBasicMaterial } from "three";
 import type { RGB } from "../color/scales";
-import { h } from "../util/dom";
 import { feedsConnections, type LayerBox, type Layout3D } from "../layout/layout3d";
 import type { Store } from "../data/store";
 import type { GraphInfo } from "../data/types";

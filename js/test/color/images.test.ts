@@ -74,7 +74,7 @@ test("diverging: symmetric given range, so two epochs compare; zero is the neutr
   assert.deepEqual(px(divergingImage([1], 1, 1, 2, { boost: true }), 0, 0), rgb255(diverging(1, 2)));
 });
 
-test("divergingLinear: colors.ts's endpoints and zero, linear in between, NaN color", () => {
+test("divergingLinear: scales.ts's endpoints and zero, linear in between, NaN color", () => {
   const close = (a: RGB, b: RGB) => a.every((v, i) => Math.abs(v - b[i]) < 1e-9);
   assert.ok(close(divergingLinear(3, 3), diverging(3, 3)));
   assert.ok(close(divergingLinear(-3, 3), diverging(-3, 3)));

@@ -1,4 +1,4 @@
-// Feature-map tiles of the 2D view: the grid layout (layout2d.ts) and the tile pixels (images.ts).
+// Feature-map tiles of the 2D view: the grid layout (layout/layout2d.ts) and the tile pixels (color/images.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NAN_COLOR, diverging, sequential, type RGB } from "../../src/color/scales";
