@@ -682,11 +682,13 @@ def test_gradient_colors_each_connection_in_3d_and_2d(harness: Any, artifacts: P
         assert _colors_of(data, "fc1") > 1 and _colors_of(data, "fc2") > 1, data["connectionColors"]
         legend = page.inner_text(".nnviz-root .nnviz-legend")
         assert "gradient per connection" in legend, legend
-        page.query_selector(".nnviz-root").screenshot(path=str(artifacts / f"fake-gradient-{mode}.png"))
+        shot = artifacts / f"fake-gradient-{mode}.png"
+        page.query_selector(".nnviz-root").screenshot(path=str(shot))
 
     mount(page, "mlp-normgrads", traits={"color_by": "gradient"})
     page.wait_for_function(
-        "() => (document.querySelectorAll('.nnviz-root')[1].dataset.connectionColors || '').includes('fc1:')"
+        "() => (document.querySelectorAll('.nnviz-root')[1].dataset.connectionColors || '')"
+        ".includes('fc1:')"
     )
     data = root_data(page, 1)
     assert data["coloring"] == "gradient norm per layer", data
@@ -698,7 +700,11 @@ def test_gradient_colors_each_connection_in_3d_and_2d(harness: Any, artifacts: P
 def test_enum_indices_follow_the_choices_python_sends(harness: Any) -> None:
     """The index mirrors read their lists from the `_choices` trait, not from the bundle."""
     page = harness
-    choices = {"mode": ["2d", "3d"], "color_by": ["gradient", "weight"], "delta_ref": ["init", "previous"]}
+    choices = {
+        "mode": ["2d", "3d"],
+        "color_by": ["gradient", "weight"],
+        "delta_ref": ["init", "previous"],
+    }
     mount(page, "small", traits={"_choices": choices, "_color_index": 0})
     set_trait(page, "color_by", "weight")
     assert page.evaluate("() => mounted[0].model.get('_color_index')") == 1

@@ -1,4 +1,5 @@
-"""The "inside the network" panel (js/src/panels/inside/) on real recorded runs, in headless Chromium.
+"""The "inside the network" panel (js/src/panels/inside/) on real recorded runs, in headless
+Chromium.
 
 scripts/make_probe_state.py trains small torch models (digits MLP, two-moons MLP, small CNN,
 a token model) and dumps their widget state; js/dev/inside.html mounts the panel alone on a

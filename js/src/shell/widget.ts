@@ -9,7 +9,7 @@ import { createLegend } from "../panels/legend";
 import { createPanel } from "../panels/panel";
 import { installPngHandler } from "./png";
 import { createScene3D } from "../view3d/scene3d";
-import { STYLE } from "../styles/styles";
+import { styleSheet } from "../styles/styles";
 import type { AnyModel, Mode, ProbeInfo, ViewState } from "../data/types";
 import { createView2D } from "../view2d/view2d";
 import type { SubView, TooltipRows, ViewContext } from "../data/view";
@@ -21,7 +21,7 @@ import { TRAIT_OF, readState, setup } from "./model";
 const VIEWS: Record<Mode, (ctx: ViewContext) => SubView> = { "3d": createScene3D, "2d": createView2D };
 
 export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () => void {
-  injectStyle("nnviz-style", STYLE);
+  injectStyle("nnviz-style", styleSheet());
   const shared = setup(model);
   const store = shared.store;
   const d = new Disposer();

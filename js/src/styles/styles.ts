@@ -146,4 +146,16 @@ export function scopeCss(css: string, root = ".nnviz-root"): string {
    page needs no "disconnected" chain icon on each of them. */
 const CONTROLS = `.nnviz-controls .jupyter-widgets-disconnected::before { display: none; }`;
 
-export const STYLE = [CONTROLS, SHELL, ...[view2dCss, panelCss, legendCss, chartCss, insideCss].map((c) => scopeCss(c))].join("\n");
+const PARTS = [view2dCss, panelCss, legendCss, chartCss, insideCss];
+const ADDED: string[] = [];
+
+/** A part's own stylesheet, added from its module (a new panel needs no line here); scoped
+ *  like the rest. Parts load with the bundle, before the first view injects the sheet. */
+export function addStyle(css: string): void {
+  ADDED.push(css);
+}
+
+/** The widget's whole stylesheet: the controls', the shell's, and every part's, scoped. */
+export function styleSheet(): string {
+  return [CONTROLS, SHELL, ...[...PARTS, ...ADDED].map((c) => scopeCss(c))].join("\n");
+}
