@@ -7,8 +7,9 @@ painted once a 1-pixel read of the canvas returns after the change (one rAF woul
 queuing). Goal: nnviz >= 20x faster. Prints ratios; asserts nothing.
 
 Under a software rasterizer (this machine: SwiftShader) a frame of 20,000 blended lines costs
-~70 ms of pixel filling, so nnviz keeps slow frames (js/src/renderer.ts) and shows them again
-when the user scrubs back to an epoch already shown; a GPU renders the frame in ~1 ms and keeps
+~70 ms of pixel filling, so nnviz keeps slow frames (js/src/view3d/renderer.ts) and shows them
+again when the user scrubs back to an epoch already shown (or rendered ahead while the view sat
+still: js/src/view3d/ahead.ts); a GPU renders the frame in ~1 ms and keeps
 nothing. Both cases are timed and printed apart: "rendered" is an epoch's first paint,
 "revisited" one served from a kept frame.
 """
@@ -154,7 +155,8 @@ def serve(page: Any) -> None:
 def nnviz_run(ctx: Any, ahead: bool) -> tuple[list[int], str, list[tuple[float, bool]], int]:
     """Mount the 784-128-10 view in a fresh page and scrub it. With ``ahead`` the view first sits
     still for a few seconds (a user reading it), so idle-time rendering ahead (software
-    rasterizers only, js/src/renderer.ts) has run; without it, every epoch's first paint renders."""
+    rasterizers only, js/src/view3d/ahead.ts) has run; without it, every epoch's first paint
+    renders."""
     page = ctx.new_page()
     serve(page)
     page.goto(f"{ORIGIN}/index.html")

@@ -1,5 +1,5 @@
 // Bundles src/index.ts into ../nnviz_widget/static/widget.js (ESM, for anywidget's _esm),
-// with --tests bundles test/*.test.ts into test-dist/ for node's test runner, and with --dev
+// with --tests bundles test/**/*.test.ts into test-dist/ (the same folders) for node's test runner, and with --dev
 // writes the dev harness page (dev/index.html, the fake-model harness and an unminified widget
 // bundle) into test-dist/dev/ (serve that folder, e.g. `python -m http.server -d test-dist/dev`).
 import * as esbuild from "esbuild";
@@ -8,13 +8,18 @@ import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 const args = new Set(process.argv.slice(2));
 
 if (args.has("--tests")) {
-  const entries = readdirSync("test").filter((f) => f.endsWith(".test.ts")).map((f) => `test/${f}`);
+  // test/ mirrors src/ (test/data/, test/layout/, ...): every *.test.ts below it
+  const entries = readdirSync("test", { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".test.ts"))
+    .map((f) => `test/${f}`);
   await esbuild.build({
     entryPoints: entries,
     bundle: true,
     platform: "node",
     format: "esm",
     outdir: "test-dist",
+    outbase: "test",
     outExtension: { ".js": ".mjs" },
     logLevel: "warning",
   });

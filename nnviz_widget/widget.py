@@ -46,8 +46,8 @@ class NNViz(anywidget.AnyWidget):
     sample = t.Int(0).tag(sync=True)  # which probe sample lights the network (activation mode)
     _probe = t.Dict().tag(sync=True)  # n, labels (ints), input layer, image_shape
     # ipywidgets selection controls sync an index, not a value; these mirror the traits above
-    # (CHOICES names each pair) and the browser keeps each pair equal (js/src/index.ts), so
-    # controls need no kernel.
+    # (CHOICES names each pair) and the browser keeps each pair equal (js/src/shell/model.ts),
+    # so controls need no kernel.
     _layer_index = t.Int(0).tag(sync=True)
     _mode_index = t.Int(0).tag(sync=True)
     _color_index = t.Int(0).tag(sync=True)

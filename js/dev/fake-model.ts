@@ -1,6 +1,6 @@
 // A stand-in for anywidget's model: the page model the exported page runs on
-// (src/pagemodel.ts), plus bookkeeping the tests read (every set, saves, sends, listeners).
-import { PageManager, PageModel } from "../src/pagemodel";
+// (src/data/pagemodel.ts), plus bookkeeping the tests read (every set, saves, sends, listeners).
+import { PageManager, PageModel } from "../src/data/pagemodel";
 
 export class FakeManager extends PageManager {
   create(attrs: Record<string, unknown>): FakeModel {

@@ -1,10 +1,10 @@
 // Synthetic runs for the dev harness and the unit tests: graphs shaped like graph.py's to_dict(),
 // snapshots encoded like wire.py (JSON header + one byte buffer, arrays 8-aligned, float16 weights).
-export { fromBase64 } from "../src/pagemodel";
-import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/types";
+export { fromBase64 } from "../src/data/pagemodel";
+import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/data/types";
 
 // ---------------------------------------------------------------------------------------------
-// float16 encoding (round to nearest even), the inverse of decode.ts's halfToFloat.
+// float16 encoding (round to nearest even), the inverse of data/decode.ts's halfToFloat.
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
@@ -363,6 +363,10 @@ export function runFor(graph: GraphInfo, opts: RunOptions = {}): EncodedSnapshot
         if (opts.grads !== false && e >= 0) arrays.push({ layer: l.name, param: "weight", kind: "grad", dtype: "float16", shape, values: grad });
       }
       arrays.push({ layer: l.name, param: "bias", kind: "weight", dtype: "float16", shape: [b.length], values: b });
+      if (opts.grads !== false && e >= 0) {
+        const gb = Float32Array.from(b, (v, i) => (bt[i] - v) * gscale * 0.5);
+        arrays.push({ layer: l.name, param: "bias", kind: "grad", dtype: "float16", shape: [b.length], values: gb });
+      }
       const { stats: st, hist } = statsOf(w, prevW.get(l.name) ?? null, e >= 0 ? grad : null);
       stats[l.name] = st;
       arrays.push({ layer: l.name, param: "weight", kind: "hist", dtype: "float32", shape: [64], values: hist });

@@ -3,7 +3,7 @@
 // test-dist/dev/harness.js (an IIFE exposing window.nnvizDev); the page is test-dist/dev/index.html.
 import * as fx from "./fixtures";
 import { FakeManager, FakeModel } from "./fake-model";
-import type { GraphInfo, ProbeInfo, SnapshotHeader } from "../src/types";
+import type { GraphInfo, ProbeInfo, SnapshotHeader } from "../src/data/types";
 
 /** The portable form of a widget's state (also what the Python dump script writes). */
 export interface DevState {
@@ -34,6 +34,11 @@ export function state(name: string): DevState {
       // the torch MLP as the adapter sees it: an "output" node after fc2, probe + health recorded
       const g = fx.mlpGraph(128, 28, 10, "MLP", true);
       return pack(g, fx.runFor(g, { epochs: 3, probe: 4, health: true }), { _probe: probeOf(4, "input", [28, 28]) });
+    }
+    case "mlp-normgrads": {
+      // as "mlp", but the loop recorded no per-connection gradient: only each layer's norm
+      const g = fx.mlpGraph(128, 28, 10, "MLP", true);
+      return pack(g, fx.runFor(g, { epochs: 3, probe: 4, grads: false }), { _probe: probeOf(4, "input", [28, 28]) });
     }
     case "mlp-sampled":
       return pack(fx.mlpGraph(), fx.runFor(fx.mlpGraph(), { epochs: 3, sampleOver: 30000 }));
@@ -97,6 +102,8 @@ export async function mount(widget: Widget, parent: HTMLElement, st: DevState, o
     _notice: "",
     sample: 0,
     _probe: null,
+    // as widget.py's _choices (MODES, COLOR_MODES, DELTA_REFS)
+    _choices: { mode: ["3d", "2d"], color_by: ["weight", "delta", "gradient", "activation"], delta_ref: ["previous", "init"] },
     ...(st.traits ?? {}),
   };
   const model = manager.create(traits);

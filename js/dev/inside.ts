@@ -4,11 +4,11 @@
 // window.nnvizInside:
 //   npx esbuild dev/inside.ts --bundle --format=iife --outfile=test-dist/inside/inside.js
 // tests/browser/test_inside.py drives it.
-import { decodeSnapshot } from "../src/decode";
-import { createInside } from "../src/inside";
-import { Store } from "../src/store";
-import type { GraphInfo, ProbeInfo, SnapshotHeader, ViewState } from "../src/types";
-import type { SubView, ViewContext } from "../src/view";
+import { decodeSnapshot } from "../src/data/decode";
+import { createInside } from "../src/panels/inside/inside";
+import { Store } from "../src/data/store";
+import type { GraphInfo, ProbeInfo, SnapshotHeader, ViewState } from "../src/data/types";
+import type { SubView, ViewContext } from "../src/data/view";
 
 export interface ProbeState {
   traits: Record<string, unknown> & { _graph: GraphInfo; _probe?: ProbeInfo };

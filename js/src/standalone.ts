@@ -7,9 +7,12 @@
 // (epoch slider + play, layer, 2D/3D, color, delta reference, probe sample), so the page behaves
 // like the widget in a notebook.
 import widget from "./index";
-import type { AnyModel } from "./index";
-import { fromBase64, PageManager, PageModel } from "./pagemodel";
-import type { GraphInfo, SnapshotHeader } from "./types";
+import type { AnyModel } from "./data/types";
+import { fromBase64, PageManager, PageModel } from "./data/pagemodel";
+import type { GraphInfo, SnapshotHeader } from "./data/types";
+import { h } from "./util/dom";
+import { colorMode } from "./color/modes";
+import { choicesOf } from "./shell/model";
 
 type Callback = (...args: unknown[]) => void;
 
@@ -50,9 +53,8 @@ const PAGE_CSS = `
 `;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
+  const e = h(tag, undefined, text);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
   return e;
 }
 
@@ -60,13 +62,6 @@ function option(value: string, text: string): HTMLOptionElement {
   const o = el("option", { value }, text);
   return o;
 }
-
-const COLOR_MODES: [string, string][] = [
-  ["weight", "color: weight"],
-  ["delta", "color: Δ weight"],
-  ["gradient", "color: gradient"],
-  ["activation", "color: activation"],
-];
 
 export interface Controls {
   /** above the view: layer, 2D/3D, color mode, delta reference */
@@ -106,7 +101,7 @@ export function createControls(model: AnyModel, epochs: number[], playInterval =
 
   // 2D / 3D
   const seg = el("span", { class: "nnviz-page-seg nnviz-page-mode", role: "group", "aria-label": "view mode" });
-  const modeButtons = (["3d", "2d"] as const).map((m) => {
+  const modeButtons = choicesOf(model).mode.map((m) => {
     const b = el("button", { type: "button", "data-mode": m }, m.toUpperCase());
     b.addEventListener("click", () => set("mode", m));
     seg.append(b);
@@ -121,7 +116,7 @@ export function createControls(model: AnyModel, epochs: number[], playInterval =
 
   // color mode + delta reference
   const colorSel = el("select", { class: "nnviz-page-color", "aria-label": "color by" });
-  for (const [v, t] of COLOR_MODES) colorSel.append(option(v, t));
+  for (const v of choicesOf(model).color_by) colorSel.append(option(v, colorMode(v)?.control ?? `color: ${v}`));
   colorSel.addEventListener("change", () => set("color_by", colorSel.value));
   const deltaSel = el("select", { class: "nnviz-page-delta", "aria-label": "delta reference" });
   deltaSel.append(option("previous", "Δ vs previous"), option("init", "Δ vs init"));

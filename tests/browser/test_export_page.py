@@ -289,7 +289,7 @@ window.makeModel = () => {
 
 @pytest.fixture(scope="session")
 def png_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """js/src/png.ts bundled alone (an IIFE exposing window.nnvizPng) next to a test page."""
+    """js/src/shell/png.ts bundled alone (an IIFE exposing window.nnvizPng) next to a test page."""
     esbuild = REPO / "js" / "node_modules" / ".bin" / "esbuild"
     if not esbuild.exists():
         pytest.skip("js/node_modules is not installed")
@@ -297,7 +297,7 @@ def png_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(
         [
             str(esbuild),
-            str(REPO / "js" / "src" / "png.ts"),
+            str(REPO / "js" / "src" / "shell" / "png.ts"),
             "--bundle",
             "--format=iife",
             "--global-name=nnvizPng",

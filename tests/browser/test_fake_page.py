@@ -653,3 +653,66 @@ def test_frames_rendered_ahead_equal_fresh_renders(harness: Any) -> None:
     assert [hits for _, hits in fresh] == [hits1] * len(epochs), "rendered afresh"
     assert [h for h, _ in fresh] == ahead
     assert page.nnviz_errors == []
+
+
+def _colors_of(data: dict[str, str], layer: str) -> int:
+    """How many distinct colors the view drew `layer`'s connections in (data-connection-colors)."""
+    counts = dict(item.split(":") for item in data.get("connectionColors", "").split(",") if item)
+    return int(counts.get(layer, "0"))
+
+
+def test_gradient_colors_each_connection_in_3d_and_2d(harness: Any, artifacts: Path) -> None:
+    """A run carrying per-connection gradients: two connections of one layer get different
+    gradient colors in both views, and the legend says what is shown; a run with only the
+    per-layer gradient norm colors each layer's connections with one color."""
+    page = harness
+    mount(page, "mlp", traits={"color_by": "gradient"})
+    for mode in ("3d", "2d"):
+        frame = root_data(page)["frame"]
+        set_trait(page, "mode", mode)
+        if mode == "2d":
+            wait_frame_after(page, frame)
+        page.wait_for_function(
+            "m => { const d = document.querySelector('.nnviz-root').dataset;"
+            " return d.mode === m && (d.connectionColors || '').includes('fc1:'); }",
+            arg=mode,
+        )
+        data = root_data(page)
+        assert data["coloring"] == "gradient per connection", data
+        assert _colors_of(data, "fc1") > 1 and _colors_of(data, "fc2") > 1, data["connectionColors"]
+        legend = page.inner_text(".nnviz-root .nnviz-legend")
+        assert "gradient per connection" in legend, legend
+        shot = artifacts / f"fake-gradient-{mode}.png"
+        page.query_selector(".nnviz-root").screenshot(path=str(shot))
+
+    mount(page, "mlp-normgrads", traits={"color_by": "gradient"})
+    page.wait_for_function(
+        "() => (document.querySelectorAll('.nnviz-root')[1].dataset.connectionColors || '')"
+        ".includes('fc1:')"
+    )
+    data = root_data(page, 1)
+    assert data["coloring"] == "gradient norm per layer", data
+    assert _colors_of(data, "fc1") == 1 and _colors_of(data, "fc2") == 1, data["connectionColors"]
+    assert "gradient norm per layer" in page.query_selector_all(".nnviz-legend")[1].inner_text()
+    assert page.nnviz_errors == []
+
+
+def test_enum_indices_follow_the_choices_python_sends(harness: Any) -> None:
+    """The index mirrors read their lists from the `_choices` trait, not from the bundle."""
+    page = harness
+    choices = {
+        "mode": ["2d", "3d"],
+        "color_by": ["gradient", "weight"],
+        "delta_ref": ["init", "previous"],
+    }
+    mount(page, "small", traits={"_choices": choices, "_color_index": 0})
+    set_trait(page, "color_by", "weight")
+    assert page.evaluate("() => mounted[0].model.get('_color_index')") == 1
+    set_trait(page, "_color_index", 0)
+    assert page.evaluate("() => mounted[0].model.get('color_by')") == "gradient"
+    set_trait(page, "_mode_index", 0)
+    assert page.evaluate("() => mounted[0].model.get('mode')") == "2d"
+    page.wait_for_selector(".nnviz-root[data-mode='2d'] .nnviz-view2d")
+    set_trait(page, "_delta_index", 0)
+    assert page.evaluate("() => mounted[0].model.get('delta_ref')") == "init"
+    assert page.nnviz_errors == []

@@ -1,11 +1,12 @@
-"""The "inside the network" panel (js/src/inside.ts) on real recorded runs, in headless Chromium.
+"""The "inside the network" panel (js/src/panels/inside/) on real recorded runs, in headless
+Chromium.
 
 scripts/make_probe_state.py trains small torch models (digits MLP, two-moons MLP, small CNN,
 a token model) and dumps their widget state; js/dev/inside.html mounts the panel alone on a
 Store built from each dump. Checks: weight images and the decision boundary change with the
 epoch (pixels), the label / prediction text, feature maps and filters, a sequence heatmap,
 hostile layer names rendered as text, and that scrubbing repaints without rebuilding the DOM.
-The same images in the 2D view (js/src/view2d.ts): conv layers' feature maps as channel tiles,
+The same images in the 2D view (js/src/view2d/): conv layers' feature maps as channel tiles,
 on the whole widget of the dev harness page (js/dev/: the synthetic CNN, and the real one).
 Screenshots go to test-artifacts/ (look at them).
 """
@@ -77,7 +78,7 @@ def inside_page() -> Path:
             _missing("npm is not installed: cannot bundle the inside page")
         subprocess.run(["npm", "ci"], cwd=JS, check=True)
     PAGE_DIR.mkdir(parents=True, exist_ok=True)
-    sources = [*(JS / "src").glob("*.ts"), JS / "dev" / "inside.ts"]
+    sources = [*(JS / "src").rglob("*.ts"), JS / "dev" / "inside.ts"]
     bundle = PAGE_DIR / "inside.js"
     if _stale([bundle], sources):
         subprocess.run(

@@ -1,0 +1,1094 @@
+// The 2D view: the same graph as the 3D scene, drawn left to right with Canvas 2D (no WebGL
+// context). Dense layers and their inputs are columns of neurons with colored connections (as in
+// TF Playground); every other layer is a rounded box colored by kind. Conv layers (and image
+// inputs) with recorded feature maps show the probe sample's maps as a grid of channel tiles in
+// their box or above their neuron column, as the 3D view's channel planes do, in every color mode.
+// Geometry is cached: changing the epoch, the sample or the color mode only recolors (the tiles
+// are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
+import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, pickNeurons, wrapLayout, type EdgeRoute } from "../layout/layout2d";
+import { mapShape, mapSource } from "../data/maps";
+import { modeRange } from "../color/modes";
+import { createWheelHint, isZoomWheel } from "../util/wheel";
+import type { LayerInfo, ViewState } from "../data/types";
+import type { SubView, ViewContext } from "../data/view";
+import { fmtInt } from "../util/format";
+import { gridLayout, tileOrigin, tileSize } from "../util/grid";
+import { FONT, F_NAME, F_SUB, F_SMALL, F_CHIP, F_BADGE, BADGE_H, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, type Chip, type MapTiles, type NodeGeom, type ConnSet, measure, truncate, fitName, compactLabel, tint, kindColor, roundRectPath, routePath, imageDims } from "./geometry";
+import type { View2DState } from "./state";
+import { hitTest, tooltipFor } from "./hit";
+import { recolor } from "./colors";
+
+export function createView2D(ctx: ViewContext): SubView {
+  const store = ctx.store;
+  const el = document.createElement("div");
+  el.className = "nnviz-view2d";
+  const canvas = document.createElement("canvas");
+  canvas.className = "nnviz-view2d-canvas";
+  canvas.tabIndex = 0;
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", "2D view of the network: layers left to right");
+  el.appendChild(canvas);
+  const tools = document.createElement("div");
+  tools.className = "nnviz-view2d-tools";
+  const mkButton = (label: string, title: string, fn: () => void) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.title = title;
+    b.setAttribute("aria-label", title);
+    b.addEventListener("click", fn);
+    tools.appendChild(b);
+    return b;
+  };
+  mkButton("+", "zoom in", () => zoomBy(1.25));
+  mkButton("−", "zoom out", () => zoomBy(0.8));
+  mkButton("fit", "fit the whole graph", () => fitAll());
+  el.appendChild(tools);
+  const hint = document.createElement("div");
+  hint.className = "nnviz-view2d-hint";
+  hint.textContent = "ctrl+scroll to zoom · drag or shift+scroll to pan · click a layer";
+  el.appendChild(hint);
+  const list = document.createElement("div");
+  list.className = "nnviz-sr-only";
+  list.setAttribute("aria-label", "layers");
+  el.appendChild(list);
+
+  const g2d = canvas.getContext("2d");
+
+  // ---- state: one record the parts (colors.ts, hit.ts) read and write
+  const vs: View2DState = {
+    ctx,
+    store,
+    canvas,
+    g2d,
+    list,
+    cssW: 0,
+    cssH: 0,
+    dpr: 1,
+    zoom: 1,
+    tx: 0,
+    ty: 0,
+    fitted: false,
+    graphRef: null,
+    cap: NEURON_CAP,
+    neuronGap: GAP_NEURONS,
+    wideGaps: new Set<number>(),
+    layoutRanks: new Map<string, number>(),
+    dg: null,
+    layout: null,
+    baseLayout: null,
+    breaks: [],
+    overview: false,
+    nodes: [],
+    nodeById: new Map<string, NodeGeom>(),
+    edgePaths: [],
+    conns: [],
+    buckets: [],
+    drawn: 0,
+    total: 0,
+    hover: null,
+    raf: 0,
+    destroyed: false,
+    dirtyColors: true,
+    selectingHere: false,
+    mapRanges: new Map(),
+    mapsKey: "",
+  };
+
+  const is2d = () => ctx.state().mode === "2d";
+
+  /** Layers that show feature maps (conv, image input): "layer>source:C,H,W" for each. */
+  function currentMapsKey(): string {
+    const out: string[] = [];
+    for (const l of store.graph.layers) {
+      if (l.kind !== "conv" && l.kind !== "input") continue;
+      const src = mapSource(store, l.name);
+      const sh = src ? mapShape(store, src, true) : null;
+      if (src && sh) out.push(`${l.name}>${src}:${sh.join()}`);
+    }
+    return out.join("|");
+  }
+
+  /** The tile grid of a layer's feature maps, or null (not a conv / input, or no maps recorded). */
+  function mapTilesFor(l: LayerInfo, column: boolean, big: boolean): MapTiles | null {
+    if (l.kind !== "conv" && l.kind !== "input") return null;
+    if (column && l.kind === "input") return null; // an input column shows its probe image above it
+    const source = mapSource(store, l.name);
+    const sh = source ? mapShape(store, source, true) : null;
+    if (!source || !sh) return null;
+    const [channels, mh, mw] = sh;
+    const input = l.kind === "input";
+    const rgb = input && channels === 3;
+    const grid = input && channels <= 3
+      ? mapGrid(rgb ? 1 : channels, mh, mw, { tile: INPUT_TILE })
+      : mapGrid(channels, mh, mw, big ? { maxTiles: BIG_GRAPH_TILES } : {});
+    if (!grid) return null;
+    const [th, tw] = rgb ? [mh, mw] : tileSize(mh, mw, MAP_TILE_PX);
+    return {
+      source, channels, mh, mw, input, rgb, grid, gx: 0, gy: 0, noteY: 0,
+      atlas: gridLayout(grid.n, th, tw, grid.cols, 1), th, tw, canvas: null, img: null, buf: null, off: 0, showing: false,
+    };
+  }
+
+  // ---- geometry (on graph / data changes)
+  function rebuildLayout(): void {
+    const graph = store.graph;
+    vs.graphRef = graph;
+    vs.overview = false;
+    const big = graph.layers.length > MAX_LAYERS_FOR_NEURONS;
+    vs.dg = displayGraph(graph, { neurons: !big });
+    vs.mapsKey = currentMapsKey();
+    const ranks = displayRanks(vs.dg, graph);
+    // neuron columns joined by connections get a wide gap
+    const wide = new Set<number>();
+    for (const [dense, src] of vs.dg.neuronSource) {
+      const rs = ranks.get(src);
+      if (rs !== undefined && ranks.get(dense) === rs + 1) wide.add(rs);
+    }
+    vs.wideGaps = wide;
+    vs.layoutRanks = ranks;
+    vs.nodes = [];
+    vs.nodeById.clear();
+    for (const dn of vs.dg.nodes) {
+      const l = dn.layer;
+      let w: number;
+      let h: number;
+      let sub: string;
+      const chips: Chip[] = [];
+      const maps = mapTilesFor(l, dn.neurons > 0, big);
+      // a tile grid's height, with the "+N more" line under it when channels are left out
+      const mapsH = maps ? maps.grid.height + (maps.grid.more ? MAP_NOTE : 0) : 0;
+      let header = HEADER;
+      if (dn.neurons > 0) {
+        sub = `${l.op} · ${fmtInt(dn.neurons)}`;
+        const nameW = Math.min(150, measure(l.name, F_NAME));
+        const subW = measure(sub, F_SUB);
+        let chipW = 0;
+        for (const a of dn.attached) {
+          const al = store.layer(a);
+          const label = al ? al.op || al.kind : a;
+          chipW = Math.max(chipW, measure(label, F_CHIP) + 16);
+          chips.push({ layer: a, x: 0, y: 0, w: 0, h: CHIP_H, label, full: label });
+        }
+        w = Math.max(2 * R + 24, nameW + 8, subW + 8, Math.min(chipW, 150));
+        const img = l.kind === "input" ? imageDims(l, dn.neurons) : null;
+        if (img) w = Math.max(w, THUMB + 8);
+        if (maps) w = Math.max(w, maps.grid.width + 8);
+        header = HEADER + (img ? THUMB + 16 : 0) + (maps ? mapsH + 10 : 0);
+        const shown = shownCount(dn.neurons, vs.cap);
+        const more = dn.neurons > shown ? 16 : 0;
+        h = header + shown * PITCH + 8 + more + chips.length * (CHIP_H + CHIP_GAP) + (chips.length ? 2 : 0);
+      } else {
+        const dims = l.output_shape.map((d) => (d === null ? "?" : String(d))).join("×");
+        sub = `${l.op}${dims ? " · " + dims : ""}`;
+        const nameW = measure(l.name, F_NAME);
+        const subW = measure(sub, F_SUB);
+        w = Math.max(86, Math.min(170, Math.max(nameW, subW) + 26));
+        h = BOX_H;
+        if (maps) {
+          // the tiles under the name, then (a conv) the value strip
+          w = Math.max(w, maps.grid.width + 20);
+          h = MAP_TOP + mapsH + (maps.input ? 8 : STRIP_H + 14);
+        }
+      }
+      const geom: NodeGeom = {
+        id: dn.id, layer: l, display: dn, x: 0, y: 0, w, h, name: l.name, sub, column: null, strip: [], badges: [], maps,
+      };
+      if (dn.neurons > 0) {
+        const img = l.kind === "input" ? imageDims(l, dn.neurons) : null;
+        geom.column = {
+          header,
+          image: img ? { ...img, canvas: null, key: "" } : null,
+          total: dn.neurons, shown: [], cx: 0, ys: [], bodyTop: 0, bodyBottom: 0, moreY: null, chips, fills: [],
+        };
+      }
+      vs.nodes.push(geom);
+      vs.nodeById.set(dn.id, geom);
+    }
+    vs.neuronGap = neuronGapFor(ranks, wide);
+    vs.baseLayout = layoutLayers(
+      vs.nodes.map((n) => ({ id: n.id, w: n.w, h: n.h })),
+      vs.dg.edges,
+      ranks,
+      { rankGap: (r) => (wide.has(r) ? vs.neuronGap : GAP) },
+    );
+    vs.breaks = wantBreaks();
+    place();
+    rebuildList();
+    vs.fitted = false;
+  }
+
+  /**
+   * Rows to wrap a long graph into (never between neuron columns): so that the whole of it fits
+   * the view when that leaves it readable, else rows as wide as the view at a readable zoom, read
+   * top to bottom like a page.
+   */
+  function wantBreaks(): number[] {
+    if (!vs.baseLayout || vs.cssW <= 0 || vs.cssH <= 0) return [];
+    const canBreak = (r: number) => !vs.wideGaps.has(r - 1);
+    const b = chooseBreaks(vs.baseLayout, vs.cssW - 32, vs.cssH - 52, { canBreak, maxZoom: 1 });
+    const l = b.length ? wrapLayout(vs.baseLayout, b) : vs.baseLayout;
+    if (vs.overview || Math.min((vs.cssW - 32) / l.width, (vs.cssH - 52) / l.height) >= MIN_FIT_ZOOM) return b;
+    const wrapped = breaksForWidth(vs.baseLayout, (vs.cssW - 40) / READABLE_ZOOM - 80, canBreak);
+    return wrapped;
+  }
+
+  /** Node, column and edge geometry from the (wrapped) layout. */
+  function place(): void {
+    if (!vs.baseLayout) return;
+    vs.layout = vs.breaks.length ? wrapLayout(vs.baseLayout, vs.breaks) : vs.baseLayout;
+    for (const n of vs.nodes) {
+      const p = vs.layout.nodes.get(n.id);
+      if (!p) continue;
+      n.x = p.x - p.w / 2;
+      n.y = p.y - p.h / 2;
+      const textMax = n.w - (n.column ? 4 : 22);
+      n.name = fitName(n.layer.name, F_NAME, textMax);
+      n.sub = truncate(n.sub, F_SUB, textMax);
+      const m = n.maps;
+      if (m) {
+        // boxes: under the name, centered between the kind accent and the right edge; columns:
+        // centered above the neurons, under the name
+        m.gx = n.column ? p.x - m.grid.width / 2 : n.x + 12 + (n.w - 20 - m.grid.width) / 2;
+        m.gy = n.column ? n.y + HEADER - 1 : n.y + MAP_TOP;
+        m.noteY = m.gy + m.grid.height + 11;
+      }
+      const c = n.column;
+      if (c) {
+        c.cx = p.x;
+        c.bodyTop = n.y + c.header - 6;
+        const shown = shownCount(c.total, vs.cap);
+        c.ys = Array.from({ length: shown }, (_, k) => n.y + c.header + PITCH / 2 + k * PITCH);
+        let y = n.y + c.header + shown * PITCH + 2;
+        c.moreY = c.total > shown ? y + 7 : null;
+        if (c.moreY !== null) y += 16;
+        c.bodyBottom = y;
+        y += 6;
+        for (const chip of c.chips) {
+          chip.w = Math.min(n.w, Math.max(44, measure(chip.full, F_CHIP) + 16));
+          chip.x = p.x - chip.w / 2;
+          chip.y = y;
+          chip.label = truncate(chip.full, F_CHIP, chip.w - 10);
+          y += CHIP_H + CHIP_GAP;
+        }
+      }
+    }
+    vs.edgePaths = vs.layout.routes.map((r) => {
+      // a neuron column is narrower than its label: edges attach to the column's body
+      const pts = r.points.map((p) => ({ ...p }));
+      const from = vs.nodeById.get(r.from)?.column;
+      const to = vs.nodeById.get(r.to)?.column;
+      if (from && pts.length > 1) pts[0].x = from.cx + BODY_W / 2;
+      if (to && pts.length > 1) pts[pts.length - 1].x = to.cx - BODY_W / 2;
+      const route: EdgeRoute = { ...r, points: pts };
+      const last = pts[pts.length - 1];
+      const arrow = new Path2D();
+      arrow.moveTo(last.x, last.y);
+      arrow.lineTo(last.x - 7, last.y - 3.5);
+      arrow.lineTo(last.x - 7, last.y + 3.5);
+      arrow.closePath();
+      return { route, path: routePath(route), arrow };
+    });
+  }
+
+  /** Gap between neuron columns: wide enough to read the connections, filling the view's width. */
+  function neuronGapFor(ranks: Map<string, number>, wide: Set<number>): number {
+    if (!wide.size || vs.cssW <= 0) return GAP_NEURONS;
+    const colW = new Map<number, number>();
+    for (const n of vs.nodes) {
+      const r = ranks.get(n.id) ?? 0;
+      colW.set(r, Math.max(colW.get(r) ?? 0, n.w));
+    }
+    let used = 48 + 32; // layout margins + fit padding
+    for (const w of colW.values()) used += w;
+    used += Math.max(0, colW.size - 1 - wide.size) * GAP;
+    return Math.max(90, Math.min(300, (vs.cssW - used) / wide.size));
+  }
+
+  function rebuildList(): void {
+    list.replaceChildren();
+    if (!vs.dg) return;
+    for (const dn of vs.dg.nodes) {
+      for (const name of [dn.id, ...dn.attached]) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = name; // untrusted: text only
+        b.addEventListener("click", () => selectLayer(name));
+        list.appendChild(b);
+      }
+    }
+  }
+
+  /** Which neurons each column shows, and the connections between shown neurons (data changes). */
+  function rebuildConnections(): void {
+    vs.conns = [];
+    vs.total = 0;
+    if (!vs.dg) return;
+    const latest = store.latest();
+    const scores = new Map<string, Float64Array>();
+    const scoreOf = (id: string) => {
+      let s = scores.get(id);
+      if (!s) {
+        s = new Float64Array(vs.nodeById.get(id)?.column?.total ?? 0);
+        scores.set(id, s);
+      }
+      return s;
+    };
+    for (const [dense, src] of vs.dg.neuronSource) {
+      const shape = store.fullShape(dense);
+      if (shape && shape.length === 2) vs.total += shape[0] * shape[1];
+      if (!latest || !shape || shape.length !== 2) continue;
+      const w = store.weight(dense, latest.epoch);
+      if (!w) continue;
+      const idx = store.sampleIndices(dense);
+      const nin = shape[1];
+      const so = scoreOf(dense);
+      const si = scoreOf(src);
+      for (let j = 0; j < w.length; j++) {
+        const flat = idx ? idx[j] : j;
+        const a = Math.abs(w[j]);
+        if (!Number.isFinite(a)) continue;
+        const o = Math.floor(flat / nin);
+        const i = flat - o * nin;
+        if (o < so.length) so[o] += a;
+        if (i < si.length) si[i] += a;
+      }
+    }
+    for (const n of vs.nodes) {
+      const c = n.column;
+      if (!c) continue;
+      const k = shownCount(c.total, vs.cap);
+      const s = scores.get(n.id);
+      let any = false;
+      if (s) for (let k = 0; k < s.length; k++) if (s[k] > 0) { any = true; break; }
+      if (any) c.shown = pickNeurons(s!, k);
+      else c.shown = Array.from({ length: k }, (_, q) => Math.floor((q * c.total) / k)); // evenly spread
+    }
+    const budget = Math.max(0, ctx.state().maxConnections ?? 20000);
+    type Cand = { set: number; j: number; o: number; i: number; s: number };
+    const cands: Cand[] = [];
+    const sets: { layer: string; src: string; full: number }[] = [];
+    for (const [dense, src] of vs.dg.neuronSource) {
+      const dn = vs.nodeById.get(dense)?.column;
+      const sn = vs.nodeById.get(src)?.column;
+      const shape = store.fullShape(dense);
+      if (!dn || !sn || !shape || shape.length !== 2 || !latest) continue;
+      const w = store.weight(dense, latest.epoch);
+      if (!w) continue;
+      const range = modeRange(store, dense, { colorBy: "weight" }) || 1;
+      const nin = shape[1];
+      const posO = new Map(dn.shown.map((v, k) => [v, k]));
+      const posI = new Map(sn.shown.map((v, k) => [v, k]));
+      const setIdx = sets.length;
+      sets.push({ layer: dense, src, full: shape[0] * shape[1] });
+      const idx = store.sampleIndices(dense);
+      if (idx) {
+        for (let j = 0; j < idx.length && j < w.length; j++) {
+          const o = Math.floor(idx[j] / nin);
+          const i = idx[j] - o * nin;
+          if (posO.has(o) && posI.has(i)) cands.push({ set: setIdx, j, o, i, s: Math.abs(w[j]) / range });
+        }
+      } else {
+        for (const o of dn.shown) {
+          for (const i of sn.shown) {
+            const j = o * nin + i;
+            if (j < w.length) cands.push({ set: setIdx, j, o, i, s: Math.abs(w[j]) / range });
+          }
+        }
+      }
+    }
+    let keep = cands;
+    if (cands.length > budget) {
+      keep = cands
+        .map((c, k) => ({ c, k, s: Number.isFinite(c.s) ? c.s : Infinity }))
+        .sort((a, b) => b.s - a.s || a.k - b.k)
+        .slice(0, budget)
+        .map((x) => x.c);
+    }
+    const per = sets.map(() => [] as Cand[]);
+    for (const c of keep) per[c.set].push(c);
+    sets.forEach((s, k) => {
+      const list = per[k];
+      const dn = vs.nodeById.get(s.layer)!.column!;
+      const sn = vs.nodeById.get(s.src)!.column!;
+      const posO = new Map(dn.shown.map((v, q) => [v, q]));
+      const posI = new Map(sn.shown.map((v, q) => [v, q]));
+      const set: ConnSet = {
+        layer: s.layer, src: s.src, n: list.length, full: s.full,
+        x1: new Float32Array(list.length), y1: new Float32Array(list.length),
+        x2: new Float32Array(list.length), y2: new Float32Array(list.length),
+        j: new Uint32Array(list.length), o: new Uint32Array(list.length), i: new Uint32Array(list.length),
+      };
+      list.forEach((c, q) => {
+        set.x1[q] = sn.cx + R;
+        set.y1[q] = sn.ys[posI.get(c.i)!];
+        set.x2[q] = dn.cx - R;
+        set.y2[q] = dn.ys[posO.get(c.o)!];
+        set.j[q] = c.j;
+        set.o[q] = c.o;
+        set.i[q] = c.i;
+      });
+      vs.conns.push(set);
+    });
+    vs.drawn = keep.length;
+  }
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+  // ---- painting
+  function schedule(): void {
+    if (vs.raf || vs.destroyed) return;
+    vs.raf = requestAnimationFrame(() => {
+      vs.raf = 0;
+      paint();
+    });
+  }
+
+  function publish(): void {
+    if (!is2d()) return;
+    ctx.setData("connectionsDrawn", vs.drawn);
+    ctx.setData("connectionsTotal", vs.total);
+  }
+
+  function paint(): void {
+    if (vs.destroyed || !g2d || !is2d() || vs.cssW <= 0 || vs.cssH <= 0) return;
+    const want = window.devicePixelRatio || 1;
+    if (want !== vs.dpr) {
+      vs.dpr = want;
+      sizeCanvas();
+    }
+    if (vs.graphRef !== store.graph) {
+      rebuildLayout();
+      rebuildConnections();
+      vs.dirtyColors = true;
+    }
+    if (!vs.fitted) initialView();
+    if (vs.dirtyColors) recolor(vs);
+    const c = g2d;
+    c.setTransform(1, 0, 0, 1, 0, 0);
+    c.clearRect(0, 0, canvas.width, canvas.height);
+    c.fillStyle = "#ffffff";
+    c.fillRect(0, 0, canvas.width, canvas.height);
+    c.setTransform(vs.dpr * vs.zoom, 0, 0, vs.dpr * vs.zoom, vs.dpr * vs.tx, vs.dpr * vs.ty);
+    const st = ctx.state();
+    const selHost = st.layer ? vs.dg?.hostOf.get(st.layer) ?? st.layer : "";
+    const hoverHost = vs.hover ? vs.hover.layer && (vs.dg?.hostOf.get(vs.hover.layer) ?? vs.hover.layer) : "";
+    // viewport in world coords (for culling)
+    const vx0 = -vs.tx / vs.zoom;
+    const vy0 = -vs.ty / vs.zoom;
+    const vx1 = (vs.cssW - vs.tx) / vs.zoom;
+    const vy1 = (vs.cssH - vs.ty) / vs.zoom;
+    const visible = (x: number, y: number, w: number, h: number) => x + w >= vx0 && x <= vx1 && y + h >= vy0 && y <= vy1;
+    const px = 1 / vs.zoom; // one screen pixel in world units
+
+    // edges (not those replaced by neuron connections)
+    const neuronEdge = new Set(vs.conns.filter((s) => s.n > 0).map((s) => `${s.src}\u0000${s.layer}`));
+    c.lineCap = "round";
+    for (const e of vs.edgePaths) {
+      if (neuronEdge.has(`${e.route.from}\u0000${e.route.to}`)) continue;
+      const hi = selHost !== "" && (e.route.from === selHost || e.route.to === selHost);
+      c.strokeStyle = hi ? EDGE_HI : EDGE;
+      c.fillStyle = hi ? EDGE_HI : EDGE;
+      c.lineWidth = Math.max(hi ? 2 : 1.4, (hi ? 1.6 : 1) * px);
+      c.stroke(e.path);
+      c.fill(e.arrow);
+    }
+    // neuron connections
+    for (const b of vs.buckets) {
+      c.globalAlpha = b.alpha;
+      c.strokeStyle = b.stroke;
+      c.lineWidth = Math.max(b.width, 0.6 * px);
+      c.stroke(b.path);
+    }
+    c.globalAlpha = 1;
+    if (vs.hover?.conn) {
+      const { set, k } = vs.hover.conn;
+      c.strokeStyle = "#111827";
+      c.lineWidth = Math.max(2.5, 2 * px);
+      c.beginPath();
+      c.moveTo(set.x1[k], set.y1[k]);
+      c.lineTo(set.x2[k], set.y2[k]);
+      c.stroke();
+    }
+
+    // full labels from zoom 0.75; below that, names only, at a constant on-screen size
+    const showText = vs.zoom >= 0.75;
+    const compactText = !showText && vs.zoom >= 0.2;
+    const compactFont = `600 ${10.5 / vs.zoom}px ${FONT}`;
+    for (const n of vs.nodes) {
+      if (!visible(n.x - 10, n.y - 10, n.w + 20, n.h + 20)) continue;
+      const selected = n.id === selHost;
+      const hovered = n.id === hoverHost;
+      const kc = kindColor(n.layer.kind);
+      if (n.column) paintColumn(c, n, selected, hovered, showText, compactText ? compactFont : "", st, px);
+      else {
+        c.beginPath();
+        roundRectPath(c, n.x, n.y, n.w, n.h, 7);
+        c.fillStyle = tint(kc, hovered ? 0.74 : 0.84);
+        c.fill();
+        c.lineWidth = selected ? 2.5 : 1.2;
+        c.strokeStyle = selected ? SELECT : kc;
+        c.stroke();
+        // kind accent
+        c.save();
+        c.beginPath();
+        roundRectPath(c, n.x, n.y, n.w, n.h, 7);
+        c.clip();
+        c.fillStyle = kc;
+        c.fillRect(n.x, n.y, 5, n.h);
+        if (n.strip.length) {
+          const sx = n.x + 12;
+          const sw = n.w - 20;
+          const sy = n.y + n.h - STRIP_H - 5;
+          const cw = sw / n.strip.length;
+          for (let k = 0; k < n.strip.length; k++) {
+            c.fillStyle = n.strip[k];
+            c.fillRect(sx + k * cw, sy, cw + 0.3, STRIP_H);
+          }
+        }
+        c.restore();
+        if (n.maps) paintTiles(c, n, showText, st, px);
+        if (showText) {
+          c.fillStyle = TEXT;
+          c.font = F_NAME;
+          c.textBaseline = "alphabetic";
+          c.textAlign = "left";
+          c.fillText(n.name, n.x + 13, n.y + 18);
+          c.fillStyle = SUBTEXT;
+          c.font = F_SUB;
+          c.fillText(n.sub, n.x + 13, n.y + 33);
+        } else if (compactText) {
+          c.fillStyle = TEXT;
+          c.font = compactFont;
+          c.textBaseline = "middle";
+          c.textAlign = "left";
+          const label = compactLabel(n.layer.name, compactFont, n.w - 16);
+          // a box with tiles: the name in its header (haloed where it runs over the tiles)
+          if (label && n.maps) haloText(c, label, n.x + 10, n.y + MAP_TOP / 2, px);
+          else if (label) c.fillText(label, n.x + 10, n.y + (n.h - (n.strip.length ? STRIP_H + 5 : 0)) / 2);
+          c.textBaseline = "alphabetic";
+        }
+        if (selected) {
+          c.beginPath();
+          roundRectPath(c, n.x - 4, n.y - 4, n.w + 8, n.h + 8, 10);
+          c.strokeStyle = "rgba(29,78,216,0.35)";
+          c.lineWidth = 3;
+          c.stroke();
+        }
+      }
+    }
+    // health tags (after every node, so none is hidden under a neighbour)
+    if (vs.zoom >= 0.3) {
+      for (const n of vs.nodes) {
+        if (n.badges.length && visible(n.x - 20, n.y - 24, n.w + 40, n.h + 24)) paintBadges(c, n);
+      }
+    }
+    ctx.setData("zoom", vs.zoom.toFixed(2));
+    // the host counts painted frames (data-frame) and marks the view ready after the first
+    ctx.setData("frame", 0);
+    ctx.setData("ready", 1);
+  }
+
+  /** Text with a white halo, readable over the tiles it may run onto (zoomed out). */
+  function haloText(c: CanvasRenderingContext2D, text: string, x: number, y: number, px: number): void {
+    const fill = c.fillStyle;
+    c.lineJoin = "round";
+    c.lineWidth = 3 * px;
+    c.strokeStyle = "rgba(255,255,255,0.9)";
+    c.strokeText(text, x, y);
+    c.fillStyle = fill;
+    c.fillText(text, x, y);
+  }
+
+  /**
+   * A layer's feature-map tiles from its atlas (shrunk: smoothed; enlarged: crisp pixels), each
+   * framed; without maps for the sample, tiles in the kind color (as the 3D planes) and a note.
+   */
+  function paintTiles(c: CanvasRenderingContext2D, n: NodeGeom, showText: boolean, st: ViewState, px: number): void {
+    const m = n.maps!;
+    const g = m.grid;
+    const kc = kindColor(n.layer.kind);
+    const lw = Math.min(px, 1.2);
+    const frame = new Path2D();
+    const smooth = vs.zoom * vs.dpr * g.tileW < m.tw;
+    c.imageSmoothingEnabled = smooth;
+    for (let i = 0; i < g.n; i++) {
+      const [ox, oy] = tileOrigin(g, i);
+      const x = m.gx + ox;
+      const y = m.gy + oy;
+      if (m.showing && m.canvas) {
+        const [sx, sy] = tileOrigin(m.atlas, i);
+        c.drawImage(m.canvas, sx, sy, m.tw, m.th, x, y, g.tileW, g.tileH);
+      } else {
+        c.fillStyle = tint(kc, 0.6);
+        c.fillRect(x, y, g.tileW, g.tileH);
+      }
+      frame.rect(x - lw / 2, y - lw / 2, g.tileW + lw, g.tileH + lw);
+    }
+    c.imageSmoothingEnabled = true;
+    c.lineWidth = lw;
+    c.strokeStyle = tint(kc, 0.35);
+    c.stroke(frame);
+    if (!showText) return;
+    c.font = F_SMALL;
+    c.fillStyle = SUBTEXT;
+    c.textBaseline = "alphabetic";
+    if (g.more) {
+      const long = `+${g.more} more channels`;
+      c.textAlign = "left";
+      c.fillText(measure(long, F_SMALL) <= g.width ? long : `+${g.more} more`, m.gx, m.noteY);
+    }
+    if (!m.showing) {
+      // maps are kept for the first probe samples only
+      const lines = ["no maps for", `sample ${st.sample}`];
+      const w = Math.max(...lines.map((t) => measure(t, F_SMALL))) + 8;
+      const cx = m.gx + g.width / 2;
+      const cy = m.gy + g.height / 2;
+      c.beginPath();
+      roundRectPath(c, cx - w / 2, cy - 13, w, 26, 4);
+      c.fillStyle = "rgba(255,255,255,0.88)";
+      c.fill();
+      c.fillStyle = TEXT;
+      c.textAlign = "center";
+      c.fillText(lines[0], cx, cy - 2);
+      c.fillText(lines[1], cx, cy + 9);
+    }
+    c.textAlign = "left";
+  }
+
+  /** Small colored tags ("dead 62%", "vanishing ∇") on a node's top edge (a column: above its name). */
+  function paintBadges(c: CanvasRenderingContext2D, n: NodeGeom): void {
+    c.font = F_BADGE;
+    const widths = n.badges.map((b) => measure(b.text, F_BADGE) + 10);
+    const total = widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1);
+    let x = n.column ? n.column.cx - total / 2 : n.x + n.w - total + 6;
+    const y = n.column ? n.y - BADGE_H - 3 : n.y - BADGE_H / 2 - 1;
+    c.textAlign = "center";
+    c.textBaseline = "middle";
+    n.badges.forEach((b, k) => {
+      const w = widths[k];
+      c.beginPath();
+      roundRectPath(c, x, y, w, BADGE_H, BADGE_H / 2);
+      c.fillStyle = b.bg;
+      c.fill();
+      c.lineWidth = 1;
+      c.strokeStyle = "rgba(255,255,255,0.9)";
+      c.stroke();
+      c.fillStyle = b.fg;
+      c.fillText(b.text, x + w / 2, y + BADGE_H / 2 + 0.5);
+      x += w + 3;
+    });
+    c.textAlign = "left";
+    c.textBaseline = "alphabetic";
+  }
+
+  function paintColumn(
+    c: CanvasRenderingContext2D, n: NodeGeom, selected: boolean, hovered: boolean, showText: boolean, compactFont: string,
+    st: ViewState, px: number,
+  ): void {
+    const col = n.column!;
+    const kc = kindColor(n.layer.kind);
+    const bx = col.cx - BODY_W / 2;
+    const bw = BODY_W;
+    c.beginPath();
+    roundRectPath(c, bx, col.bodyTop, bw, col.bodyBottom - col.bodyTop, 9);
+    c.fillStyle = hovered ? tint(kc, 0.8) : tint(kc, 0.9);
+    c.fill();
+    c.lineWidth = selected ? 2.5 : 1;
+    c.strokeStyle = selected ? SELECT : tint(kc, 0.45);
+    c.stroke();
+    if (selected) {
+      c.beginPath();
+      roundRectPath(c, bx - 4, col.bodyTop - 4, bw + 8, col.bodyBottom - col.bodyTop + 8, 12);
+      c.strokeStyle = "rgba(29,78,216,0.35)";
+      c.lineWidth = 3;
+      c.stroke();
+    }
+    if (n.maps) paintTiles(c, n, showText, st, px);
+    const hoverNeuron = vs.hover && vs.hover.layer === n.id && vs.hover.neuron !== undefined ? vs.hover.neuron : -1;
+    for (let k = 0; k < col.shown.length; k++) {
+      c.beginPath();
+      c.arc(col.cx, col.ys[k], R, 0, Math.PI * 2);
+      c.fillStyle = col.fills[k] ?? "#fff";
+      c.fill();
+      const hn = col.shown[k] === hoverNeuron;
+      c.lineWidth = hn ? 2 : Math.max(1, 0.8 * px);
+      c.strokeStyle = hn ? "#111827" : "#56606e";
+      c.stroke();
+    }
+    if (showText) {
+      c.textAlign = "center";
+      c.textBaseline = "alphabetic";
+      c.fillStyle = TEXT;
+      c.font = F_NAME;
+      c.fillText(n.name, col.cx, n.y + 12);
+      c.fillStyle = SUBTEXT;
+      c.font = F_SUB;
+      c.fillText(n.sub, col.cx, n.y + 25);
+      if (col.image?.canvas && col.image.key) {
+        const sc = Math.min(THUMB / col.image.w, THUMB / col.image.h);
+        const tw = col.image.w * sc, th = col.image.h * sc;
+        const x = col.cx - tw / 2, y = n.y + HEADER - 4 + (THUMB - th) / 2;
+        c.imageSmoothingEnabled = false;
+        c.drawImage(col.image.canvas, x, y, tw, th);
+        c.imageSmoothingEnabled = true;
+        c.lineWidth = 1;
+        c.strokeStyle = "#c3c9d1";
+        c.strokeRect(x - 0.5, y - 0.5, tw + 1, th + 1);
+        c.font = F_SMALL;
+        c.fillStyle = SUBTEXT;
+        c.fillText(`sample ${st.sample}`, col.cx, y + th + 10);
+      }
+      if (col.moreY !== null) {
+        c.font = F_SMALL;
+        c.fillStyle = SUBTEXT;
+        c.fillText(`${col.shown.length} of ${fmtInt(col.total)}`, col.cx, col.moreY + 3);
+      }
+    } else if (compactFont) {
+      c.textAlign = "center";
+      c.textBaseline = "alphabetic";
+      c.fillStyle = TEXT;
+      c.font = compactFont;
+      const label = compactLabel(n.layer.name, compactFont, Math.max(n.w, 80 * px));
+      // a column with tiles: the name in its header, over them (haloed) when large
+      if (label && n.maps) {
+        c.textBaseline = "middle";
+        haloText(c, label, col.cx, n.y + HEADER / 2 - 4, px);
+        c.textBaseline = "alphabetic";
+      } else if (label) c.fillText(label, col.cx, col.bodyTop - 3 * px);
+    }
+    for (const chip of col.chips) {
+      const al = store.layer(chip.layer);
+      const ck = kindColor(al?.kind ?? "other");
+      const sel = st.layer === chip.layer;
+      const hov = vs.hover?.layer === chip.layer;
+      c.beginPath();
+      roundRectPath(c, chip.x, chip.y, chip.w, chip.h, chip.h / 2);
+      c.fillStyle = tint(ck, hov ? 0.65 : 0.8);
+      c.fill();
+      c.lineWidth = sel ? 2.2 : 1;
+      c.strokeStyle = sel ? SELECT : ck;
+      c.stroke();
+      if (showText || compactFont) {
+        // zoomed out: the chip's text at the compact on-screen size, when it fits
+        const font = showText ? F_CHIP : compactFont.replace(/^600 /, "");
+        const label = showText ? chip.label : compactLabel(chip.full, font, chip.w - 4);
+        if (label) {
+          c.fillStyle = TEXT;
+          c.font = font;
+          c.textAlign = "center";
+          c.textBaseline = "middle";
+          c.fillText(label, chip.x + chip.w / 2, chip.y + chip.h / 2 + 0.5);
+          c.textBaseline = "alphabetic";
+        }
+      }
+    }
+    c.textAlign = "left";
+  }
+
+  // ---- view transform
+  function sizeCanvas(): void {
+    canvas.style.width = `${vs.cssW}px`;
+    canvas.style.height = `${vs.cssH}px`;
+    canvas.width = Math.max(1, Math.round(vs.cssW * vs.dpr));
+    canvas.height = Math.max(1, Math.round(vs.cssH * vs.dpr));
+  }
+
+  function fit(): void {
+    if (!vs.layout || vs.cssW <= 0 || vs.cssH <= 0) return;
+    const pad = 16;
+    const top = 36; // leave room for the tools
+    vs.zoom = Math.min((vs.cssW - 2 * pad) / vs.layout.width, (vs.cssH - top - pad) / vs.layout.height, 1.6);
+    vs.tx = (vs.cssW - vs.layout.width * vs.zoom) / 2;
+    vs.ty = top + (vs.cssH - top - pad - vs.layout.height * vs.zoom) / 2;
+    vs.fitted = true;
+    schedule();
+  }
+
+  /** The whole graph in view (re-wrapping a long graph into rows that fit the view). */
+  function fitAll(): void {
+    hideHint();
+    if (!vs.overview) {
+      vs.overview = true;
+      const nb = wantBreaks();
+      if (nb.join() !== vs.breaks.join()) {
+        vs.breaks = nb;
+        place();
+        rebuildConnections();
+        vs.dirtyColors = true;
+      }
+    }
+    fit();
+  }
+
+  function hideHint(): void {
+    hint.style.display = "none";
+  }
+
+  /** Fit, unless that makes text unreadable: then show the start of the graph at a readable zoom. */
+  function initialView(): void {
+    if (!vs.layout) return;
+    fit();
+    if (vs.zoom < MIN_FIT_ZOOM) {
+      // the start of the graph (top left) at a readable zoom
+      vs.zoom = READABLE_ZOOM;
+      vs.tx = (vs.cssW - Math.min(vs.layout.width * vs.zoom, vs.cssW)) / 2;
+      vs.ty = 36 + (vs.cssH - 36 - vs.layout.height * vs.zoom) / 2;
+      if (vs.layout.height * vs.zoom > vs.cssH - 36) vs.ty = 32;
+    }
+    vs.fitted = true;
+  }
+
+  function zoomAt(f: number, sx: number, sy: number): void {
+    const nz = Math.max(0.03, Math.min(5, vs.zoom * f));
+    const k = nz / vs.zoom;
+    vs.tx = sx - (sx - vs.tx) * k;
+    vs.ty = sy - (sy - vs.ty) * k;
+    vs.zoom = nz;
+    schedule();
+  }
+
+  function zoomBy(f: number): void {
+    zoomAt(f, vs.cssW / 2, vs.cssH / 2);
+  }
+
+  function ensureVisible(layer: string): void {
+    const host = vs.dg?.hostOf.get(layer) ?? layer;
+    const n = vs.nodeById.get(host);
+    if (!n || vs.cssW <= 0) return;
+    const sx0 = n.x * vs.zoom + vs.tx;
+    const sy0 = n.y * vs.zoom + vs.ty;
+    const sx1 = (n.x + n.w) * vs.zoom + vs.tx;
+    const sy1 = (n.y + n.h) * vs.zoom + vs.ty;
+    if (sx0 >= 0 && sy0 >= 0 && sx1 <= vs.cssW && sy1 <= vs.cssH) return;
+    if (vs.zoom < 0.4) vs.zoom = 0.7;
+    vs.tx = vs.cssW / 2 - (n.x + n.w / 2) * vs.zoom;
+    vs.ty = vs.cssH / 2 - (n.y + Math.min(n.h, vs.cssH / vs.zoom - 40) / 2) * vs.zoom;
+  }
+
+
+
+
+
+  function selectLayer(name: string): void {
+    vs.selectingHere = true;
+    try {
+      ctx.select(name);
+    } finally {
+      vs.selectingHere = false;
+    }
+  }
+
+  // ---- input
+  let down: { x: number; y: number; tx: number; ty: number; id: number; moved: boolean } | null = null;
+  const local = (e: MouseEvent) => {
+    const r = canvas.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  };
+  const onPointerDown = (e: PointerEvent) => {
+    if (e.button !== 0) return;
+    const p = local(e);
+    down = { x: p.x, y: p.y, tx: vs.tx, ty: vs.ty, id: e.pointerId, moved: false };
+    try {
+      canvas.setPointerCapture(e.pointerId);
+    } catch {
+      /* synthetic events have no active pointer */
+    }
+  };
+  const onPointerMove = (e: PointerEvent) => {
+    const p = local(e);
+    if (down && e.pointerId === down.id) {
+      const dx = p.x - down.x;
+      const dy = p.y - down.y;
+      if (!down.moved && dx * dx + dy * dy > 16) {
+        down.moved = true;
+        canvas.classList.add("nnviz-dragging");
+        ctx.hideTooltip();
+      }
+      if (down.moved) {
+        hideHint();
+        vs.tx = down.tx + dx;
+        vs.ty = down.ty + dy;
+        schedule();
+        return;
+      }
+    }
+    const h = hitTest(vs, p.x, p.y);
+    const same =
+      (h === null && vs.hover === null) ||
+      (h !== null && vs.hover !== null && h.layer === vs.hover.layer && h.neuron === vs.hover.neuron &&
+        h.channel === vs.hover.channel && h.conn?.set === vs.hover.conn?.set && h.conn?.k === vs.hover.conn?.k);
+    if (!same) {
+      vs.hover = h;
+      canvas.classList.toggle("nnviz-pointing", h !== null);
+      schedule();
+    }
+    if (h) {
+      const [title, rows] = tooltipFor(vs, h);
+      ctx.showTooltip(e.clientX, e.clientY, title, rows);
+    } else ctx.hideTooltip();
+  };
+  const onPointerUp = (e: PointerEvent) => {
+    if (!down || e.pointerId !== down.id) return;
+    const wasDrag = down.moved;
+    down = null;
+    canvas.classList.remove("nnviz-dragging");
+    try {
+      canvas.releasePointerCapture(e.pointerId);
+    } catch {
+      /* not captured */
+    }
+    if (wasDrag) return;
+    const p = local(e);
+    const h = hitTest(vs, p.x, p.y);
+    selectLayer(h ? h.layer : "");
+  };
+  const onPointerLeave = () => {
+    if (vs.hover) {
+      vs.hover = null;
+      canvas.classList.remove("nnviz-pointing");
+      schedule();
+    }
+    ctx.hideTooltip();
+  };
+  // a plain wheel scrolls the notebook (with a hint); ctrl / cmd + wheel (and a trackpad pinch)
+  // zooms; shift + wheel and horizontal swipes pan along the graph
+  const wheelHint = createWheelHint(el);
+  const onWheel = (e: WheelEvent) => {
+    const p = local(e);
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? vs.cssH : 1;
+    if (isZoomWheel(e)) {
+      e.preventDefault();
+      hideHint();
+      wheelHint.hide();
+      // a pinch sends small deltas: scale them up, as for a ctrl + wheel
+      const k = e.ctrlKey && Math.abs(e.deltaY * unit) < 50 ? 0.01 : 0.0015;
+      zoomAt(Math.exp(-e.deltaY * unit * k), p.x, p.y);
+      return;
+    }
+    if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+      e.preventDefault();
+      hideHint();
+      vs.tx -= (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) * unit;
+      schedule();
+      return;
+    }
+    wheelHint.flash(); // the page scrolls
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "f") fitAll();
+    else if (e.key === "+" || e.key === "=") zoomBy(1.25);
+    else if (e.key === "-") zoomBy(0.8);
+    else if (e.key === "Escape") selectLayer("");
+    else return;
+    e.preventDefault();
+  };
+  canvas.addEventListener("pointerdown", onPointerDown);
+  canvas.addEventListener("pointermove", onPointerMove);
+  canvas.addEventListener("pointerup", onPointerUp);
+  canvas.addEventListener("pointercancel", onPointerUp);
+  canvas.addEventListener("pointerleave", onPointerLeave);
+  canvas.addEventListener("wheel", onWheel, { passive: false });
+  canvas.addEventListener("keydown", onKey);
+
+  // ---- subscriptions
+  const offState = ctx.onState((changed) => {
+    if (changed.has("maxConnections")) {
+      rebuildConnections();
+      vs.dirtyColors = true;
+    }
+    if (changed.has("epoch") || changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("sample")) {
+      vs.dirtyColors = true;
+    }
+    if (changed.has("layer") && !vs.selectingHere) {
+      const l = ctx.state().layer;
+      if (l) ensureVisible(l);
+    }
+    if (changed.has("mode") && !is2d()) ctx.setData("featureMaps", ""); // the 3D view says data-maps
+    if (changed.has("mode") || changed.has("maxConnections")) publish();
+    schedule();
+  });
+  const offData = store.on(() => {
+    vs.mapRanges.clear();
+    for (const n of vs.nodes) if (n.maps) n.maps.buf = null; // redraw the tiles (ranges may change)
+    if (vs.cssW <= 0 || vs.cssH <= 0) return; // built on the first resize
+    if (vs.graphRef !== store.graph || currentMapsKey() !== vs.mapsKey) rebuildLayout();
+    rebuildConnections();
+    vs.dirtyColors = true;
+    publish();
+    schedule();
+  });
+
+  // geometry is built on the first resize (it depends on the view's size)
+
+  return {
+    el,
+    resize(width: number, height: number) {
+      const w = Math.max(0, Math.floor(width));
+      const h = Math.max(0, Math.floor(height));
+      el.style.width = `${w}px`;
+      el.style.height = `${h}px`;
+      if (w === vs.cssW && h === vs.cssH && vs.dpr === (window.devicePixelRatio || 1)) return;
+      const first = vs.cssW <= 0 || vs.cssH <= 0;
+      vs.cssW = w;
+      vs.cssH = h;
+      const want = neuronCap(h);
+      const gap = neuronGapFor(vs.layoutRanks, vs.wideGaps);
+      const stale = vs.graphRef !== store.graph || want !== vs.cap || Math.abs(gap - vs.neuronGap) > 0.08 * vs.neuronGap;
+      if (stale && h > 0 && w > 0) {
+        vs.cap = want;
+        vs.fitted = false;
+        rebuildLayout();
+        rebuildConnections();
+        vs.dirtyColors = true;
+      } else if (h > 0 && w > 0) {
+        const nb = wantBreaks();
+        if (nb.join() !== vs.breaks.join()) {
+          vs.breaks = nb;
+          place();
+          rebuildConnections();
+          vs.dirtyColors = true;
+          vs.fitted = false;
+        }
+      }
+      vs.dpr = window.devicePixelRatio || 1;
+      sizeCanvas();
+      if (first) vs.fitted = false;
+      publish();
+      schedule();
+    },
+    destroy() {
+      vs.destroyed = true;
+      if (vs.raf) cancelAnimationFrame(vs.raf);
+      vs.raf = 0;
+      offState();
+      offData();
+      canvas.removeEventListener("pointerdown", onPointerDown);
+      canvas.removeEventListener("pointermove", onPointerMove);
+      canvas.removeEventListener("pointerup", onPointerUp);
+      canvas.removeEventListener("pointercancel", onPointerUp);
+      canvas.removeEventListener("pointerleave", onPointerLeave);
+      canvas.removeEventListener("wheel", onWheel);
+      wheelHint.dispose();
+      canvas.removeEventListener("keydown", onKey);
+      ctx.hideTooltip();
+      el.remove();
+      vs.buckets = [];
+      vs.conns = [];
+      vs.edgePaths = [];
+      vs.nodes = [];
+    },
+  };
+}
