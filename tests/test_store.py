@@ -961,7 +961,12 @@ def test_to_png_in_a_real_kernel_pumps_messages_and_keeps_queued_cells(tmp_path:
             state = content.get("execution_state") if kind == "status" else None
             if state == "idle" and second and msg["parent_header"].get("msg_id") == second:
                 break
-        replies = [kc.get_shell_msg(timeout=10) for _ in range(2)]
+        # only the two cells' replies: wait_for_ready's kernel_info replies may still be queued
+        replies = []
+        while len(replies) < 2:
+            reply = kc.get_shell_msg(timeout=10)
+            if reply["msg_type"] == "execute_reply":
+                replies.append(reply)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
