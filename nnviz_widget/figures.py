@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import plotly.graph_objects as go
 
 from .probe import DEAD_BADGE
 from .recorder import Recorder
+
+if TYPE_CHECKING:  # plotly is imported when a figure is made: `import nnviz_widget` stays light
+    import plotly.graph_objects as go
 
 KINDS = ("loss", "weights", "gradients", "updates", "health")
 _LAYOUT = {
@@ -42,6 +45,8 @@ def _param_layers(rec: Recorder) -> list[str]:
 
 
 def _loss(rec: Recorder) -> go.Figure:
+    import plotly.graph_objects as go
+
     h = rec.history
     epochs = h.epochs
     fig = go.Figure()
@@ -84,6 +89,8 @@ def _loss(rec: Recorder) -> go.Figure:
 
 def _weights(rec: Recorder) -> go.Figure:
     """Per-layer distribution over epochs: a heatmap of the 64-bin histograms on a common axis."""
+    import plotly.graph_objects as go
+
     layers = _param_layers(rec)
     n = max(len(layers), 1)
     from plotly.subplots import make_subplots
@@ -142,6 +149,8 @@ def _per_layer(rec: Recorder, key: str) -> tuple[list[int], dict[str, np.ndarray
 
 def _per_layer_log(rec: Recorder, key: str, title: str, ytitle: str) -> go.Figure:
     """One line per parameterised layer of a per-layer statistic, on a log axis."""
+    import plotly.graph_objects as go
+
     epochs, series = _per_layer(rec, key)
     fig = go.Figure()
     for name, values in series.items():
@@ -177,6 +186,8 @@ def _updates(rec: Recorder) -> go.Figure:
 
 def _health(rec: Recorder) -> go.Figure:
     """Dead-ReLU and saturated fractions per layer over epochs (0..1), one line per layer."""
+    import plotly.graph_objects as go
+
     table = rec.history.health()
     fig = go.Figure()
     for metric, dash in (("dead", "solid"), ("saturated", "dot")):

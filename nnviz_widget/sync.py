@@ -142,9 +142,6 @@ class Children:
         """One new child holding ``snaps``."""
         self.models.append(self._model_for(snaps))
 
-    def last_epoch(self) -> int:
-        return self._members[id(self.models[-1])][-1].epoch if self.models else INIT_EPOCH
-
     def reencode(self, snap: Snapshot) -> bool:
         """Encode the child holding ``snap`` again (it was thinned); False if none holds it."""
         old = self._holder.get(id(snap))

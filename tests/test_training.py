@@ -116,6 +116,8 @@ def test_keras_seed_models_ten_epochs(keras, n_in: int, hidden: int) -> None:
         verbose=0,
         callbacks=[viz.keras_callback()],
     )
+    assert not viz.recorder.pending  # on_train_end flushed: the view has every epoch
+    assert [head["epoch"] for head, _ in viz._children.parts()] == [-1, *range(10)]
     h = viz.history
     assert h.epochs == list(range(10))
     for key, values in hist.history.items():
