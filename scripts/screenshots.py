@@ -32,8 +32,8 @@ EXPORT_CELL = """
 import nnviz_widget as _nnv
 _views = {k: v for k, v in globals().items() if isinstance(v, _nnv.NNViz) and not k.startswith("_")}
 for _name, _viz in _views.items():
-    _page = {out!r} + ("" if len(_views) == 1 else "-" + _name) + ".html"
-    _viz.to_html(_page, overwrite=True, title={title!r})
+    _page = OUT + ("" if len(_views) == 1 else "-" + _name) + ".html"
+    _viz.to_html(_page, overwrite=True, title=TITLE)
     print("exported", _page)
 """
 
@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
         for path in lessons:
             nb = nbformat.read(str(path), as_version=4)
             title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
-            export = EXPORT_CELL.format(out=str(GALLERY / path.stem), title=title)
+            export = EXPORT_CELL.replace("OUT", repr(str(GALLERY / path.stem)))
+            export = export.replace("TITLE", repr(title))
             nb.cells.append(nbformat.v4.new_code_cell(export.strip()))
             nbformat.write(nb, str(server.root_dir / path.name))
             shot = GALLERY / f"{path.stem}.png"
