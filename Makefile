@@ -9,6 +9,8 @@
 #   make test    setup, then ruff format --check, ruff check, mypy, tsc + the JS tests, pytest
 #                (unit, browser, JupyterLab, notebooks). Every check runs even if an earlier one
 #                failed; the exit status is non-zero if any failed.
+#   make screenshots  setup, then every lesson in notebooks/ run in JupyterLab + headless
+#                Chromium: docs/gallery/<lesson>.png and .html (scripts/screenshots.py).
 #
 # Variables: PYTEST_ARGS (e.g. make test PYTEST_ARGS="-x -k lab"), ALLOW_NO_TESTS=1 (pytest's
 # exit 5, "no tests collected", is then reported but not a failure; .ci/run sets it),
@@ -28,12 +30,13 @@ DEMO_PORT ?= 8888
 TIMED := scripts/timed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup browser bundle demo test check-format check-lint check-types check-js check-pytest \
+.PHONY: help setup browser bundle demo screenshots test check-format check-lint check-types check-js check-pytest \
 	clean distclean
 
 help:
 	@echo "make demo   - set up (first run: a few minutes) and open notebooks/quickstart.ipynb in JupyterLab"
 	@echo "make test   - set up, then ruff, mypy, tsc + JS tests, pytest (unit, browser, lab, notebooks)"
+	@echo "make screenshots - run every lesson in JupyterLab: docs/gallery/*.png and *.html"
 	@echo "make setup  - only the set-up step (.venv, js/node_modules, the JS bundle)"
 	@echo "make clean  - remove build and test outputs (keeps .venv and node_modules)"
 
@@ -100,6 +103,10 @@ demo: setup
 	JUPYTER_TOKEN=$$token exec $(VENV)/bin/jupyter lab notebooks/quickstart.ipynb \
 		--ServerApp.ip=127.0.0.1 --ServerApp.port=$(DEMO_PORT) --ServerApp.port_retries=0 \
 		$(ROOT_FLAG)
+
+# The README gallery: one screenshot and one exported page per lesson.
+screenshots: setup browser
+	$(PY) scripts/screenshots.py
 
 # ---------------------------------------------------------------------------------------------
 # test: every check runs (make -k), the status is non-zero if any failed.

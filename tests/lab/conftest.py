@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -118,9 +119,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    base = tmp_path_factory.mktemp("lab")
+@contextmanager
+def start_lab_server(base: Path, env_extra: dict[str, str] | None = None) -> Iterator[LabServer]:
+    """A JupyterLab server with its directories under `base` (see the module docstring); also
+    used by scripts/screenshots.py. `env_extra` goes into the server's (and kernels') env."""
     root_dir = base / "root"
     config_dir = base / "config"
     data_dir = base / "data"
@@ -146,6 +148,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         IPYTHONDIR=str(base / "ipython"),
         PYTHONUNBUFFERED="1",
     )
+    env.update(env_extra or {})
     port = _free_port()
     command = [
         sys.executable,
@@ -180,8 +183,18 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         yield server
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("lab")
+    try:
+        with start_lab_server(base) as server:
+            yield server
+    finally:
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(log_path, ARTIFACTS / "lab_server.log")
+        if (base / "lab.log").exists():  # also when the server did not start
+            shutil.copy(base / "lab.log", ARTIFACTS / "lab_server.log")
 
 
 def _run_in_own_thread(fn: Callable[..., T], *args: Any) -> T:

@@ -140,3 +140,108 @@ def trust_notebook(server: LabServer, path: Path) -> None:
     nb = nbformat.read(str(path), as_version=4)
     notary.sign(nb)
     notary.close()
+
+
+# Every view's state: painted (data-ready) or not, per .nnviz-root on the page.
+_JS_ROOTS = """() => [...document.querySelectorAll('.jp-OutputArea-output .nnviz-root')]
+  .map((el) => ({...el.dataset}))"""
+
+_JS_SHUTDOWN = """async () => {
+  const w = window.jupyterapp.shell.currentWidget;
+  if (w && w.sessionContext) await w.sessionContext.shutdown();
+}"""
+
+
+def lesson_expectations(path: Path) -> dict[str, int]:
+    """What a lesson notebook must show once run: its NNViz views (one per `nnv.NNViz(` call
+    in its code) and its plotly figures (one per `.figure(` call)."""
+    nb = nbformat.read(str(path), as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return {"views": code.count("nnv.NNViz("), "figures": code.count(".figure(")}
+
+
+def run_lesson(
+    page: Any, server: LabServer, name: str, expect: dict[str, int], screenshot: Path
+) -> dict[str, Any]:
+    """Open notebook `name` in Lab, Run All, and check that it ran without an error and that
+    every widget view painted a frame that is not blank and every plotly figure drew. Screenshots
+    the output that holds the first view into `screenshot`; shuts the kernel down at the end.
+    Returns a report (time to run, the views' data attributes, canvas pixel stats)."""
+    import time
+
+    report: dict[str, Any] = {"name": name}
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)[:400]))
+    t0 = time.monotonic()
+    try:
+        open_notebook(page, server, name)
+        run_all(page)
+        deadline = time.monotonic() + 300
+        while not page.evaluate(_JS_ALL_EXECUTED):
+            errors = cell_errors(page)
+            if errors:
+                raise AssertionError(f"{name}: a cell failed:\n" + "\n".join(errors)[-3000:])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}: Run All did not finish in 300 s")
+            page.wait_for_timeout(500)
+        report["run_s"] = round(time.monotonic() - t0, 1)
+        errors = cell_errors(page)
+        assert not errors, f"{name}: a cell failed:\n" + "\n".join(errors)[-3000:]
+
+        root = ".jp-OutputArea-output .nnviz-root"
+        page.wait_for_function(
+            """([sel, n]) => {
+              const roots = [...document.querySelectorAll(sel)];
+              return roots.length >= n && roots.every((el) => el.dataset.ready === '1');
+            }""",
+            arg=[root, expect["views"]],
+            timeout=60_000,
+            polling=250,
+        )
+        report["views"] = page.evaluate(_JS_ROOTS)
+        assert len(report["views"]) == expect["views"], report["views"]
+        # plotly outputs (jupyterlab-plotly's renderer is the output node): each drew its svg
+        figures = page.locator(".jp-OutputArea-output.jp-RenderedPlotly")
+        report["figures"] = figures.count()
+        assert report["figures"] == expect["figures"], report
+        for i in range(report["figures"]):
+            figures.nth(i).scroll_into_view_if_needed()
+            figures.nth(i).locator(".main-svg").first.wait_for(state="attached", timeout=30_000)
+
+        # every view drew something: its largest canvas (the network) is not one flat colour
+        report["canvases"] = []
+        roots = page.locator(root)
+        for i in range(roots.count()):
+            view = roots.nth(i)
+            view.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            canvases = view.locator("canvas")
+            best, best_area = None, 0.0
+            for j in range(canvases.count()):
+                box = canvases.nth(j).bounding_box()
+                if box and box["width"] * box["height"] > best_area:
+                    best, best_area = canvases.nth(j), box["width"] * box["height"]
+            assert best is not None, f"{name}: view {i} has no <canvas>"
+            stats = pixel_stats(page, best.screenshot())
+            report["canvases"].append(stats)
+            assert stats["nonBackground"] > 0.01 and stats["colors"] >= 8, (
+                f"{name}: view {i} is blank: {stats}"
+            )
+
+        # the screenshot shows the first view's "Inside" tab (probe, boundary, maps, attention)
+        inside = page.locator(f'{root} .nnviz-tab[data-tab="inside"]').first
+        if inside.count() and roots.first.get_attribute("data-tab") != "inside":
+            inside.click()
+            page.wait_for_timeout(500)
+        first = page.locator(".jp-OutputArea-output").filter(has=page.locator(".nnviz-root")).first
+        first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        first.screenshot(path=str(screenshot))
+        assert not page_errors, page_errors
+        return report
+    except Exception:
+        page.screenshot(path=str(screenshot.with_name(screenshot.stem + "_failure.png")))
+        print(f"{name} report at failure: {report}")
+        raise
+    finally:
+        page.evaluate(_JS_SHUTDOWN)  # each lesson's kernel holds torch/TF: free it now

@@ -1,14 +1,15 @@
-"""Saved notebooks (issue 5, part 3): notebooks/digits.ipynb executed by nbclient with
-`store_widget_state=True` and saved, then opened in JupyterLab without running a cell. The view
-must come back from the saved widget state alone: painted, not blank, and scrubbable with its
-epoch slider (the slider is jslinked to the view in the browser, so no kernel is needed).
+"""Saved notebooks (issue 5, part 3): notebooks/02_first_layer.ipynb (lesson 2) executed by
+nbclient with `store_widget_state=True` and saved, then opened in JupyterLab without running a
+cell. The view must come back from the saved widget state alone: painted, not blank, and
+scrubbable with its epoch slider (the slider is jslinked to the view in the browser, so no kernel
+is needed).
 
 Also measured (printed with `pytest -s`, written to test-artifacts/saved_state_sizes.txt): the
 saved notebook's size, its widget state's size and model count, and how many copies of the
-~700 kB JS bundle it holds, for the digits notebook (one NNViz) and for a copy with a second
+~700 kB JS bundle it holds, for lesson 2 (one NNViz) and for a copy with a second
 NNViz: the bundle lives in one shared BundleModel, so it must be stored exactly once in both.
 
-Lab opens the two-view copy (a superset of digits.ipynb): both views must paint; the first is
+Lab opens the two-view copy (a superset of lesson 2): both views must paint; the first is
 checked for pixels and scrubbed, and must open at the epoch and sample the NNViz was saved with.
 
 Trust: JupyterLab renders widget outputs (an unsafe mime type) only in trusted notebooks; an
@@ -37,7 +38,7 @@ nbclient = pytest.importorskip("nbclient")
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser, pytest.mark.torch]
 
-SOURCE = REPO / "notebooks" / "digits.ipynb"
+SOURCE = REPO / "notebooks" / "02_first_layer.ipynb"
 BUNDLE = REPO / "nnviz_widget" / "static" / "widget.js"
 STATE_KEY = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
