@@ -1,4 +1,4 @@
-"""Snapshot <-> (JSON header, one binary buffer). The browser decodes it in js/src/decode.ts.
+"""Snapshot <-> (JSON header, one binary buffer). The browser decodes it in js/src/data/decode.ts.
 
 Arrays are packed back to back at 8-byte aligned offsets; the header lists each array's layer,
 param, kind, dtype, shape and offset. Non-finite metrics travel as the strings "NaN",
