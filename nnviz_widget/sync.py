@@ -28,8 +28,9 @@ _MISSING = (
 )
 
 
-class BundleModel(widgets.Widget):
-    """The widget's JS bundle, held once per kernel and shared by every NNViz (see loader.js)."""
+class _DataModel(widgets.Widget):
+    """A plain ``@jupyter-widgets/base`` model with no view: a holder of synced data that every
+    front-end's widget manager knows (no extension to install)."""
 
     _model_name = t.Unicode("WidgetModel").tag(sync=True)
     _model_module = t.Unicode("@jupyter-widgets/base").tag(sync=True)
@@ -37,6 +38,11 @@ class BundleModel(widgets.Widget):
     _view_name = t.Unicode(None, allow_none=True).tag(sync=True)
     _view_module = t.Unicode(None, allow_none=True).tag(sync=True)
     _view_module_version = t.Unicode("").tag(sync=True)
+
+
+class BundleModel(_DataModel):
+    """The widget's JS bundle, held once per kernel and shared by every NNViz (see loader.js)."""
+
     code = t.Unicode("").tag(sync=True)
     digest = t.Unicode("").tag(sync=True)
 
@@ -82,7 +88,7 @@ def shared_bundle() -> BundleModel:
 _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
-class SnapshotModel(widgets.Widget):
+class SnapshotModel(_DataModel):
     """Recorded epochs in the browser: a JSON header and one binary buffer (one snapshot, or a
     batch as a chunk: ``wire.join_snapshots``).
 
@@ -90,12 +96,6 @@ class SnapshotModel(widgets.Widget):
     while the whole history stays in widget state (saved notebooks, HTML export).
     """
 
-    _model_name = t.Unicode("WidgetModel").tag(sync=True)
-    _model_module = t.Unicode("@jupyter-widgets/base").tag(sync=True)
-    _model_module_version = t.Unicode(widgets.__jupyter_widgets_base_version__).tag(sync=True)
-    _view_name = t.Unicode(None, allow_none=True).tag(sync=True)
-    _view_module = t.Unicode(None, allow_none=True).tag(sync=True)
-    _view_module_version = t.Unicode("").tag(sync=True)
     # the header travels as JSON text: serializing a string is one C call, while a Dict trait
     # is walked and validated in Python, inside the user's training loop
     header = t.Unicode("{}").tag(sync=True)

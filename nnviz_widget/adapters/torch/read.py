@@ -20,6 +20,10 @@ from .describe import _canonical
 from .modules import _Live, _Owned
 from .run import Runner, _first_tensor, _to_numpy
 
+#: where each parameter, and each layer's run of them, lies in the one flat buffer:
+#: (layer, start, stop, [(param, start, stop, shape)])
+Layout = list[tuple[str, int, int, list[tuple[str, int, int, tuple[int, ...]]]]]
+
 
 @dataclass
 class _ParamPlan:
@@ -33,9 +37,7 @@ class _ParamPlan:
     reordered: bool = False  # some transposed entry is not None
     shapes: list[torch.Size] = field(default_factory=list)  # canonical, for ``layout``
     # (node name, start, stop, [(param name, start, stop, shape)]) per layer with parameters
-    layout: list[tuple[str, int, int, list[tuple[str, int, int, tuple[int, ...]]]]] = field(
-        default_factory=list
-    )
+    layout: Layout = field(default_factory=list)
 
 
 @dataclass
@@ -95,14 +97,7 @@ class Read(Runner):
             torch.set_grad_enabled(grad)
         if shapes != plan.shapes:
             plan.shapes, plan.layout = shapes, _param_layout(plan.keys, shapes)
-        out: ParamDict = {}
-        for name, start, stop, items in plan.layout:
-            layer = out[name] = LayerParams()
-            for pname, a, b, shape in items:
-                layer[pname] = flat[a:b].reshape(shape)
-            layer.start = start
-            layer.flat = flat[start:stop]
-        return out
+        return _layer_views(flat, plan.layout)
 
     def _parameters_by_path(self, owners: dict[str, _Owned]) -> ParamDict:
         """``parameters()`` once the model's parameters are not the known ones: each found
@@ -191,14 +186,7 @@ class Read(Runner):
             shapes = [t.shape for t in tensors]
             flat = _flat_float32(tensors)
         layout = plan.layout if shapes == plan.shapes else _param_layout(plan.keys, shapes)
-        out: ParamDict = {}
-        for name, start, stop, items in layout:
-            layer = out[name] = LayerParams()
-            for pname, a, b, shape in items:
-                layer[pname] = flat[a:b].reshape(shape)
-            layer.start = start
-            layer.flat = flat[start:stop]
-        return out
+        return _layer_views(flat, layout)
 
     def _gradient_tensors(self) -> dict[int, torch.Tensor | None]:
         """id(parameter) -> its gradient: the ``.grad`` the user's loop left where every
@@ -281,6 +269,18 @@ class Read(Runner):
         return out.float().pow(2).mean()
 
 
+def _layer_views(flat: np.ndarray, layout: Layout) -> ParamDict:
+    """{layer: LayerParams} of views into the one buffer ``flat``, as ``layout`` places them."""
+    out: ParamDict = {}
+    for name, start, stop, items in layout:
+        layer = out[name] = LayerParams()
+        for pname, a, b, shape in items:
+            layer[pname] = flat[a:b].reshape(shape)
+        layer.start = start
+        layer.flat = flat[start:stop]
+    return out
+
+
 def _flat_float32(tensors: list[torch.Tensor]) -> np.ndarray:
     """What ``torch.cat([t.to("cpu", torch.float32).reshape(-1) for t in tensors]).numpy()``
     gives (a new buffer), in fewer calls; with autograd off, or of tensors that need none."""
@@ -310,11 +310,9 @@ def _param_plan(owners: dict[str, _Owned]) -> _ParamPlan:
     return plan
 
 
-def _param_layout(
-    keys: list[tuple[str, str]], shapes: list[torch.Size]
-) -> list[tuple[str, int, int, list[tuple[str, int, int, tuple[int, ...]]]]]:
+def _param_layout(keys: list[tuple[str, str]], shapes: list[torch.Size]) -> Layout:
     """Where each parameter (and each layer's run of them) lies in the one flat buffer."""
-    layout: list[tuple[str, int, int, list[tuple[str, int, int, tuple[int, ...]]]]] = []
+    layout: Layout = []
     at = 0
     for (name, pname), shape in zip(keys, shapes, strict=True):
         n = math.prod(shape)
