@@ -127,7 +127,7 @@ check-js:
 	@$(TIMED) "tsc + js tests" bash -c 'cd js && npx tsc --noEmit && npm test'
 
 check-pytest:
-	@rc=0; $(TIMED) pytest $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(TIMED) pytest $(PY) -m pytest --durations=15 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
 		echo "pytest collected no tests (exit 5)."; \
 		if [ "$(ALLOW_NO_TESTS)" = 1 ]; then echo "ALLOW_NO_TESTS=1: not counted as a failure."; exit 0; fi; \
