@@ -13,10 +13,11 @@ import type { LayerInfo, ViewState } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
 import { fmtInt } from "../util/format";
 import { gridLayout, tileOrigin, tileSize } from "../util/grid";
-import { FONT, F_NAME, F_SUB, F_SMALL, F_CHIP, F_BADGE, BADGE_H, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, type Chip, type MapTiles, type NodeGeom, type ConnSet, measure, truncate, fitName, compactLabel, tint, kindColor, roundRectPath, routePath, imageDims } from "./geometry";
+import { FONT, F_NAME, F_SUB, F_SMALL, F_CHIP, F_BADGE, BADGE_H, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, type Chip, type MapTiles, type NodeGeom, type ConnSet, measure, truncate, fitName, compactLabel, tint, roundRectPath, routePath, imageDims } from "./geometry";
 import type { View2DState } from "./state";
 import { hitTest, tooltipFor } from "./hit";
 import { recolor } from "./colors";
+import { kindColor } from "../data/kinds";
 
 export function createView2D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -531,7 +532,7 @@ export function createView2D(ctx: ViewContext): SubView {
       if (!visible(n.x - 10, n.y - 10, n.w + 20, n.h + 20)) continue;
       const selected = n.id === selHost;
       const hovered = n.id === hoverHost;
-      const kc = kindColor(n.layer.kind);
+      const kc = kindColor(store.graph, n.layer.kind);
       if (n.column) paintColumn(c, n, selected, hovered, showText, compactText ? compactFont : "", st, px);
       else {
         c.beginPath();
@@ -619,7 +620,7 @@ export function createView2D(ctx: ViewContext): SubView {
   function paintTiles(c: CanvasRenderingContext2D, n: NodeGeom, showText: boolean, st: ViewState, px: number): void {
     const m = n.maps!;
     const g = m.grid;
-    const kc = kindColor(n.layer.kind);
+    const kc = kindColor(store.graph, n.layer.kind);
     const lw = Math.min(px, 1.2);
     const frame = new Path2D();
     const smooth = vs.zoom * vs.dpr * g.tileW < m.tw;
@@ -699,7 +700,7 @@ export function createView2D(ctx: ViewContext): SubView {
     st: ViewState, px: number,
   ): void {
     const col = n.column!;
-    const kc = kindColor(n.layer.kind);
+    const kc = kindColor(store.graph, n.layer.kind);
     const bx = col.cx - BODY_W / 2;
     const bw = BODY_W;
     c.beginPath();
@@ -771,7 +772,7 @@ export function createView2D(ctx: ViewContext): SubView {
     }
     for (const chip of col.chips) {
       const al = store.layer(chip.layer);
-      const ck = kindColor(al?.kind ?? "other");
+      const ck = kindColor(store.graph, al?.kind ?? "other");
       const sel = st.layer === chip.layer;
       const hov = vs.hover?.layer === chip.layer;
       c.beginPath();

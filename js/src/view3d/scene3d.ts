@@ -4,7 +4,7 @@
 import { BoxGeometry, BufferAttribute, BufferGeometry, Color, DataTexture, DirectionalLight, DoubleSide, DynamicDrawUsage, EdgesGeometry, Group, HemisphereLight, InstancedMesh, LineBasicMaterial, LineSegments, Matrix4, Mesh, MeshBasicMaterial, MeshLambertMaterial, NearestFilter, PerspectiveCamera, Raycaster, RGBAFormat, Scene, ShaderMaterial, SphereGeometry, UnsignedByteType, Vector2, Vector3, type Intersection, type Material, type Object3D } from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { badgeHosts, layerBadges, type Badge } from "../data/badges";
-import { ColorTally, KIND_COLORS, NAN_COLOR, ZERO_COLOR, diverging, rgbKey, sequential, type RGB } from "../color/scales";
+import { ColorTally, NAN_COLOR, ZERO_COLOR, diverging, rgbKey, sequential, type RGB } from "../color/scales";
 import { Disposer, h, listen } from "../util/dom";
 import { layout3d, neuronPosition, unitPosition, type LayerBox } from "../layout/layout3d";
 import { inkGray } from "../color/images";
@@ -18,6 +18,7 @@ import type { SubView, TooltipRows, ViewContext } from "../data/view";
 import { fmtInt, fmt, fmtShape } from "../util/format";
 import { channelOf } from "../layout/common";
 import { ACCENT, HOVER, EDGE_COLOR, BACKGROUND, NEUTRAL_NEURON, type Built, type LabelEl, type ConvMap, MAX_TILE, type ConvPlane, hexRGB, mix, srgbEncode, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
+import { kindColor, kindInfo } from "../data/kinds";
 
 export function createScene3D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -275,7 +276,7 @@ export function createScene3D(ctx: ViewContext): SubView {
     }
     const mapPlanes = new Map<string, Inst[]>();
     for (const b of layout.boxes) {
-      const color = hexRGB(KIND_COLORS[b.kind] ?? KIND_COLORS.other);
+      const color = hexRGB(kindColor(graph, b.kind));
       if (b.style === "neurons") {
         slabs.push({ box: b, center: [...b.center], size: [0.08, b.size[1], b.size[2]], color });
       } else if (b.style === "planes") {
@@ -584,7 +585,7 @@ export function createScene3D(ctx: ViewContext): SubView {
       return p.drawn < p.total ? `${s} · ${p.drawn} of ${p.total} ch shown` : s;
     }
     if (box.grid) return `${info.kind} · ${fmtInt(box.grid.count)}`;
-    if (info.kind === "activation" || info.kind === "dropout" || info.kind === "reshape" || info.kind === "norm") return info.op;
+    if (kindInfo(store.graph, info.kind).pass_through) return info.op;
     return info.op || info.kind;
   }
 
@@ -612,7 +613,7 @@ export function createScene3D(ctx: ViewContext): SubView {
         const vals = modeValues(store, name, st.epoch, st, "neurons");
         const range = vals ? modeRange(store, name, st, "neurons") : 0;
         const n = box.grid!.count;
-        const base = box.kind === "input" ? NEUTRAL_NEURON : mix(NEUTRAL_NEURON, hexRGB(KIND_COLORS[box.kind] ?? KIND_COLORS.other), 0.35);
+        const base = box.kind === "input" ? NEUTRAL_NEURON : mix(NEUTRAL_NEURON, hexRGB(kindColor(graph, box.kind)), 0.35);
         // the input layer in "activation" mode shows the probe image itself: dark ink on paper
         const image = st.colorBy === "activation" && box.kind === "input" && vals !== null;
         let lo = 0, span = 1;
@@ -820,7 +821,7 @@ export function createScene3D(ctx: ViewContext): SubView {
     lightNeurons();
     const sel = ctx.state().layer;
     const many = built.labels.length > 30;
-    // selected > hovered > computing layers > input > pass-through / output (layout3d labelTier);
+    // selected > hovered > computing layers > input > pass-through / output (label_tier of the kind);
     // a label carrying health badges goes first within its tier
     const cands = built.labels
       .filter((l) => !many || l.box.name === sel || l.box.name === hovered || l.box.weight >= 20 || l.badgeKey !== "")
