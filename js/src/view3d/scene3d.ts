@@ -4,7 +4,7 @@
 import { BoxGeometry, BufferAttribute, BufferGeometry, Color, DirectionalLight, DynamicDrawUsage, EdgesGeometry, Group, HemisphereLight, InstancedMesh, LineBasicMaterial, LineSegments, Matrix4, Mesh, MeshLambertMaterial, PerspectiveCamera, Scene, ShaderMaterial, SphereGeometry, Vector3, type Material, type Object3D } from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { badgeHosts } from "../data/badges";
-import { ColorTally, NAN_COLOR, ZERO_COLOR, diverging, rgbKey, sequential, type RGB } from "../color/scales";
+import { ColorTally, type RGB } from "../color/scales";
 import { Disposer, h, listen } from "../util/dom";
 import { layout3d, neuronPosition, unitPosition } from "../layout/layout3d";
 import { createWheelHint, isZoomWheel } from "../util/wheel";
@@ -13,12 +13,12 @@ import { aheadOrder, type AheadFrame } from "./ahead";
 import { MapCache, buildMap, updateMaps } from "./maps";
 import { makeLabels, placeLabels, updateBadges } from "./labels";
 import { pick, pickedLayer, showPick } from "./pick";
+import { writeColors } from "./colors";
+import { fitCamera } from "./camera";
 import { mapShape, mapSource } from "../data/maps";
-import { coloring, modeRange, modeValues, type LayerColoring } from "../color/modes";
 import type { ViewState } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
-import { channelOf } from "../layout/common";
-import { ACCENT, HOVER, EDGE_COLOR, BACKGROUND, NEUTRAL_NEURON, type Built, type ConvMap, type ConvPlane, hexRGB, mix, srgbEncode, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
+import { ACCENT, HOVER, EDGE_COLOR, BACKGROUND, NEUTRAL_NEURON, type Built, type ConvMap, type ConvPlane, hexRGB, mix, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
 import { kindColor } from "../data/kinds";
 
 export function createScene3D(ctx: ViewContext): SubView {
@@ -417,128 +417,9 @@ export function createScene3D(ctx: ViewContext): SubView {
     if (!built) return;
     refreshMaps(st, live);
     if (live) updateBadges(store, built, st.epoch);
-    const { graph, layout } = built;
-    const selIdx = st.layer ? layout.byName.get(st.layer)?.index ?? -1 : -1;
-    const c = new Color();
-    const rgb: RGB = [0, 0, 0];
-
-    // neurons: bias (or its delta / gradient) on the diverging scale
-    if (built.neurons) {
-      const attr = built.neurons.geometry.getAttribute("ncolor") as BufferAttribute;
-      const out = attr.array as Float32Array;
-      for (const [li, start] of built.neuronStart) {
-        const box = layout.boxes[li];
-        const name = graph.layers[li].name;
-        const vals = modeValues(store, name, st.epoch, st, "neurons");
-        const range = vals ? modeRange(store, name, st, "neurons") : 0;
-        const n = box.grid!.count;
-        const base = box.kind === "input" ? NEUTRAL_NEURON : mix(NEUTRAL_NEURON, hexRGB(kindColor(graph, box.kind)), 0.35);
-        // the input layer in "activation" mode shows the probe image itself: dark ink on paper
-        const image = st.colorBy === "activation" && box.kind === "input" && vals !== null;
-        let lo = 0, span = 1;
-        if (image) {
-          let a = Infinity, b = -Infinity;
-          for (let i = 0; i < vals!.length; i++) {
-            const v = vals![i];
-            if (Number.isFinite(v)) { if (v < a) a = v; if (v > b) b = v; }
-          }
-          lo = Number.isFinite(a) ? a : 0;
-          span = b > a ? b - a : 1;
-        }
-        // a dense layer applied per token has n = tokens x features neurons and one bias per feature
-        const tiled = vals && st.colorBy !== "activation" ? channelOf(graph.layers[li], n, vals.length, graph.data_format) : null;
-        for (let i = 0; i < n; i++) {
-          if (vals && (tiled || i < vals.length)) {
-            if (image) {
-              const v = vals[i];
-              if (!Number.isFinite(v)) { rgb[0] = NAN_COLOR[0]; rgb[1] = NAN_COLOR[1]; rgb[2] = NAN_COLOR[2]; }
-              else rgb[0] = rgb[1] = rgb[2] = 0.96 - 0.9 * Math.min(1, Math.max(0, (v - lo) / span));
-            } else diverging(vals[tiled ? tiled(i) : i], range, rgb);
-          } else { rgb[0] = base[0]; rgb[1] = base[1]; rgb[2] = base[2]; }
-          const o = 12 * (start + i);
-          for (let v = 0; v < 12; v += 3) {
-            out[o + v] = rgb[0]; out[o + v + 1] = rgb[1]; out[o + v + 2] = rgb[2];
-          }
-        }
-      }
-      attr.needsUpdate = true;
-    }
-
-    // boxes: kind colors; in delta / gradient modes tinted by how much the layer moves
-    for (const [mesh, layers] of built.instLayer) {
-      const base = built.instBase.get(mesh)!;
-      const tintCache = new Map<number, RGB | null>();
-      for (let i = 0; i < layers.length; i++) {
-        const li = layers[i];
-        let tint = tintCache.get(li);
-        if (tint === undefined) {
-          tint = st.colorBy === "weight" ? null : layerTint(graph.layers[li].name, st);
-          tintCache.set(li, tint);
-        }
-        const col = tint ?? base[i];
-        mesh.setColorAt(i, c.setRGB(col[0], col[1], col[2]));
-      }
-      mesh.instanceColor!.needsUpdate = true;
-    }
-
-    // connections
-    if (built.lines) {
-      const conn = built.conn;
-      const attr = built.lines.geometry.getAttribute("color") as BufferAttribute;
-      const out = attr.array as Float32Array;
-      const per = new Map<number, LayerColoring>();
-      const tally = live ? new ColorTally() : null;
-      for (let j = 0; j < conn.count; j++) {
-        const li = conn.layer[j];
-        let col = per.get(li);
-        if (!col) {
-          col = coloring(store, graph.layers[li].name, st.epoch, st);
-          per.set(li, col);
-        }
-        let alpha: number;
-        if (col.kind === "values") {
-          const v = col.values[conn.value[j]];
-          diverging(v, col.range, rgb);
-          if (!Number.isFinite(v)) alpha = 1;
-          else {
-            const t = col.range > 0 ? Math.min(1, Math.abs(v) / col.range) : 0;
-            alpha = 0.08 + 0.8 * Math.sqrt(t);
-          }
-        } else if (col.kind === "scalar") {
-          sequential(col.value, col.max, rgb);
-          alpha = 0.35;
-        } else {
-          rgb[0] = ZERO_COLOR[0] * 0.8; rgb[1] = ZERO_COLOR[1] * 0.8; rgb[2] = ZERO_COLOR[2] * 0.8;
-          alpha = 0.2;
-        }
-        if (selIdx >= 0) alpha = li === selIdx ? Math.min(1, alpha * 1.3 + 0.1) : alpha * 0.18;
-        tally?.add(graph.layers[li].name, rgbKey(rgb));
-        const o = 8 * j;
-        out[o] = out[o + 4] = srgbEncode(rgb[0]);
-        out[o + 1] = out[o + 5] = srgbEncode(rgb[1]);
-        out[o + 2] = out[o + 6] = srgbEncode(rgb[2]);
-        out[o + 3] = out[o + 7] = alpha;
-      }
-      if (tally) ctx.setData("connectionColors", tally.attr());
-      attr.needsUpdate = true;
-    }
-  }
-
-  /** A layer's color in delta / gradient modes: sequential by the RMS of its values, or its scalar. */
-  function layerTint(name: string, st: ViewState): RGB | null {
-    const col = coloring(store, name, st.epoch, st);
-    if (col.kind === "scalar") return sequential(col.value, col.max);
-    if (col.kind === "values") {
-      const v = col.values;
-      let s = 0, n = 0, bad = 0;
-      for (let i = 0; i < v.length; i++) {
-        if (Number.isFinite(v[i])) { s += v[i] * v[i]; n++; } else bad++;
-      }
-      if (bad) return [...NAN_COLOR] as RGB;
-      const rms = n ? Math.sqrt(s / n) : 0;
-      return sequential(rms, col.range * 0.5);
-    }
-    return null;
+    const tally = live && built.lines ? new ColorTally() : null;
+    writeColors(store, built, st, tally);
+    if (tally) ctx.setData("connectionColors", tally.attr());
   }
 
   function outline(obj: LineSegments, name: string): void {
@@ -564,52 +445,7 @@ export function createScene3D(ctx: ViewContext): SubView {
 
   function fit(): void {
     if (!built) return;
-    const { min, max, rows } = built.layout;
-    const center = new Vector3((min[0] + max[0]) / 2, (min[1] + max[1]) / 2, (min[2] + max[2]) / 2);
-    const dir = rows > 1 ? new Vector3(0.15, 1.0, 0.75).normalize() : new Vector3(-0.62, 0.42, 1.0).normalize();
-    // fit the layers' own corners (the global box's corners are far emptier than the content)
-    const corners: Vector3[] = [];
-    for (const b of built.layout.boxes) {
-      for (let i = 0; i < 8; i++) {
-        corners.push(new Vector3(
-          b.center[0] + (i & 1 ? 0.5 : -0.5) * b.size[0],
-          b.center[1] + (i & 2 ? 0.5 : -0.5) * b.size[1] + (i & 2 ? 1.6 : 0), // room for the label
-          b.center[2] + (i & 4 ? 0.5 : -0.5) * b.size[2],
-        ));
-      }
-    }
-    if (!corners.length) corners.push(new Vector3(...min), new Vector3(...max));
-    const radius = corners.reduce((r, c) => Math.max(r, c.distanceTo(center)), 1);
-    camera.aspect = width > 0 && height > 0 ? width / height : 1.6;
-    let dist = radius / Math.sin((camera.fov * Math.PI) / 360);
-    // tighten: scale the distance until the box's projection fills ~90% of the view
-    // iterate: centre the projected content, then scale the distance so it fills ~88% of the view
-    for (let it = 0; it < 10; it++) {
-      camera.position.copy(center).addScaledVector(dir, dist);
-      camera.near = dist / 100;
-      camera.far = dist * 20;
-      camera.lookAt(center);
-      camera.updateProjectionMatrix();
-      camera.updateMatrixWorld();
-      let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-      for (const c of corners) {
-        const p = c.clone().project(camera);
-        x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y);
-      }
-      const ext = Math.max((x1 - x0) / 2, (y1 - y0) / 2);
-      if (!Number.isFinite(ext) || ext <= 0) break;
-      const mid = new Vector3((x0 + x1) / 2, (y0 + y1) / 2, center.clone().project(camera).z).unproject(camera);
-      center.copy(mid);
-      if (Math.abs(ext - 0.88) < 0.01 && Math.abs(x0 + x1) < 0.02 && Math.abs(y0 + y1) < 0.02) break;
-      dist *= Math.min(2, Math.max(0.3, ext / 0.88));
-    }
-    camera.position.copy(center).addScaledVector(dir, dist);
-    camera.lookAt(center);
-    camera.updateMatrixWorld();
-    controls.target.copy(center);
-    controls.minDistance = radius * 0.05;
-    controls.maxDistance = radius * 12;
-    controls.update();
+    fitCamera(built.layout, camera, controls, width, height);
     paint();
   }
 
