@@ -3,32 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: The neutral vocabulary of layer kinds. Adapters map every framework class onto one of these;
-#: anything unknown becomes ``"other"`` (its class name stays in ``Layer.op``).
-KINDS: tuple[str, ...] = (
-    "input",
-    "dense",
-    "conv",
-    "pool",
-    "norm",
-    "dropout",
-    "activation",
-    "reshape",  # flatten / reshape / permute
-    "embedding",
-    "recurrent",  # rnn / lstm / gru
-    "attention",
-    "merge",  # add / concat / multiply
-    "output",
-    "other",
-)
 
-#: Kinds that map each element of their input to one element of their output, so a neuron
-#: (or channel) on one side is the same neuron on the other. Used to find which neurons feed
-#: a dense layer through e.g. ReLU -> Dropout -> Flatten.
-PASS_THROUGH_KINDS: frozenset[str] = frozenset({"activation", "dropout", "norm", "reshape"})
+@dataclass(frozen=True)
+class LayerKind:
+    """What the graph and the views need to know about one kind of layer (sent in ``kinds``)."""
+
+    #: "#rrggbb" of its blocks, boxes and chips; muted so weight colors stay the loud part
+    color: str
+    #: maps each input element to one output element, so a neuron (or channel) on one side is the
+    #: same neuron on the other: neuron sources are found through it, 2D folds it into the neuron
+    #: column before it, 3D draws it as a thin plate and labels it by its op
+    pass_through: bool = False
+    #: drawn as a grid of neurons in 3D when small enough (other kinds only when they feed a dense)
+    neurons: bool = False
+    #: its outputs are units a following dense layer is wired to as they are (no fan-in check)
+    feeds_dense: bool = False
+    label_tier: int = 3  # label priority: 3 computing layers, 2 the input, 1 pass-through / output
+    block_depth: float = 2.0  # thickness of its 3D block along the flow (neuron spacings)
+    units_label: str = "units"  # what ``Layer.units`` counts, as the details panel names it
+
+
+#: The neutral vocabulary of layer kinds: the one table of them. Adapters map every framework
+#: class onto one of these; anything unknown becomes ``"other"`` (its class name stays in
+#: ``Layer.op``). The browser gets it as ``graph.kinds`` and reads colors and properties from it.
+LAYER_KINDS: dict[str, LayerKind] = {
+    "input": LayerKind("#7a8aa0", neurons=True, feeds_dense=True, label_tier=2),
+    "dense": LayerKind("#4c78a8", neurons=True, feeds_dense=True),
+    "conv": LayerKind("#54a24b", units_label="channels"),
+    "pool": LayerKind("#88b06a", block_depth=1.0),
+    "norm": LayerKind("#b279a2", pass_through=True, label_tier=1),
+    "dropout": LayerKind("#9d9d9d", pass_through=True, label_tier=1),
+    "activation": LayerKind("#e0a030", pass_through=True, label_tier=1),
+    "reshape": LayerKind("#8c8c8c", pass_through=True, label_tier=1),  # flatten / reshape / permute
+    "embedding": LayerKind("#f58518", feeds_dense=True),
+    "recurrent": LayerKind("#e45756", feeds_dense=True),  # rnn / lstm / gru
+    "attention": LayerKind("#d6616b"),
+    "merge": LayerKind("#72b7b2", feeds_dense=True, block_depth=1.0),  # add / concat / multiply
+    "output": LayerKind("#5f6b7a", neurons=True, feeds_dense=True, label_tier=1, block_depth=1.2),
+    "other": LayerKind("#a0a0a0"),
+}
+
+KINDS: tuple[str, ...] = tuple(LAYER_KINDS)  # the names alone, in table order
+
+
+def kinds_dict() -> dict[str, dict[str, Any]]:
+    """``LAYER_KINDS`` as JSON (the ``kinds`` entry of ``Graph.to_dict()``)."""
+    return {name: asdict(kind) for name, kind in LAYER_KINDS.items()}
+
 
 Shape = tuple[int | None, ...]
 
@@ -161,15 +185,15 @@ class Graph:
                 return None
             src = self[preds[0]]
             size = _numel(src.output_shape)
-            if src.kind in ("dense", "input", "embedding", "recurrent", "merge", "output"):
+            if LAYER_KINDS[src.kind].feeds_dense:
                 return src.name if fan_in is None or size == fan_in else None
-            if src.kind in PASS_THROUGH_KINDS:
+            if LAYER_KINDS[src.kind].pass_through:
                 cur = src.name
                 continue
             return src.name if fan_in is not None and size == fan_in else None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (this is what the browser gets, plus derived ``neuron_source``)."""
+        """JSON-ready form (what the browser gets: plus derived ``neuron_source`` and ``kinds``)."""
         return {
             "framework": self.framework,
             "model_name": self.model_name,
@@ -184,6 +208,7 @@ class Graph:
                 if (src := self.neuron_source(layer.name)) is not None
             },
             "total_params": self.total_params,
+            "kinds": kinds_dict(),
         }
 
     @classmethod

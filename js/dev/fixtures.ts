@@ -2,6 +2,8 @@
 // snapshots encoded like wire.py (JSON header + one byte buffer, arrays 8-aligned, float16 weights).
 export { fromBase64 } from "../src/data/pagemodel";
 import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/data/types";
+// graph.py's LAYER_KINDS as Graph.to_dict() sends it (tests/test_layers.py checks the copy agrees)
+import KINDS from "./kinds.json";
 
 // ---------------------------------------------------------------------------------------------
 // float16 encoding (round to nearest even), the inverse of data/decode.ts's halfToFloat.
@@ -164,7 +166,7 @@ function chainEdges(layers: LayerInfo[]): [string, string][] {
 function graphOf(model_name: string, layers: LayerInfo[], edges: [string, string][], neuron_source: Record<string, string>, extra: Partial<GraphInfo> = {}): GraphInfo {
   return {
     framework: "torch", model_name, approximate: false, notes: [], data_format: "channels_first", layers, edges, neuron_source,
-    total_params: layers.reduce((s, l) => s + l.params, 0), ...extra,
+    total_params: layers.reduce((s, l) => s + l.params, 0), kinds: KINDS, ...extra,
   };
 }
 

@@ -56,24 +56,6 @@ export function fillDiverging(values: ArrayLike<number>, range: number, out: Flo
   return out;
 }
 
-/** Colors of layer kinds (blocks, 2D boxes), muted so weight colors stay the loud part. */
-export const KIND_COLORS: Record<string, string> = {
-  input: "#7a8aa0",
-  dense: "#4c78a8",
-  conv: "#54a24b",
-  pool: "#88b06a",
-  norm: "#b279a2",
-  dropout: "#9d9d9d",
-  activation: "#e0a030",
-  reshape: "#8c8c8c",
-  embedding: "#f58518",
-  recurrent: "#e45756",
-  attention: "#d6616b",
-  merge: "#72b7b2",
-  output: "#5f6b7a",
-  other: "#a0a0a0",
-};
-
 /**
  * Distinct colors per layer among what a view draws (its data-connection-colors attribute: tests
  * read whether a layer's connections are colored one by one or by one value per layer).

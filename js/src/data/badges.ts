@@ -4,6 +4,7 @@
 import { HEALTH_COLORS, healthBadges, type HealthBadge } from "./health";
 import type { Store } from "./store";
 import type { GraphInfo, LayerHealth } from "./types";
+import { kindInfo } from "./kinds";
 
 export interface Badge {
   /** the layer the health record is about */
@@ -17,7 +18,6 @@ export interface Badge {
   fg: string;
 }
 
-const PASS_THROUGH = new Set(["activation", "dropout", "norm", "reshape"]);
 
 function pct(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "" : `${Math.round(v * 100)}%`;
@@ -99,7 +99,7 @@ export function badgeHosts(graph: GraphInfo): Map<string, string> {
   const host = new Map<string, string>();
   for (const l of graph.layers ?? []) {
     const ps = preds.get(l.name) ?? [];
-    if (PASS_THROUGH.has(l.kind) && ps.length === 1 && host.has(ps[0])) host.set(l.name, host.get(ps[0])!);
+    if (kindInfo(graph, l.kind).pass_through && ps.length === 1 && host.has(ps[0])) host.set(l.name, host.get(ps[0])!);
     else host.set(l.name, l.name);
   }
   return host;

@@ -1,9 +1,16 @@
 // The contract between the Python side (nnviz_widget/wire.py, widget.py) and the views.
 // Everything here is plain data: the decoded, browser-side copy of the recorded run.
 
-export type Kind =
-  | "input" | "dense" | "conv" | "pool" | "norm" | "dropout" | "activation" | "reshape"
-  | "embedding" | "recurrent" | "attention" | "merge" | "output" | "other";
+/** One kind's entry of `GraphInfo.kinds`, as `LayerKind` in graph.py sends it. */
+export interface KindInfo {
+  color: string;           // "#rrggbb" of its blocks, boxes and chips
+  pass_through: boolean;   // one output element per input element: folds into neurons, drawn as a plate
+  neurons: boolean;        // drawn as a neuron grid in 3D when small enough
+  feeds_dense: boolean;    // its outputs feed a following dense layer as they are (graph.py only)
+  label_tier: number;      // label priority: 3 computing, 2 input, 1 pass-through / output
+  block_depth: number;     // thickness of its 3D block along the flow
+  units_label: string;     // what `units` counts ("units", "channels")
+}
 
 export type Shape = (number | null)[];
 
@@ -11,7 +18,7 @@ export type Shape = (number | null)[];
 export interface LayerInfo {
   id: number;
   name: string;            // untrusted text: render with textContent, never innerHTML
-  kind: Kind;
+  kind: string;            // a key of GraphInfo.kinds (LAYER_KINDS in graph.py)
   op: string;              // framework class or functional op, e.g. "Linear", "Conv2D", "add"
   output_shape: Shape;
   input_shapes: Shape[];
@@ -35,6 +42,8 @@ export interface GraphInfo {
   /** dense layer name -> the layer whose neurons feed it (connections are drawn between them). */
   neuron_source: Record<string, string>;
   total_params: number;
+  /** every layer kind's properties (read them through data/kinds.ts `kindInfo`). */
+  kinds: Record<string, KindInfo>;
 }
 
 /** One entry of a snapshot header's `arrays` list: a typed array inside the snapshot's bytes. */

@@ -13,14 +13,13 @@
 import { rankLayers, echoOutputs } from "./common";
 import type { GraphInfo, LayerInfo } from "../data/types";
 import { gridLayout, tileOrigin, type GridLayout } from "../util/grid";
+import { kindInfo } from "../data/kinds";
 
 export interface Pt {
   x: number;
   y: number;
 }
 
-/** Kinds that keep one output element per input element (mirrors graph.py PASS_THROUGH_KINDS). */
-export const PASS_THROUGH_KINDS: ReadonlySet<string> = new Set(["activation", "dropout", "norm", "reshape"]);
 
 export interface DisplayNode {
   /** The host layer's name (also the node id). */
@@ -108,7 +107,7 @@ export function displayGraph(graph: GraphInfo, opts: { neurons?: boolean } = {})
       continue;
     }
     const ps = preds.get(layer.name) ?? [];
-    if ((PASS_THROUGH_KINDS.has(layer.kind) || echoes.has(layer.name)) && ps.length === 1) {
+    if ((kindInfo(graph, layer.kind).pass_through || echoes.has(layer.name)) && ps.length === 1) {
       const host = hostOf.get(ps[0]);
       const hostNode = host !== undefined ? nodeOf.get(host) : undefined;
       if (hostNode && hostNode.neurons > 0) {
@@ -151,6 +150,7 @@ export function displayRanks(dg: DisplayGraph, graph?: GraphInfo): Map<string, n
     edges: dg.edges,
     neuron_source: {},
     total_params: 0,
+    kinds: graph?.kinds ?? {},
   } satisfies GraphInfo;
   return rankLayers(g);
 }

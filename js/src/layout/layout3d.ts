@@ -3,6 +3,7 @@
 // spread in z; long graphs fold into rows (boustrophedon) along z so they stay readable.
 import { echoOutputs, knownNumel, rankLayers } from "./common";
 import type { GraphInfo, LayerInfo, Shape } from "../data/types";
+import { kindInfo } from "../data/kinds";
 
 export type Vec3 = [number, number, number];
 
@@ -39,7 +40,7 @@ export interface LayerBox {
   size: Vec3;        // full extent along x, y, z
   grid?: NeuronGrid;
   planes?: PlaneStack;
-  /** larger = more important (labels are placed by priority): 10 x labelTier(kind) + log10(1 + params) */
+  /** larger = more important (labels are placed by priority): 10 x the kind's label_tier + log10(1 + params) */
   weight: number;
   /** an "output" node that only repeats its single predecessor's values: drawn as a thin plate
    *  flush behind it, never a neuron grid of its own, and the last to get a label */
@@ -168,20 +169,6 @@ export function feedsConnections(box: LayerBox): boolean {
   return box.style === "neurons" || (box.style === "planes" && !!box.planes?.units);
 }
 
-const PLATE_KINDS = new Set(["activation", "dropout", "norm", "reshape"]);
-const NEURON_KINDS = new Set(["dense", "input", "output"]);
-
-/**
- * Label priority of a kind: layers that compute (dense, conv, attention, recurrent, embedding,
- * pool, merge, other) 3, the input 2, pass-through layers (activation, dropout, norm, reshape)
- * and output nodes 1. Selected and hovered layers go before all of them (the views add that).
- */
-export function labelTier(kind: string): number {
-  if (kind === "input") return 2;
-  if (kind === "output" || PLATE_KINDS.has(kind)) return 1;
-  return 3;
-}
-
 export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D {
   const maxNeurons = opts.maxNeurons ?? 1024;
   const maxLayers = opts.maxLayersForNeurons ?? 60;
@@ -199,6 +186,7 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
   const echoes = echoOutputs(graph);
 
   const boxes: LayerBox[] = layers.map((layer, index) => {
+    const info = kindInfo(graph, layer.kind);
     const n = knownNumel(layer.output_shape) || (layer.units ?? 0);
     const sp = spatial(layer, graph.data_format);
     let [sy, sz] = sp ? [side(sp.h), side(sp.w)] : [side(Math.sqrt(Math.max(n, 1))), side(Math.sqrt(Math.max(n, 1)))];
@@ -211,7 +199,7 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
     // dense layer (its connections then start from the planes' pixels)
     const mappedConv = layer.kind === "conv" && !!sp && !!opts.mapped?.has(layer.name);
     const neuronish =
-      !echo && !big && !mappedConv && n >= 1 && n <= maxNeurons && (NEURON_KINDS.has(layer.kind) || sources.has(layer.name)) &&
+      !echo && !big && !mappedConv && n >= 1 && n <= maxNeurons && (info.neurons || sources.has(layer.name)) &&
       (!sp || sp.c === 1 || layer.kind !== "input" || n <= 256);
     if (neuronish) {
       const { rows, cols } = gridDims(n, layer.output_shape);
@@ -229,7 +217,7 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
       if (maps) planes.units = { c: sp.c, h: sp.h, w: sp.w, hwc: channelsLast(layer, graph.data_format) };
       style = "planes";
       sx = (drawn - 1) * pitch + thickness;
-    } else if (echo || PLATE_KINDS.has(layer.kind)) {
+    } else if (echo || info.pass_through) {
       style = "plate";
       sx = big ? 0.3 : 0.25;
       if (layer.kind === "reshape") {
@@ -239,14 +227,14 @@ export function layout3d(graph: GraphInfo, opts: Layout3DOptions = {}): Layout3D
     } else {
       style = "block";
       const k = layer.kind;
-      sx = k === "pool" || k === "merge" ? 1.0 : k === "output" ? 1.2 : 2.0;
+      sx = info.block_depth;
       if (big) sx *= 0.8;
       if (k === "merge") {
         sy = Math.min(sy, big ? 2.5 : 3);
         sz = Math.min(sz, big ? 2.5 : 3);
       }
     }
-    const weight = 10 * labelTier(layer.kind) + (layer.params > 0 ? Math.log10(1 + layer.params) : 0) - (echo ? 1 : 0);
+    const weight = 10 * info.label_tier + (layer.params > 0 ? Math.log10(1 + layer.params) : 0) - (echo ? 1 : 0);
     return {
       name: layer.name, index, kind: layer.kind, rank: rank.get(layer.name) ?? 0, row: 0, dir: 1 as const,
       style, center: [0, 0, 0] as Vec3, size: [sx, sy, sz] as Vec3, grid, planes, weight, echo,

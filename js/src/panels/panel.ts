@@ -1,11 +1,12 @@
 // Details panel: the selected layer (definition, stats at the current epoch, a histogram of its
 // weights), or a summary of the model when nothing is selected. All model text via textContent.
-import { KIND_COLORS, css, diverging, type RGB } from "../color/scales";
+import { css, diverging, type RGB } from "../color/scales";
 import { histBars, histRange, maxDensity, niceTicks } from "../layout/plot";
 import type { LayerInfo, LayerStats, Snapshot } from "../data/types";
 import { h } from "../util/dom";
 import type { SubView, ViewContext } from "../data/view";
 import { fmt, fmtInt, fmtShape, fmtTick } from "../util/format";
+import { kindColor, kindInfo } from "../data/kinds";
 
 const HIST_H = 84;
 
@@ -82,7 +83,7 @@ export function createPanel(ctx: ViewContext): SubView {
     for (const [kind, n] of [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
       const k = h("span", "nnviz-panel-kind");
       const dot = h("span", "nnviz-panel-dot");
-      dot.style.background = KIND_COLORS[kind] ?? KIND_COLORS.other;
+      dot.style.background = kindColor(g, kind);
       k.append(dot, document.createTextNode(`${kind} ${n}`));
       kinds.appendChild(k);
     }
@@ -97,7 +98,7 @@ export function createPanel(ctx: ViewContext): SubView {
   function renderLayer(l: LayerInfo): void {
     const title = h("div", "nnviz-panel-title");
     const chip = h("span", "nnviz-panel-chip", l.kind);
-    chip.style.background = KIND_COLORS[l.kind] ?? KIND_COLORS.other;
+    chip.style.background = kindColor(store.graph, l.kind);
     title.append(h("span", "nnviz-panel-name", l.name), chip);
     staticPart.appendChild(title);
     staticPart.appendChild(h("div", "nnviz-panel-op", l.op));
@@ -106,7 +107,7 @@ export function createPanel(ctx: ViewContext): SubView {
     if (l.input_shapes?.length) rows.push(["shape", `${l.input_shapes.map(fmtShape).join(" + ")} → ${out}`]);
     else rows.push(["output", out]);
     if (l.units !== null && l.units !== undefined) {
-      rows.push([l.kind === "conv" ? "channels" : "units", fmtInt(l.units)]);
+      rows.push([kindInfo(store.graph, l.kind).units_label, fmtInt(l.units)]);
     }
     const parts = Object.entries(l.param_shapes ?? {}).map(([name, shape]) => `${name} ${fmtShape(shape)}`);
     rows.push(["params", parts.length ? `${fmtInt(l.params)} (${parts.join(", ")})` : fmtInt(l.params)]);

@@ -23,7 +23,7 @@ export const MIRRORS: { trait: string; index: string; values: (g: GraphInfo, c: 
   { trait: "delta_ref", index: "_delta_index", values: (_g, c) => c.delta_ref, none: false },
 ];
 const EMPTY_GRAPH: GraphInfo = {
-  framework: "", model_name: "", approximate: false, notes: [], data_format: "channels_first", layers: [], edges: [], neuron_source: {}, total_params: 0,
+  framework: "", model_name: "", approximate: false, notes: [], data_format: "channels_first", layers: [], edges: [], neuron_source: {}, total_params: 0, kinds: {},
 };
 
 /** Model-level state, shared by every view of one widget model. */

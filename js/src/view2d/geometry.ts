@@ -1,6 +1,5 @@
 // The 2D view's sizes, fonts and geometry records (columns, boxes, connection sets, hits), and its
 // pure helpers: text fitting, paths, which neurons a column shows, hit distances.
-import { KIND_COLORS } from "../color/scales";
 import { segmentKind, type DisplayNode, type EdgeRoute, type MapGrid } from "../layout/layout2d";
 import { type Badge } from "../data/badges";
 import { type Img } from "../color/images";
@@ -207,10 +206,6 @@ export function tint(hex: string, amount: number): string {
   const b = n & 255;
   const mix = (c: number) => Math.round(c + (255 - c) * amount);
   return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
-}
-
-export function kindColor(kind: string): string {
-  return KIND_COLORS[kind] ?? KIND_COLORS.other;
 }
 
 export function roundRectPath(p: CanvasRenderingContext2D | Path2D, x: number, y: number, w: number, h: number, r: number): void {

@@ -5,18 +5,20 @@
 // their box or above their neuron column, as the 3D view's channel planes do, in every color mode.
 // Geometry is cached: changing the epoch, the sample or the color mode only recolors (the tiles
 // are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
-import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, pickNeurons, wrapLayout, type EdgeRoute } from "../layout/layout2d";
+import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, wrapLayout, type EdgeRoute } from "../layout/layout2d";
 import { mapShape, mapSource } from "../data/maps";
-import { modeRange } from "../color/modes";
 import { createWheelHint, isZoomWheel } from "../util/wheel";
-import type { LayerInfo, ViewState } from "../data/types";
+import type { LayerInfo } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
 import { fmtInt } from "../util/format";
-import { gridLayout, tileOrigin, tileSize } from "../util/grid";
-import { FONT, F_NAME, F_SUB, F_SMALL, F_CHIP, F_BADGE, BADGE_H, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, type Chip, type MapTiles, type NodeGeom, type ConnSet, measure, truncate, fitName, compactLabel, tint, kindColor, roundRectPath, routePath, imageDims } from "./geometry";
+import { gridLayout, tileSize } from "../util/grid";
+import { haloText, paintBadges, paintColumn, paintTiles } from "./paint";
+import { rebuildConnections } from "./connections";
+import { FONT, F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, type Chip, type MapTiles, type NodeGeom, measure, truncate, fitName, compactLabel, tint, roundRectPath, routePath, imageDims } from "./geometry";
 import type { View2DState } from "./state";
 import { hitTest, tooltipFor } from "./hit";
 import { recolor } from "./colors";
+import { kindColor } from "../data/kinds";
 
 export function createView2D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -319,134 +321,6 @@ export function createView2D(ctx: ViewContext): SubView {
     }
   }
 
-  /** Which neurons each column shows, and the connections between shown neurons (data changes). */
-  function rebuildConnections(): void {
-    vs.conns = [];
-    vs.total = 0;
-    if (!vs.dg) return;
-    const latest = store.latest();
-    const scores = new Map<string, Float64Array>();
-    const scoreOf = (id: string) => {
-      let s = scores.get(id);
-      if (!s) {
-        s = new Float64Array(vs.nodeById.get(id)?.column?.total ?? 0);
-        scores.set(id, s);
-      }
-      return s;
-    };
-    for (const [dense, src] of vs.dg.neuronSource) {
-      const shape = store.fullShape(dense);
-      if (shape && shape.length === 2) vs.total += shape[0] * shape[1];
-      if (!latest || !shape || shape.length !== 2) continue;
-      const w = store.weight(dense, latest.epoch);
-      if (!w) continue;
-      const idx = store.sampleIndices(dense);
-      const nin = shape[1];
-      const so = scoreOf(dense);
-      const si = scoreOf(src);
-      for (let j = 0; j < w.length; j++) {
-        const flat = idx ? idx[j] : j;
-        const a = Math.abs(w[j]);
-        if (!Number.isFinite(a)) continue;
-        const o = Math.floor(flat / nin);
-        const i = flat - o * nin;
-        if (o < so.length) so[o] += a;
-        if (i < si.length) si[i] += a;
-      }
-    }
-    for (const n of vs.nodes) {
-      const c = n.column;
-      if (!c) continue;
-      const k = shownCount(c.total, vs.cap);
-      const s = scores.get(n.id);
-      let any = false;
-      if (s) for (let k = 0; k < s.length; k++) if (s[k] > 0) { any = true; break; }
-      if (any) c.shown = pickNeurons(s!, k);
-      else c.shown = Array.from({ length: k }, (_, q) => Math.floor((q * c.total) / k)); // evenly spread
-    }
-    const budget = Math.max(0, ctx.state().maxConnections ?? 20000);
-    type Cand = { set: number; j: number; o: number; i: number; s: number };
-    const cands: Cand[] = [];
-    const sets: { layer: string; src: string; full: number }[] = [];
-    for (const [dense, src] of vs.dg.neuronSource) {
-      const dn = vs.nodeById.get(dense)?.column;
-      const sn = vs.nodeById.get(src)?.column;
-      const shape = store.fullShape(dense);
-      if (!dn || !sn || !shape || shape.length !== 2 || !latest) continue;
-      const w = store.weight(dense, latest.epoch);
-      if (!w) continue;
-      const range = modeRange(store, dense, { colorBy: "weight" }) || 1;
-      const nin = shape[1];
-      const posO = new Map(dn.shown.map((v, k) => [v, k]));
-      const posI = new Map(sn.shown.map((v, k) => [v, k]));
-      const setIdx = sets.length;
-      sets.push({ layer: dense, src, full: shape[0] * shape[1] });
-      const idx = store.sampleIndices(dense);
-      if (idx) {
-        for (let j = 0; j < idx.length && j < w.length; j++) {
-          const o = Math.floor(idx[j] / nin);
-          const i = idx[j] - o * nin;
-          if (posO.has(o) && posI.has(i)) cands.push({ set: setIdx, j, o, i, s: Math.abs(w[j]) / range });
-        }
-      } else {
-        for (const o of dn.shown) {
-          for (const i of sn.shown) {
-            const j = o * nin + i;
-            if (j < w.length) cands.push({ set: setIdx, j, o, i, s: Math.abs(w[j]) / range });
-          }
-        }
-      }
-    }
-    let keep = cands;
-    if (cands.length > budget) {
-      keep = cands
-        .map((c, k) => ({ c, k, s: Number.isFinite(c.s) ? c.s : Infinity }))
-        .sort((a, b) => b.s - a.s || a.k - b.k)
-        .slice(0, budget)
-        .map((x) => x.c);
-    }
-    const per = sets.map(() => [] as Cand[]);
-    for (const c of keep) per[c.set].push(c);
-    sets.forEach((s, k) => {
-      const list = per[k];
-      const dn = vs.nodeById.get(s.layer)!.column!;
-      const sn = vs.nodeById.get(s.src)!.column!;
-      const posO = new Map(dn.shown.map((v, q) => [v, q]));
-      const posI = new Map(sn.shown.map((v, q) => [v, q]));
-      const set: ConnSet = {
-        layer: s.layer, src: s.src, n: list.length, full: s.full,
-        x1: new Float32Array(list.length), y1: new Float32Array(list.length),
-        x2: new Float32Array(list.length), y2: new Float32Array(list.length),
-        j: new Uint32Array(list.length), o: new Uint32Array(list.length), i: new Uint32Array(list.length),
-      };
-      list.forEach((c, q) => {
-        set.x1[q] = sn.cx + R;
-        set.y1[q] = sn.ys[posI.get(c.i)!];
-        set.x2[q] = dn.cx - R;
-        set.y2[q] = dn.ys[posO.get(c.o)!];
-        set.j[q] = c.j;
-        set.o[q] = c.o;
-        set.i[q] = c.i;
-      });
-      vs.conns.push(set);
-    });
-    vs.drawn = keep.length;
-  }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
   // ---- painting
   function schedule(): void {
     if (vs.raf || vs.destroyed) return;
@@ -471,7 +345,7 @@ export function createView2D(ctx: ViewContext): SubView {
     }
     if (vs.graphRef !== store.graph) {
       rebuildLayout();
-      rebuildConnections();
+      rebuildConnections(vs);
       vs.dirtyColors = true;
     }
     if (!vs.fitted) initialView();
@@ -531,8 +405,8 @@ export function createView2D(ctx: ViewContext): SubView {
       if (!visible(n.x - 10, n.y - 10, n.w + 20, n.h + 20)) continue;
       const selected = n.id === selHost;
       const hovered = n.id === hoverHost;
-      const kc = kindColor(n.layer.kind);
-      if (n.column) paintColumn(c, n, selected, hovered, showText, compactText ? compactFont : "", st, px);
+      const kc = kindColor(store.graph, n.layer.kind);
+      if (n.column) paintColumn(vs, c, n, selected, hovered, showText, compactText ? compactFont : "", st, px);
       else {
         c.beginPath();
         roundRectPath(c, n.x, n.y, n.w, n.h, 7);
@@ -559,7 +433,7 @@ export function createView2D(ctx: ViewContext): SubView {
           }
         }
         c.restore();
-        if (n.maps) paintTiles(c, n, showText, st, px);
+        if (n.maps) paintTiles(vs, c, n, showText, st, px);
         if (showText) {
           c.fillStyle = TEXT;
           c.font = F_NAME;
@@ -601,203 +475,6 @@ export function createView2D(ctx: ViewContext): SubView {
     ctx.setData("ready", 1);
   }
 
-  /** Text with a white halo, readable over the tiles it may run onto (zoomed out). */
-  function haloText(c: CanvasRenderingContext2D, text: string, x: number, y: number, px: number): void {
-    const fill = c.fillStyle;
-    c.lineJoin = "round";
-    c.lineWidth = 3 * px;
-    c.strokeStyle = "rgba(255,255,255,0.9)";
-    c.strokeText(text, x, y);
-    c.fillStyle = fill;
-    c.fillText(text, x, y);
-  }
-
-  /**
-   * A layer's feature-map tiles from its atlas (shrunk: smoothed; enlarged: crisp pixels), each
-   * framed; without maps for the sample, tiles in the kind color (as the 3D planes) and a note.
-   */
-  function paintTiles(c: CanvasRenderingContext2D, n: NodeGeom, showText: boolean, st: ViewState, px: number): void {
-    const m = n.maps!;
-    const g = m.grid;
-    const kc = kindColor(n.layer.kind);
-    const lw = Math.min(px, 1.2);
-    const frame = new Path2D();
-    const smooth = vs.zoom * vs.dpr * g.tileW < m.tw;
-    c.imageSmoothingEnabled = smooth;
-    for (let i = 0; i < g.n; i++) {
-      const [ox, oy] = tileOrigin(g, i);
-      const x = m.gx + ox;
-      const y = m.gy + oy;
-      if (m.showing && m.canvas) {
-        const [sx, sy] = tileOrigin(m.atlas, i);
-        c.drawImage(m.canvas, sx, sy, m.tw, m.th, x, y, g.tileW, g.tileH);
-      } else {
-        c.fillStyle = tint(kc, 0.6);
-        c.fillRect(x, y, g.tileW, g.tileH);
-      }
-      frame.rect(x - lw / 2, y - lw / 2, g.tileW + lw, g.tileH + lw);
-    }
-    c.imageSmoothingEnabled = true;
-    c.lineWidth = lw;
-    c.strokeStyle = tint(kc, 0.35);
-    c.stroke(frame);
-    if (!showText) return;
-    c.font = F_SMALL;
-    c.fillStyle = SUBTEXT;
-    c.textBaseline = "alphabetic";
-    if (g.more) {
-      const long = `+${g.more} more channels`;
-      c.textAlign = "left";
-      c.fillText(measure(long, F_SMALL) <= g.width ? long : `+${g.more} more`, m.gx, m.noteY);
-    }
-    if (!m.showing) {
-      // maps are kept for the first probe samples only
-      const lines = ["no maps for", `sample ${st.sample}`];
-      const w = Math.max(...lines.map((t) => measure(t, F_SMALL))) + 8;
-      const cx = m.gx + g.width / 2;
-      const cy = m.gy + g.height / 2;
-      c.beginPath();
-      roundRectPath(c, cx - w / 2, cy - 13, w, 26, 4);
-      c.fillStyle = "rgba(255,255,255,0.88)";
-      c.fill();
-      c.fillStyle = TEXT;
-      c.textAlign = "center";
-      c.fillText(lines[0], cx, cy - 2);
-      c.fillText(lines[1], cx, cy + 9);
-    }
-    c.textAlign = "left";
-  }
-
-  /** Small colored tags ("dead 62%", "vanishing ∇") on a node's top edge (a column: above its name). */
-  function paintBadges(c: CanvasRenderingContext2D, n: NodeGeom): void {
-    c.font = F_BADGE;
-    const widths = n.badges.map((b) => measure(b.text, F_BADGE) + 10);
-    const total = widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1);
-    let x = n.column ? n.column.cx - total / 2 : n.x + n.w - total + 6;
-    const y = n.column ? n.y - BADGE_H - 3 : n.y - BADGE_H / 2 - 1;
-    c.textAlign = "center";
-    c.textBaseline = "middle";
-    n.badges.forEach((b, k) => {
-      const w = widths[k];
-      c.beginPath();
-      roundRectPath(c, x, y, w, BADGE_H, BADGE_H / 2);
-      c.fillStyle = b.bg;
-      c.fill();
-      c.lineWidth = 1;
-      c.strokeStyle = "rgba(255,255,255,0.9)";
-      c.stroke();
-      c.fillStyle = b.fg;
-      c.fillText(b.text, x + w / 2, y + BADGE_H / 2 + 0.5);
-      x += w + 3;
-    });
-    c.textAlign = "left";
-    c.textBaseline = "alphabetic";
-  }
-
-  function paintColumn(
-    c: CanvasRenderingContext2D, n: NodeGeom, selected: boolean, hovered: boolean, showText: boolean, compactFont: string,
-    st: ViewState, px: number,
-  ): void {
-    const col = n.column!;
-    const kc = kindColor(n.layer.kind);
-    const bx = col.cx - BODY_W / 2;
-    const bw = BODY_W;
-    c.beginPath();
-    roundRectPath(c, bx, col.bodyTop, bw, col.bodyBottom - col.bodyTop, 9);
-    c.fillStyle = hovered ? tint(kc, 0.8) : tint(kc, 0.9);
-    c.fill();
-    c.lineWidth = selected ? 2.5 : 1;
-    c.strokeStyle = selected ? SELECT : tint(kc, 0.45);
-    c.stroke();
-    if (selected) {
-      c.beginPath();
-      roundRectPath(c, bx - 4, col.bodyTop - 4, bw + 8, col.bodyBottom - col.bodyTop + 8, 12);
-      c.strokeStyle = "rgba(29,78,216,0.35)";
-      c.lineWidth = 3;
-      c.stroke();
-    }
-    if (n.maps) paintTiles(c, n, showText, st, px);
-    const hoverNeuron = vs.hover && vs.hover.layer === n.id && vs.hover.neuron !== undefined ? vs.hover.neuron : -1;
-    for (let k = 0; k < col.shown.length; k++) {
-      c.beginPath();
-      c.arc(col.cx, col.ys[k], R, 0, Math.PI * 2);
-      c.fillStyle = col.fills[k] ?? "#fff";
-      c.fill();
-      const hn = col.shown[k] === hoverNeuron;
-      c.lineWidth = hn ? 2 : Math.max(1, 0.8 * px);
-      c.strokeStyle = hn ? "#111827" : "#56606e";
-      c.stroke();
-    }
-    if (showText) {
-      c.textAlign = "center";
-      c.textBaseline = "alphabetic";
-      c.fillStyle = TEXT;
-      c.font = F_NAME;
-      c.fillText(n.name, col.cx, n.y + 12);
-      c.fillStyle = SUBTEXT;
-      c.font = F_SUB;
-      c.fillText(n.sub, col.cx, n.y + 25);
-      if (col.image?.canvas && col.image.key) {
-        const sc = Math.min(THUMB / col.image.w, THUMB / col.image.h);
-        const tw = col.image.w * sc, th = col.image.h * sc;
-        const x = col.cx - tw / 2, y = n.y + HEADER - 4 + (THUMB - th) / 2;
-        c.imageSmoothingEnabled = false;
-        c.drawImage(col.image.canvas, x, y, tw, th);
-        c.imageSmoothingEnabled = true;
-        c.lineWidth = 1;
-        c.strokeStyle = "#c3c9d1";
-        c.strokeRect(x - 0.5, y - 0.5, tw + 1, th + 1);
-        c.font = F_SMALL;
-        c.fillStyle = SUBTEXT;
-        c.fillText(`sample ${st.sample}`, col.cx, y + th + 10);
-      }
-      if (col.moreY !== null) {
-        c.font = F_SMALL;
-        c.fillStyle = SUBTEXT;
-        c.fillText(`${col.shown.length} of ${fmtInt(col.total)}`, col.cx, col.moreY + 3);
-      }
-    } else if (compactFont) {
-      c.textAlign = "center";
-      c.textBaseline = "alphabetic";
-      c.fillStyle = TEXT;
-      c.font = compactFont;
-      const label = compactLabel(n.layer.name, compactFont, Math.max(n.w, 80 * px));
-      // a column with tiles: the name in its header, over them (haloed) when large
-      if (label && n.maps) {
-        c.textBaseline = "middle";
-        haloText(c, label, col.cx, n.y + HEADER / 2 - 4, px);
-        c.textBaseline = "alphabetic";
-      } else if (label) c.fillText(label, col.cx, col.bodyTop - 3 * px);
-    }
-    for (const chip of col.chips) {
-      const al = store.layer(chip.layer);
-      const ck = kindColor(al?.kind ?? "other");
-      const sel = st.layer === chip.layer;
-      const hov = vs.hover?.layer === chip.layer;
-      c.beginPath();
-      roundRectPath(c, chip.x, chip.y, chip.w, chip.h, chip.h / 2);
-      c.fillStyle = tint(ck, hov ? 0.65 : 0.8);
-      c.fill();
-      c.lineWidth = sel ? 2.2 : 1;
-      c.strokeStyle = sel ? SELECT : ck;
-      c.stroke();
-      if (showText || compactFont) {
-        // zoomed out: the chip's text at the compact on-screen size, when it fits
-        const font = showText ? F_CHIP : compactFont.replace(/^600 /, "");
-        const label = showText ? chip.label : compactLabel(chip.full, font, chip.w - 4);
-        if (label) {
-          c.fillStyle = TEXT;
-          c.font = font;
-          c.textAlign = "center";
-          c.textBaseline = "middle";
-          c.fillText(label, chip.x + chip.w / 2, chip.y + chip.h / 2 + 0.5);
-          c.textBaseline = "alphabetic";
-        }
-      }
-    }
-    c.textAlign = "left";
-  }
-
   // ---- view transform
   function sizeCanvas(): void {
     canvas.style.width = `${vs.cssW}px`;
@@ -826,7 +503,7 @@ export function createView2D(ctx: ViewContext): SubView {
       if (nb.join() !== vs.breaks.join()) {
         vs.breaks = nb;
         place();
-        rebuildConnections();
+        rebuildConnections(vs);
         vs.dirtyColors = true;
       }
     }
@@ -1006,7 +683,7 @@ export function createView2D(ctx: ViewContext): SubView {
   // ---- subscriptions
   const offState = ctx.onState((changed) => {
     if (changed.has("maxConnections")) {
-      rebuildConnections();
+      rebuildConnections(vs);
       vs.dirtyColors = true;
     }
     if (changed.has("epoch") || changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("sample")) {
@@ -1025,7 +702,7 @@ export function createView2D(ctx: ViewContext): SubView {
     for (const n of vs.nodes) if (n.maps) n.maps.buf = null; // redraw the tiles (ranges may change)
     if (vs.cssW <= 0 || vs.cssH <= 0) return; // built on the first resize
     if (vs.graphRef !== store.graph || currentMapsKey() !== vs.mapsKey) rebuildLayout();
-    rebuildConnections();
+    rebuildConnections(vs);
     vs.dirtyColors = true;
     publish();
     schedule();
@@ -1051,14 +728,14 @@ export function createView2D(ctx: ViewContext): SubView {
         vs.cap = want;
         vs.fitted = false;
         rebuildLayout();
-        rebuildConnections();
+        rebuildConnections(vs);
         vs.dirtyColors = true;
       } else if (h > 0 && w > 0) {
         const nb = wantBreaks();
         if (nb.join() !== vs.breaks.join()) {
           vs.breaks = nb;
           place();
-          rebuildConnections();
+          rebuildConnections(vs);
           vs.dirtyColors = true;
           vs.fitted = false;
         }

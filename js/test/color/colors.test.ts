@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { KIND_COLORS, NAN_COLOR, ZERO_COLOR, css, diverging, fillDiverging, sequential, type RGB } from "../../src/color/scales";
+import { NAN_COLOR, ZERO_COLOR, css, diverging, fillDiverging, sequential, type RGB } from "../../src/color/scales";
 
 const close = (a: RGB, b: RGB, eps = 1e-9) => a.every((v, i) => Math.abs(v - b[i]) < eps);
 const dist = (a: RGB, b: RGB) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
@@ -60,10 +60,4 @@ test("css and fillDiverging", () => {
   const out = fillDiverging([-1, 0, NaN], 1, new Float32Array(9));
   assert.deepEqual([...out.slice(3, 6)].map((v) => Math.round(v * 100)), ZERO_COLOR.map((v) => Math.round(v * 100)));
   assert.deepEqual([...out.slice(6, 9)], NAN_COLOR);
-});
-
-test("every kind has a color", () => {
-  for (const k of ["input", "dense", "conv", "pool", "norm", "dropout", "activation", "reshape", "embedding", "recurrent", "attention", "merge", "output", "other"]) {
-    assert.match(KIND_COLORS[k], /^#[0-9a-f]{6}$/);
-  }
 });

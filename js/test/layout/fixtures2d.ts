@@ -1,10 +1,11 @@
 // Synthetic graphs for the 2D layout / view tests (pure data).
-import type { GraphInfo, Kind, LayerInfo, Shape } from "../../src/data/types";
+import type { GraphInfo, LayerInfo, Shape } from "../../src/data/types";
+import KINDS from "../../dev/kinds.json";
 
 export function layer(
   id: number,
   name: string,
-  kind: Kind,
+  kind: string,
   output_shape: Shape,
   extra: Partial<LayerInfo> = {},
 ): LayerInfo {
@@ -34,6 +35,7 @@ export function graphOf(layers: LayerInfo[], edges: [string, string][], neuron_s
     edges,
     neuron_source,
     total_params: layers.reduce((a, l) => a + l.params, 0),
+    kinds: KINDS,
   };
 }
 
@@ -61,7 +63,7 @@ export function resnet(blocks = 2): GraphInfo {
   const L: LayerInfo[] = [];
   const E: [string, string][] = [];
   let id = 0;
-  const add = (name: string, kind: Kind, shape: Shape, from: string[], extra: Partial<LayerInfo> = {}) => {
+  const add = (name: string, kind: string, shape: Shape, from: string[], extra: Partial<LayerInfo> = {}) => {
     L.push(layer(id++, name, kind, shape, extra));
     for (const f of from) E.push([f, name]);
     return name;
@@ -92,7 +94,7 @@ export function chain(n: number): GraphInfo {
   const L: LayerInfo[] = [];
   const E: [string, string][] = [];
   for (let i = 0; i < n; i++) {
-    const kind: Kind = i === 0 ? "input" : i % 2 ? "conv" : "activation";
+    const kind: string = i === 0 ? "input" : i % 2 ? "conv" : "activation";
     L.push(layer(i, `l${i}`, kind, [8, 8, 8]));
     if (i) E.push([`l${i - 1}`, `l${i}`]);
   }

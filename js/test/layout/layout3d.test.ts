@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { feedsConnections, gridDims, labelTier, layout3d, neuronPosition, spatial, unitPosition, type LayerBox, type Vec3 } from "../../src/layout/layout3d";
+import { feedsConnections, gridDims, layout3d, neuronPosition, spatial, unitPosition, type LayerBox, type Vec3 } from "../../src/layout/layout3d";
 import { cnnGraph, mlpGraph, resnetGraph, xssGraph } from "../../dev/fixtures";
 import type { GraphInfo } from "../../src/data/types";
 import { channelOf, echoOutputs, knownNumel } from "../../src/layout/common";
+import KINDS from "../../dev/kinds.json";
 
 function finite(v: Vec3): boolean {
   return v.every((x) => Number.isFinite(x));
@@ -156,10 +157,6 @@ test("an output node that repeats its predecessor is a flush plate with the lowe
   assert.ok(w("fc2") > w("input") && w("fc1") > w("input"));
   assert.ok(w("input") > w("relu") && w("input") > w("output") && w("input") > w("flatten"));
   assert.ok(w("fc2") > w("output"));
-  assert.equal(labelTier("conv"), 3);
-  assert.equal(labelTier("attention"), 3);
-  assert.equal(labelTier("input"), 2);
-  assert.equal(labelTier("dropout"), 1);
   // an output with other values than its input (a head of its own) is not an echo
   const g2 = mlpGraph(8, 4, 3, "x", true);
   g2.layers[5] = { ...g2.layers[5], output_shape: [7] };
@@ -205,7 +202,7 @@ function convDenseGraph(format: GraphInfo["data_format"] = "channels_first"): Gr
   const edges: [string, string][] = [["input", "conv"], ["conv", "relu"], ["relu", "flatten"], ["flatten", "fc"]];
   return {
     framework: "torch", model_name: "ConvDense", approximate: false, notes: [], data_format: format,
-    layers, edges, neuron_source: { fc: "conv" }, total_params: 1044,
+    layers, edges, neuron_source: { fc: "conv" }, total_params: 1044, kinds: KINDS,
   } as unknown as GraphInfo;
 }
 
