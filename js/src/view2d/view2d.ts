@@ -499,15 +499,20 @@ export function createView2D(ctx: ViewContext): SubView {
     hideHint();
     if (!vs.overview) {
       vs.overview = true;
-      const nb = wantBreaks();
-      if (nb.join() !== vs.breaks.join()) {
-        vs.breaks = nb;
-        place();
-        rebuildConnections(vs);
-        vs.dirtyColors = true;
-      }
+      rewrap();
     }
     fit();
+  }
+
+  /** Re-wrap the graph into the rows the view now wants; true when the rows changed. */
+  function rewrap(): boolean {
+    const nb = wantBreaks();
+    if (nb.join() === vs.breaks.join()) return false;
+    vs.breaks = nb;
+    place();
+    rebuildConnections(vs);
+    vs.dirtyColors = true;
+    return true;
   }
 
   function hideHint(): void {
@@ -730,15 +735,8 @@ export function createView2D(ctx: ViewContext): SubView {
         rebuildLayout();
         rebuildConnections(vs);
         vs.dirtyColors = true;
-      } else if (h > 0 && w > 0) {
-        const nb = wantBreaks();
-        if (nb.join() !== vs.breaks.join()) {
-          vs.breaks = nb;
-          place();
-          rebuildConnections(vs);
-          vs.dirtyColors = true;
-          vs.fitted = false;
-        }
+      } else if (h > 0 && w > 0 && rewrap()) {
+        vs.fitted = false;
       }
       vs.dpr = window.devicePixelRatio || 1;
       sizeCanvas();
