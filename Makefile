@@ -56,13 +56,13 @@ bundle: $(JS_STAMP)
 	cd js && npm run --silent build
 	@test -s nnviz_widget/static/widget.js || { echo "the JS build made no nnviz_widget/static/widget.js"; exit 1; }
 
-# torch goes first and alone: pinned, it resolves to the CPU wheel; unpinned (or pulled in by
+# torch goes first and alone (lightning and transformers, installed after it, then keep it): pinned, it resolves to the CPU wheel; unpinned (or pulled in by
 # another requirement) it would be the multi-GB CUDA build. The bundle is built before the
 # editable install so the build hook finds it and skips its own npm run.
 # hatchling + hatch-jupyter-builder: for the wheel test's `--no-isolation` build.
 $(STAMP): pyproject.toml | $(PY) bundle
 	$(PY) -m pip install --disable-pip-version-check "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --disable-pip-version-check -e ".[test]" tensorflow-cpu \
+	$(PY) -m pip install --disable-pip-version-check -e ".[test,lightning,transformers]" tensorflow-cpu \
 		hatchling hatch-jupyter-builder
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	@touch $@
