@@ -40,6 +40,10 @@ class NNViz(anywidget.AnyWidget):
     delta_ref = t.Enum(CHOICES["delta_ref"].values, default_value="previous").tag(sync=True)
     #: the values of each enum trait above, sent once: the browser's lists come from here
     _choices = t.Dict({name: list(c.values) for name, c in CHOICES.items()}).tag(sync=True)
+    # the controls' words per value, for the controls the browser draws itself (exported page)
+    _choice_labels = t.Dict(
+        {name: dict(zip(c.values, c.labels, strict=True)) for name, c in CHOICES.items()}
+    ).tag(sync=True)
     max_connections = t.Int(20_000).tag(sync=True)
     height = t.Int(520).tag(sync=True)
     _notice = t.Unicode("").tag(sync=True)

@@ -186,6 +186,7 @@ def test_choices_are_sent_once_from_one_table() -> None:
         "delta_ref": ["previous", "init"],
     }
     assert "_choices" in viz.get_state()
+    assert viz._choice_labels["color_by"]["delta"] == "color: Δ weight"  # the page's own controls
     for trait, choice in CHOICES.items():
         assert list(viz.traits()[trait].values) == viz._choices[trait]
         for i, value in enumerate(choice.values):

@@ -102,7 +102,7 @@ export async function mount(widget: Widget, parent: HTMLElement, st: DevState, o
     _notice: "",
     sample: 0,
     _probe: null,
-    // as widget.py's _choices (MODES, COLOR_MODES, DELTA_REFS)
+    // as widget.py's _choices (controls.py CHOICES)
     _choices: { mode: ["3d", "2d"], color_by: ["weight", "delta", "gradient", "activation"], delta_ref: ["previous", "init"] },
     ...(st.traits ?? {}),
   };

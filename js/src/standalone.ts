@@ -11,8 +11,7 @@ import type { AnyModel } from "./data/types";
 import { fromBase64, PageManager, PageModel } from "./data/pagemodel";
 import type { GraphInfo, SnapshotHeader } from "./data/types";
 import { h } from "./util/dom";
-import { colorMode } from "./color/modes";
-import { choicesOf } from "./shell/model";
+import { choiceLabel, choicesOf } from "./shell/model";
 
 type Callback = (...args: unknown[]) => void;
 
@@ -116,10 +115,10 @@ export function createControls(model: AnyModel, epochs: number[], playInterval =
 
   // color mode + delta reference
   const colorSel = el("select", { class: "nnviz-page-color", "aria-label": "color by" });
-  for (const v of choicesOf(model).color_by) colorSel.append(option(v, colorMode(v)?.control ?? `color: ${v}`));
+  for (const v of choicesOf(model).color_by) colorSel.append(option(v, choiceLabel(model, "color_by", v, `color: ${v}`)));
   colorSel.addEventListener("change", () => set("color_by", colorSel.value));
   const deltaSel = el("select", { class: "nnviz-page-delta", "aria-label": "delta reference" });
-  deltaSel.append(option("previous", "Δ vs previous"), option("init", "Δ vs init"));
+  for (const v of choicesOf(model).delta_ref) deltaSel.append(option(v, choiceLabel(model, "delta_ref", v, `Δ vs ${v}`)));
   deltaSel.addEventListener("change", () => set("delta_ref", deltaSel.value));
   const syncColor = () => {
     colorSel.value = String(model.get("color_by") ?? "weight");

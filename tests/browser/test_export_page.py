@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import nnviz_widget as nnv
+from nnviz_widget.controls import CHOICES
 from nnviz_widget.graph import Graph
 from nnviz_widget.recorder import Recorder
 from tests.fakes import FakeModel, patch_adapt
@@ -157,6 +158,11 @@ def test_exported_page_works_offline(page: Any, exported: Path, artifacts: Path)
         "() => document.querySelector('.nnviz-root').dataset.colorBy === 'delta'"
     )
     assert page.is_visible(".nnviz-page-delta")
+    # the page's controls carry Python's words for each choice (controls.CHOICES)
+    words = page.eval_on_selector_all(
+        ".nnviz-page-color option", "os => os.map(o => o.textContent)"
+    )
+    assert words == list(CHOICES["color_by"].labels), words
     page.wait_for_timeout(300)
     assert page.evaluate(CANVAS_STATS)["variance"] > 50
     page.screenshot(path=str(artifacts / "export-page-2d-delta.png"), full_page=True)

@@ -1,6 +1,6 @@
 // The color modes: one table entry per mode says what it shows (the values per connection and per
-// neuron, read from the Store) and how the legend, the tooltips and the page's control name it.
-// The list of modes itself comes from Python (`_choices.color_by`, widget.py COLOR_MODES); the
+// neuron, read from the Store) and how the legend and the tooltips name it. The list of modes and
+// their control words come from Python (controls.py `CHOICES`, sent as `_choices`); the
 // views, the legend and the tooltips only go through the functions below.
 import type { Store } from "../data/store";
 import type { ColorBy, DeltaRef, Snapshot, ViewState } from "../data/types";
@@ -18,8 +18,6 @@ export type LayerColoring =
   | { kind: "none" };
 
 export interface ColorMode {
-  /** the page control's text */
-  control: string;
   /** the values of `layer`'s elements at `epoch`, or null where not recorded */
   values(store: Store, layer: string, epoch: number, st: ModeState, of: Elements): Float32Array | null;
   /** one value for the whole layer where no per-element values were recorded (e.g. a norm) */
@@ -40,10 +38,9 @@ function atLabel(store: Store, epoch: number): string {
   return store.at(epoch)?.label ?? "";
 }
 
-/** The mode table. Adding a mode: its name in widget.py COLOR_MODES and one entry here. */
+/** The mode table. Adding a mode: its name and label in controls.py `CHOICES` and one entry here. */
 export const COLOR_MODES: Record<string, ColorMode> = {
   weight: {
-    control: "color: weight",
     values: (store, layer, epoch, _st, of) => store.weight(layer, epoch, PARAM[of]),
     shows: { values: "weight per connection" },
     title: (store, epoch) => {
@@ -53,7 +50,6 @@ export const COLOR_MODES: Record<string, ColorMode> = {
     label: (_st, of) => (of === "neurons" ? "bias" : "weight"),
   },
   delta: {
-    control: "color: Δ weight",
     values(store, layer, epoch, st, of) {
       const key = `${layer}/${PARAM[of]}`;
       const w = store.weightsAt(epoch)?.weights.get(key);
@@ -75,7 +71,6 @@ export const COLOR_MODES: Record<string, ColorMode> = {
     label: (st, of) => `Δ ${of === "neurons" ? "bias " : ""}since ${st.deltaRef === "init" ? "init" : "previous"}`,
   },
   gradient: {
-    control: "color: gradient",
     // the gradient of each kept weight / bias (the same fixed samples as the weights)
     values: (store, layer, epoch, _st, of) => store.weightsAt(epoch)?.grads.get(`${layer}/${PARAM[of]}`) ?? null,
     // where the loop recorded no per-connection gradient: the layer's gradient norm
@@ -88,7 +83,6 @@ export const COLOR_MODES: Record<string, ColorMode> = {
     label: (_st, of) => (of === "neurons" ? "bias gradient" : "gradient"),
   },
   activation: {
-    control: "color: activation",
     values(store, layer, epoch, st, of) {
       if (of === "neurons") {
         const a = store.activation(layer, epoch, st.sample);

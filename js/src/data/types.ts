@@ -170,12 +170,12 @@ export interface Snapshot {
   fields: Map<string, Float32Array>;
 }
 
-/** A color mode's name: one of `_choices.color_by` (widget.py `COLOR_MODES`); color/modes.ts says
+/** A color mode's name: one of `_choices.color_by` (controls.py `CHOICES`); color/modes.ts says
  *  what each one shows. */
 export type ColorBy = string;
 export type DeltaRef = "previous" | "init";
 
-/** The enum traits' values, sent once by Python as the `_choices` trait (widget.py). */
+/** The enum traits' values, sent once by Python as the `_choices` trait (controls.py `CHOICES`). */
 export interface Choices {
   mode: string[];
   color_by: string[];
@@ -190,7 +190,7 @@ export type Mode = "3d" | "2d";
  * Synced traits of the NNViz model the views read (anywidget `model.get(name)`):
  *   _graph: GraphInfo            _snapshots: string[]  ("IPY_MODEL_<id>" refs to Snapshot widgets,
  *                                                        each with traits header: SnapshotHeader, data: DataView)
- *   epoch: number (-1 = init)    layer: string ("" = none)   mode: Mode   color_by: ColorBy   _choices: Choices
+ *   epoch: number (-1 = init)    layer: string ("" = none)   mode: Mode   color_by: ColorBy   _choices: Choices   _choice_labels: {trait: {value: label}}
  *   delta_ref: "previous" | "init"    max_connections: number (draw budget, default 20000)
  *   height: number (px)          _notice: string (e.g. "older epochs thinned to stay within 64 MB")
  *   sample: number (which probe sample lights the network in "activation" mode)   _probe: ProbeInfo

@@ -4,11 +4,18 @@ import { decodeChild } from "../data/decode";
 import { Store } from "../data/store";
 import type { AnyModel, Choices, ChunkHeader, GraphInfo, Snapshot, SnapshotHeader, ViewState } from "../data/types";
 
-/** The enum lists Python sends once (`_choices`: widget.py MODES, COLOR_MODES, DELTA_REFS). */
+/** The enum lists Python sends once (`_choices`, from controls.py `CHOICES`). */
 export function choicesOf(model: AnyModel): Choices {
   const c = model.get("_choices");
   const list = (k: keyof Choices) => (c && Array.isArray(c[k]) ? (c[k] as unknown[]).map(String) : []);
   return { mode: list("mode"), color_by: list("color_by"), delta_ref: list("delta_ref") };
+}
+
+/** A choice's control words (`_choice_labels`, from controls.py `CHOICES`), else `fallback`. */
+export function choiceLabel(model: AnyModel, trait: keyof Choices, value: string, fallback: string): string {
+  const labels = model.get("_choice_labels") as Record<string, Record<string, unknown>> | undefined;
+  const label = labels?.[trait]?.[value];
+  return typeof label === "string" ? label : fallback;
 }
 
 /**
