@@ -5,6 +5,7 @@ import { logTicks, niceTicks } from "../layout/plot";
 import type { Store } from "../data/store";
 import type { SubView, ViewContext } from "../data/view";
 import { fmt, fmtTick } from "../util/format";
+import { Disposer, listen } from "../util/dom";
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (unit-tested)
@@ -490,19 +491,23 @@ export function createChart(ctx: ViewContext): SubView {
     ctx.hideTooltip();
     schedule();
   };
-  canvas.addEventListener("pointerdown", onDown);
-  canvas.addEventListener("pointermove", onMove);
-  canvas.addEventListener("pointerup", onUp);
-  canvas.addEventListener("pointercancel", onUp);
-  canvas.addEventListener("pointerleave", onLeave);
-
-  const offState = ctx.onState((changed) => {
-    if (changed.has("epoch")) schedule();
-  });
-  const offData = store.on(() => {
-    rebuild();
-    schedule();
-  });
+  const d = new Disposer(); // run once by destroy(), in reverse order
+  d.add(listen(canvas, "pointerdown", onDown));
+  d.add(listen(canvas, "pointermove", onMove));
+  d.add(listen(canvas, "pointerup", onUp));
+  d.add(listen(canvas, "pointercancel", onUp));
+  d.add(listen(canvas, "pointerleave", onLeave));
+  d.add(
+    ctx.onState((changed) => {
+      if (changed.has("epoch")) schedule();
+    }),
+  );
+  d.add(
+    store.on(() => {
+      rebuild();
+      schedule();
+    }),
+  );
   rebuild();
 
   return {
@@ -518,13 +523,7 @@ export function createChart(ctx: ViewContext): SubView {
     destroy() {
       destroyed = true;
       if (raf) cancelAnimationFrame(raf);
-      offState();
-      offData();
-      canvas.removeEventListener("pointerdown", onDown);
-      canvas.removeEventListener("pointermove", onMove);
-      canvas.removeEventListener("pointerup", onUp);
-      canvas.removeEventListener("pointercancel", onUp);
-      canvas.removeEventListener("pointerleave", onLeave);
+      d.run();
       ctx.hideTooltip();
       el.remove();
     },

@@ -19,6 +19,7 @@ import type { View2DState } from "./state";
 import { hitTest, tooltipFor } from "./hit";
 import { recolor } from "./colors";
 import { kindColor } from "../data/kinds";
+import { Disposer, listen } from "../util/dom";
 
 export function createView2D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -677,16 +678,18 @@ export function createView2D(ctx: ViewContext): SubView {
     else return;
     e.preventDefault();
   };
-  canvas.addEventListener("pointerdown", onPointerDown);
-  canvas.addEventListener("pointermove", onPointerMove);
-  canvas.addEventListener("pointerup", onPointerUp);
-  canvas.addEventListener("pointercancel", onPointerUp);
-  canvas.addEventListener("pointerleave", onPointerLeave);
-  canvas.addEventListener("wheel", onWheel, { passive: false });
-  canvas.addEventListener("keydown", onKey);
+  const d = new Disposer(); // run once by destroy(), in reverse order
+  d.add(listen(canvas, "pointerdown", onPointerDown));
+  d.add(listen(canvas, "pointermove", onPointerMove));
+  d.add(listen(canvas, "pointerup", onPointerUp));
+  d.add(listen(canvas, "pointercancel", onPointerUp));
+  d.add(listen(canvas, "pointerleave", onPointerLeave));
+  d.add(listen(canvas, "wheel", onWheel, { passive: false }));
+  d.add(() => wheelHint.dispose());
+  d.add(listen(canvas, "keydown", onKey));
 
   // ---- subscriptions
-  const offState = ctx.onState((changed) => {
+  d.add(ctx.onState((changed) => {
     if (changed.has("maxConnections")) {
       rebuildConnections(vs);
       vs.dirtyColors = true;
@@ -701,8 +704,8 @@ export function createView2D(ctx: ViewContext): SubView {
     if (changed.has("mode") && !is2d()) ctx.setData("featureMaps", ""); // the 3D view says data-maps
     if (changed.has("mode") || changed.has("maxConnections")) publish();
     schedule();
-  });
-  const offData = store.on(() => {
+  }));
+  d.add(store.on(() => {
     vs.mapRanges.clear();
     for (const n of vs.nodes) if (n.maps) n.maps.buf = null; // redraw the tiles (ranges may change)
     if (vs.cssW <= 0 || vs.cssH <= 0) return; // built on the first resize
@@ -711,7 +714,7 @@ export function createView2D(ctx: ViewContext): SubView {
     vs.dirtyColors = true;
     publish();
     schedule();
-  });
+  }));
 
   // geometry is built on the first resize (it depends on the view's size)
 
@@ -748,16 +751,7 @@ export function createView2D(ctx: ViewContext): SubView {
       vs.destroyed = true;
       if (vs.raf) cancelAnimationFrame(vs.raf);
       vs.raf = 0;
-      offState();
-      offData();
-      canvas.removeEventListener("pointerdown", onPointerDown);
-      canvas.removeEventListener("pointermove", onPointerMove);
-      canvas.removeEventListener("pointerup", onPointerUp);
-      canvas.removeEventListener("pointercancel", onPointerUp);
-      canvas.removeEventListener("pointerleave", onPointerLeave);
-      canvas.removeEventListener("wheel", onWheel);
-      wheelHint.dispose();
-      canvas.removeEventListener("keydown", onKey);
+      d.run();
       ctx.hideTooltip();
       el.remove();
       vs.buckets = [];
