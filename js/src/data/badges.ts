@@ -5,6 +5,7 @@ import { HEALTH_COLORS, healthBadges, type HealthBadge } from "./health";
 import type { Store } from "./store";
 import type { GraphInfo, LayerHealth } from "./types";
 import { kindInfo } from "./kinds";
+import { fmtRatio } from "../util/format";
 
 export interface Badge {
   /** the layer the health record is about */
@@ -24,8 +25,8 @@ function pct(v: number | null | undefined): string {
 }
 
 function ratio(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return String(v);
-  return v >= 0.01 && v < 1e4 ? String(Number(v.toPrecision(2))) : v.toExponential(0).replace("e+", "e");
+  if (v === null || v === undefined) return String(v);
+  return v >= 0.01 && v < 1e4 ? fmtRatio(v) : fmtRatio(v, 1); // one digit of mantissa: badges are small
 }
 
 /** Dark tags get white text; light ones dark text. */

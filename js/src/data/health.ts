@@ -1,6 +1,7 @@
 // Training health badges (pure): the same rules as nnviz_widget/probe.py `badges()`, for the
 // views that draw badges on layers (scene3d, view2d) and the health strip (panels/inside/health.ts).
 import { HEALTH_THRESHOLDS, type GraphInfo, type LayerHealth } from "./types";
+import { fmtRatio } from "../util/format";
 
 export type HealthBadge = "dead" | "saturated" | "vanishing" | "exploding" | "nan";
 /** A health strip cell: the worst badge, "ok" (recorded, no badge) or "none" (not recorded). */
@@ -55,27 +56,17 @@ export function hasHealth(h: LayerHealth | null | undefined): boolean {
   );
 }
 
-/** Compact number: 2 significant digits, exponent form below 0.01 ("1.2e-3"). */
-export function fmtHealthNum(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (!Number.isFinite(v)) return v > 0 ? "Inf" : "-Inf";
-  if (v === 0) return "0";
-  const a = Math.abs(v);
-  if (a < 0.01 || a >= 1e4) return v.toExponential(1).replace("e+", "e");
-  return String(Number(v.toPrecision(2)));
-}
-
 /** "dead 62% · ∇ratio 0.003 · update 1.2e-3" (only the numbers that exist). */
 export function healthLine(h: LayerHealth | null | undefined): string {
   if (!h) return "";
   const parts: string[] = [];
-  const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : fmtHealthNum(v));
+  const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : fmtRatio(v));
   if (h.dead !== null && h.dead !== undefined) parts.push(`dead ${pct(h.dead)}`);
   if (h.saturated !== null && h.saturated !== undefined) parts.push(`saturated ${pct(h.saturated)}`);
-  if (h.grad_ratio !== null && h.grad_ratio !== undefined) parts.push(`∇ratio ${fmtHealthNum(h.grad_ratio)}`);
-  if (h.update_ratio !== null && h.update_ratio !== undefined) parts.push(`update ${fmtHealthNum(h.update_ratio)}`);
+  if (h.grad_ratio !== null && h.grad_ratio !== undefined) parts.push(`∇ratio ${fmtRatio(h.grad_ratio)}`);
+  if (h.update_ratio !== null && h.update_ratio !== undefined) parts.push(`update ${fmtRatio(h.update_ratio)}`);
   if (h.act_nonfinite !== null && h.act_nonfinite !== undefined && h.act_nonfinite !== 0) {
-    parts.push(`${fmtHealthNum(h.act_nonfinite)} NaN/Inf activations`);
+    parts.push(`${fmtRatio(h.act_nonfinite)} NaN/Inf activations`);
   }
   return parts.join(" · ");
 }

@@ -34,6 +34,19 @@ export function fmtTick(v: number, step?: number): string {
   return fmt(v, 2);
 }
 
+/**
+ * Short ratio for health lines and badges: `sig` significant digits, exponent form outside
+ * [0.01, 1e4) ("1.2e-3"), "NaN" / "Inf" / "-Inf". e.g. 0.094 -> "0.094", 0.00123 -> "1.2e-3".
+ */
+export function fmtRatio(v: number, sig = 2): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "Inf" : "-Inf";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a < 0.01 || a >= 1e4) return v.toExponential(sig - 1).replace("e+", "e");
+  return String(Number(v.toPrecision(sig)));
+}
+
 /** Integer with thousands separators (parameter counts): 101770 -> "101,770". */
 export function fmtInt(n: number): string {
   if (!Number.isFinite(n)) return fmt(n);

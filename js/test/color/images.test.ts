@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { NAN_COLOR, ZERO_COLOR, diverging, type RGB } from "../../src/color/scales";
 import { BOUNDARY_HIGH, BOUNDARY_LOW, BOUNDARY_MAX_INTENSITY, GRID_BG, boundaryImage, classColor, divergingImage, divergingLinear, fieldImage, finiteRange, grayscaleImage, quantileAbs, gridImage, heatmapImage, makeImage, maxAbs, planeToPixel, rgbImage, sequentialImage, type Img } from "../../src/color/images";
 import { MAX_TILE_CSS, fitGrid } from "../../src/panels/inside/kit";
-import { healthBadges, healthLine, healthState, hasHealth, fmtHealthNum, mergedHealth } from "../../src/data/health";
+import { fmtRatio } from "../../src/util/format";
+import { healthBadges, healthLine, healthState, hasHealth, mergedHealth } from "../../src/data/health";
 import type { GraphInfo, LayerHealth } from "../../src/data/types";
 import { gridLayout, tileOrigin } from "../../src/util/grid";
 
@@ -251,8 +252,10 @@ test("healthState / hasHealth / healthLine", () => {
   assert.equal(hasHealth(H({ update_ratio: 0.01 })), true);
   assert.equal(healthLine(H({ dead: 0.62, grad_ratio: 0.003, update_ratio: 0.0012 })), "dead 62% · ∇ratio 3.0e-3 · update 1.2e-3");
   assert.equal(healthLine(H({ saturated: 0.05, grad_ratio: 1.53 })), "saturated 5% · ∇ratio 1.5");
-  assert.equal(fmtHealthNum(0.094), "0.094");
-  assert.equal(fmtHealthNum(NaN), "NaN");
+  assert.equal(fmtRatio(0.094), "0.094");
+  assert.equal(fmtRatio(NaN), "NaN");
+  assert.equal(fmtRatio(0.00123), "1.2e-3");
+  assert.equal(fmtRatio(0.00123, 1), "1e-3");
 });
 
 test("quantileAbs: robust to a few outliers, NaN ignored, falls back to the max", () => {
