@@ -9,6 +9,7 @@ import { createInside } from "../src/panels/inside/inside";
 import { Store } from "../src/data/store";
 import type { GraphInfo, ProbeInfo, SnapshotHeader, ViewState } from "../src/data/types";
 import type { SubView, ViewContext } from "../src/data/view";
+import { LIGHT } from "../src/styles/theme";
 
 export interface ProbeState {
   traits: Record<string, unknown> & { _graph: GraphInfo; _probe?: ProbeInfo };
@@ -114,6 +115,8 @@ export function mount(st: ProbeState, opts: Opts = {}): MountedInside {
     hideTooltip() {},
     setData() {},
     requestFrame() {},
+    theme: () => LIGHT,
+    onTheme: () => () => {},
   };
   const probe = () => (st.traits._probe ?? null) as ProbeInfo | null;
   const host = document.getElementById("panel")!;
