@@ -65,10 +65,11 @@ def standalone_bundle() -> str:
 
 
 _PAGE = """<!DOCTYPE html>
-<html lang="en">
+<html lang="en" data-nnviz-theme="auto">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <meta name="generator" content="nnviz-widget {version}">
 <title>{title}</title>
 <style>
@@ -77,6 +78,11 @@ body {{ margin: 0; padding: 16px 20px; font: 14px/1.4 system-ui, -apple-system, 
 h1.nnviz-page-title {{ font-size: 18px; font-weight: 600; margin: 0 0 10px; }}
 .nnviz-page-foot {{ margin-top: 10px; color: #6e7781; font-size: 12px; }}
 noscript {{ display: block; padding: 12px; background: #fff8c5; }}
+@media (prefers-color-scheme: dark) {{
+  body {{ color: #e6e8eb; background: #14161a; }}
+  .nnviz-page-foot {{ color: #9aa3ae; }}
+  noscript {{ background: #3a2c14; }}
+}}
 </style>
 </head>
 <body>

@@ -9,6 +9,7 @@ import { createInside } from "../src/panels/inside/inside";
 import { Store } from "../src/data/store";
 import type { GraphInfo, ProbeInfo, SnapshotHeader, ViewState } from "../src/data/types";
 import type { SubView, ViewContext } from "../src/data/view";
+import { LIGHT, themeVars } from "../src/styles/theme";
 
 export interface ProbeState {
   traits: Record<string, unknown> & { _graph: GraphInfo; _probe?: ProbeInfo };
@@ -114,10 +115,14 @@ export function mount(st: ProbeState, opts: Opts = {}): MountedInside {
     hideTooltip() {},
     setData() {},
     requestFrame() {},
+    theme: () => LIGHT,
+    onTheme: () => () => {},
   };
   const probe = () => (st.traits._probe ?? null) as ProbeInfo | null;
   const host = document.getElementById("panel")!;
   host.replaceChildren();
+  // the theme's colors, as the shell sets them on its root
+  for (const [k, v] of themeVars(LIGHT)) host.style.setProperty(k, v);
   host.style.width = `${opts.width ?? 300}px`;
   const view = createInside(ctx, probe);
   host.appendChild(view.el);

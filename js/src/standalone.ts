@@ -49,6 +49,12 @@ const PAGE_CSS = `
 .nnviz-page-controls .nnviz-page-seg button:last-child { border-radius: 0 4px 4px 0; }
 .nnviz-page-controls input[type=range] { width: 320px; max-width: 60vw; }
 .nnviz-page-controls .nnviz-page-epoch { min-width: 64px; font-variant-numeric: tabular-nums; }
+@media (prefers-color-scheme: dark) {
+  html[data-nnviz-theme="auto"] .nnviz-page-controls { color: #e6e8eb; }
+  html[data-nnviz-theme="auto"] .nnviz-page-controls select, html[data-nnviz-theme="auto"] .nnviz-page-controls button {
+    background: #1b1e24; border-color: #4a5261; }
+  html[data-nnviz-theme="auto"] .nnviz-page-controls button[aria-pressed="true"] { background: #e6e8eb; color: #1b1e24; border-color: #e6e8eb; }
+}
 `;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {

@@ -2,7 +2,7 @@
 // Used by the "inside the network" panel: probe images, weight / filter images, feature-map grids,
 // decision boundaries and sequence heatmaps. Every function can write into an existing image (at
 // an x, y offset) so a redraw while scrubbing allocates nothing.
-import { NAN_COLOR, ZERO_COLOR, diverging, sequential, type RGB } from "./scales";
+import { NAN_COLOR, diverging, scales, sequential, type RGB, type ScalePalette } from "./scales";
 import { tileOrigin, type GridLayout } from "../util/grid";
 
 /** An RGBA image: `data` holds width * height * 4 bytes, row 0 at the top. */
@@ -182,24 +182,22 @@ export interface ScaleOptions {
   boost?: boolean;
 }
 
-const DIV_NEG = diverging(-1, 1, [0, 0, 0]);
-const DIV_POS = diverging(1, 1, [0, 0, 0]);
-
 /**
  * The diverging scale of scales.ts (same endpoints and zero grey) with linear intensity:
  * v in [-range, range] -> blue .. grey .. red. Non-finite -> NAN_COLOR.
  */
-export function divergingLinear(v: number, range: number, out: RGB = [0, 0, 0]): RGB {
+export function divergingLinear(v: number, range: number, out: RGB = [0, 0, 0], pal: ScalePalette = scales()): RGB {
   if (!Number.isFinite(v)) {
     out[0] = NAN_COLOR[0]; out[1] = NAN_COLOR[1]; out[2] = NAN_COLOR[2];
     return out;
   }
   const r = range > 0 ? range : 1;
   const t = Math.min(1, Math.abs(v) / r);
-  const end = v < 0 ? DIV_NEG : DIV_POS;
-  out[0] = ZERO_COLOR[0] + (end[0] - ZERO_COLOR[0]) * t;
-  out[1] = ZERO_COLOR[1] + (end[1] - ZERO_COLOR[1]) * t;
-  out[2] = ZERO_COLOR[2] + (end[2] - ZERO_COLOR[2]) * t;
+  const end = v < 0 ? pal.neg : pal.pos;
+  const z = pal.zero;
+  out[0] = z[0] + (end[0] - z[0]) * t;
+  out[1] = z[1] + (end[1] - z[1]) * t;
+  out[2] = z[2] + (end[2] - z[2]) * t;
   return out;
 }
 

@@ -1,4 +1,5 @@
 // What every sub-view (3D scene, 2D graph, details panel, metrics chart, legend) gets and returns.
+import type { Theme } from "../styles/theme";
 import type { Store } from "./store";
 import type { ViewState } from "./types";
 
@@ -22,6 +23,11 @@ export interface ViewContext {
   setData(key: string, value: string | number): void;
   /** Ask the host to repaint (views render on demand, not in a loop). */
   requestFrame(): void;
+  /** The host's theme now (styles/theme.ts): the colors to paint with, and `dark`. */
+  theme(): Theme;
+  /** Called when the host's theme changes (the widget's CSS variables and the color scales have
+   *  already followed); returns an unsubscribe. Views repaint what they drew with its colors. */
+  onTheme(cb: (t: Theme) => void): () => void;
 }
 
 /** A piece of the view. `destroy` frees GPU resources and removes exactly the listeners it added. */

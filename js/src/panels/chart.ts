@@ -129,7 +129,7 @@ export function epochTicks(lo: number, hi: number, maxTicks = 8): number[] {
 }
 
 /** Color of a metric: "val_x" shares x's color (and is dashed). */
-export function metricStyle(name: string, names: readonly string[]): { color: string; dashed: boolean } {
+export function metricStyle(name: string, names: readonly string[], dark = false): { color: string; dashed: boolean } {
   const base = name.startsWith("val_") ? name.slice(4) : name;
   const bases: string[] = [];
   for (const n of names) {
@@ -137,10 +137,13 @@ export function metricStyle(name: string, names: readonly string[]): { color: st
     if (!bases.includes(b)) bases.push(b);
   }
   const i = Math.max(0, bases.indexOf(base));
-  return { color: PALETTE[i % PALETTE.length], dashed: name.startsWith("val_") };
+  const pal = dark ? PALETTE_DARK : PALETTE;
+  return { color: pal[i % pal.length], dashed: name.startsWith("val_") };
 }
 
 const PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563"];
+/** The same hues, lighter: they read on a dark background. */
+const PALETTE_DARK = ["#6ea8fe", "#fb923c", "#4ade80", "#c084fc", "#22d3ee", "#facc15", "#f472b6", "#a1a9b4"];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -203,7 +206,7 @@ export function createChart(ctx: ViewContext): SubView {
     legend.replaceChildren();
     const hasRight = [...axes.values()].includes("right");
     for (const name of names) {
-      const st = metricStyle(name, names);
+      const st = metricStyle(name, names, ctx.theme().dark);
       const b = document.createElement("button");
       b.type = "button";
       b.className = "nnviz-chart-item" + (hidden.has(name) ? " nnviz-off" : "");
@@ -259,6 +262,7 @@ export function createChart(ctx: ViewContext): SubView {
     const ch = canvas.height / dpr;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, cw, ch);
+    const th = ctx.theme();
     const hasRight = [...axes.entries()].some(([k, a]) => a === "right" && !hidden.has(k));
     const padL = 48;
     const padR = hasRight ? 40 : 14;
@@ -296,12 +300,12 @@ export function createChart(ctx: ViewContext): SubView {
     g.textBaseline = "middle";
     for (const t of lt) {
       const y = Math.round(yl(t)) + 0.5;
-      g.strokeStyle = "#eef1f5";
+      g.strokeStyle = th.grid;
       g.beginPath();
       g.moveTo(x0, y);
       g.lineTo(x1, y);
       g.stroke();
-      g.fillStyle = "#5b6675";
+      g.fillStyle = th.muted;
       g.fillText(dl.log ? fmt(t, 1) : fmtTick(t, lstep), x0 - 5, y);
     }
     if (hasRight) {
@@ -309,23 +313,23 @@ export function createChart(ctx: ViewContext): SubView {
       const few = y1 - y0 < 90;
       for (const t of few ? [0, 0.5, 1] : [0, 0.25, 0.5, 0.75, 1]) {
         const y = Math.round(yr(t)) + 0.5;
-        g.fillStyle = "#5b6675";
+        g.fillStyle = th.muted;
         g.fillText(fmtTick(t, few ? 0.5 : 0.25), x1 + 5, y);
       }
     }
-    g.strokeStyle = "#9aa3ad";
+    g.strokeStyle = th.axis;
     g.beginPath();
     g.moveTo(x0, y1 + 0.5);
     g.lineTo(x1, y1 + 0.5);
     g.stroke();
     g.textAlign = "center";
     g.textBaseline = "top";
-    g.fillStyle = "#5b6675";
+    g.fillStyle = th.muted;
     const et = epochTicks(eLo, eHi, Math.max(2, Math.floor((x1 - x0) / 48)));
     if (eLo < 0 && !et.includes(eLo)) et.unshift(eLo);
     for (const t of et) {
       const x = Math.round(xs(t)) + 0.5;
-      g.strokeStyle = "#9aa3ad";
+      g.strokeStyle = th.axis;
       g.beginPath();
       g.moveTo(x, y1);
       g.lineTo(x, y1 + 4);
@@ -333,7 +337,7 @@ export function createChart(ctx: ViewContext): SubView {
       g.fillText(epochLabel(t), x, y1 + 6);
     }
     g.textAlign = "right";
-    g.fillStyle = "#8a94a3";
+    g.fillStyle = th.muted;
     g.fillText("epoch", x0 - 5, y1 + 6);
 
     // lines
@@ -342,7 +346,7 @@ export function createChart(ctx: ViewContext): SubView {
     for (const [name, pts] of series) {
       if (hidden.has(name)) continue;
       const ys = axes.get(name) === "right" ? yr : yl;
-      const st = metricStyle(name, names);
+      const st = metricStyle(name, names, th.dark);
       g.strokeStyle = st.color;
       g.fillStyle = st.color;
       g.lineWidth = 2;
@@ -375,7 +379,7 @@ export function createChart(ctx: ViewContext): SubView {
       }
     }
     // NaN / Inf markers on the x axis
-    g.strokeStyle = "#dc2626";
+    g.strokeStyle = th.bad;
     g.lineWidth = 2;
     for (const e of bad.keys()) {
       const x = xs(e);
@@ -391,7 +395,7 @@ export function createChart(ctx: ViewContext): SubView {
     // hover line
     if (hoverEpoch !== null && dragging < 0) {
       const x = Math.round(xs(hoverEpoch)) + 0.5;
-      g.strokeStyle = "rgba(31,41,51,0.2)";
+      g.strokeStyle = th.edge;
       g.lineWidth = 1;
       g.beginPath();
       g.moveTo(x, y0);
@@ -402,7 +406,7 @@ export function createChart(ctx: ViewContext): SubView {
     const snap = store.at(ctx.state().epoch);
     if (snap) {
       const x = Math.round(xs(Math.max(eLo - pad, Math.min(eHi + pad, snap.epoch)))) + 0.5;
-      g.strokeStyle = "#111827";
+      g.strokeStyle = th.ink;
       g.lineWidth = 1.5;
       g.beginPath();
       g.moveTo(x, y0);
@@ -416,9 +420,9 @@ export function createChart(ctx: ViewContext): SubView {
         if (!Number.isFinite(y)) continue;
         g.beginPath();
         g.arc(x, y, 4, 0, Math.PI * 2);
-        g.fillStyle = "#fff";
+        g.fillStyle = th.bg;
         g.fill();
-        g.strokeStyle = metricStyle(name, names).color;
+        g.strokeStyle = metricStyle(name, names, th.dark).color;
         g.lineWidth = 2;
         g.stroke();
       }
@@ -426,11 +430,11 @@ export function createChart(ctx: ViewContext): SubView {
       g.font = `600 10.5px ${FONT}`;
       const tw = g.measureText(label).width + 10;
       const lx = Math.min(Math.max(x - tw / 2, x0), x1 - tw);
-      g.fillStyle = "#111827";
+      g.fillStyle = th.ink;
       g.beginPath();
       g.rect(lx, 0, tw, 13);
       g.fill();
-      g.fillStyle = "#fff";
+      g.fillStyle = th.bg;
       g.textAlign = "center";
       g.textBaseline = "middle";
       g.fillText(label, lx + tw / 2, 7);
@@ -504,6 +508,12 @@ export function createChart(ctx: ViewContext): SubView {
   );
   d.add(
     store.on(() => {
+      rebuild();
+      schedule();
+    }),
+  );
+  d.add(
+    ctx.onTheme(() => {
       rebuild();
       schedule();
     }),

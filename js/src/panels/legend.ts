@@ -15,8 +15,9 @@ function gradient(fn: (t: number) => RGB, n = 13): string {
   return `linear-gradient(to right, ${stops.join(", ")})`;
 }
 
-const DIVERGING_BG = gradient((t) => diverging(2 * t - 1, 1));
-const SEQUENTIAL_BG = gradient((t) => sequential(t, 1));
+// the scales' palette follows the theme: the bars are drawn from the palette in use
+const divergingBg = () => gradient((t) => diverging(2 * t - 1, 1));
+const sequentialBg = () => gradient((t) => sequential(t, 1));
 
 const span = (cls: string, text = ""): HTMLSpanElement => h("span", cls, text);
 
@@ -103,12 +104,12 @@ export function createLegend(ctx: ViewContext): SubView {
     } else {
       scale.style.display = "";
       if (s.kind === "values") {
-        bar.style.background = DIVERGING_BG;
+        bar.style.background = divergingBg();
         lo.textContent = s.max > 0 ? `−${fmt(s.max)}` : "0";
         hi.textContent = s.max > 0 ? `+${fmt(s.max)}` : "0";
         bar.title = "blue: negative · grey: zero · red: positive";
       } else {
-        bar.style.background = SEQUENTIAL_BG;
+        bar.style.background = sequentialBg();
         lo.textContent = "0";
         hi.textContent = fmt(s.max);
         bar.title = coloringShows(st.colorBy, "scalar");
@@ -135,6 +136,7 @@ export function createLegend(ctx: ViewContext): SubView {
     maxCache.clear();
     render();
   });
+  const offTheme = ctx.onTheme(() => render());
   render();
 
   return {
@@ -145,6 +147,7 @@ export function createLegend(ctx: ViewContext): SubView {
     destroy() {
       offState();
       offData();
+      offTheme();
       el.remove();
     },
   };

@@ -197,6 +197,7 @@ export function createPanel(ctx: ViewContext): SubView {
     if (!c) return;
     c.setTransform(dpr, 0, 0, dpr, 0, 0);
     c.clearRect(0, 0, W, H);
+    const th = ctx.theme();
     const ranges: { lo: number; hi: number }[] = [];
     for (const sn of store.snapshots) {
       const x = sn.stats[layer];
@@ -228,7 +229,7 @@ export function createPanel(ctx: ViewContext): SubView {
       // the first snapshot's histogram as a step outline
       const fc = first.hists.get(layer)!;
       const ref = histBars(fc, firstStats.hist_lo, firstStats.hist_hi, xLo, xHi, plotW, plotH, yMax);
-      c.strokeStyle = "rgba(31,41,51,0.7)";
+      c.strokeStyle = th.dark ? "rgba(230,232,235,0.7)" : "rgba(31,41,51,0.7)";
       c.lineWidth = 1.25;
       c.beginPath();
       let prevEnd = NaN;
@@ -246,7 +247,7 @@ export function createPanel(ctx: ViewContext): SubView {
       c.stroke();
     }
     // axis
-    c.strokeStyle = "#9aa3ad";
+    c.strokeStyle = th.axis;
     c.lineWidth = 1;
     c.beginPath();
     c.moveTo(padL, plotH + 0.5);
@@ -254,7 +255,7 @@ export function createPanel(ctx: ViewContext): SubView {
     c.stroke();
     const ticks = niceTicks(xLo, xHi, Math.max(2, Math.floor(plotW / 60)));
     const step = ticks.length > 1 ? ticks[1] - ticks[0] : 0;
-    c.fillStyle = "#5b6675";
+    c.fillStyle = th.muted;
     c.font = `10.5px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif`;
     c.textBaseline = "top";
     for (const t of ticks) {
@@ -270,7 +271,7 @@ export function createPanel(ctx: ViewContext): SubView {
     }
     if (xLo < 0 && xHi > 0) {
       const x0 = padL + ((0 - xLo) / (xHi - xLo)) * plotW;
-      c.strokeStyle = "rgba(31,41,51,0.35)";
+      c.strokeStyle = th.edge;
       c.setLineDash([2, 2]);
       c.beginPath();
       c.moveTo(Math.round(x0) + 0.5, 0);
@@ -281,7 +282,7 @@ export function createPanel(ctx: ViewContext): SubView {
     if (first && first !== snap) {
       c.textAlign = "right";
       c.textBaseline = "top";
-      c.fillStyle = "#6b7686";
+      c.fillStyle = th.muted;
       c.fillText(`outline: ${first.label}`, W - 2, 1);
     }
   }
@@ -291,6 +292,7 @@ export function createPanel(ctx: ViewContext): SubView {
     else if (changed.has("epoch")) renderDynamic();
   });
   const offData = store.on(() => renderStatic());
+  const offTheme = ctx.onTheme(() => renderStatic());
   renderStatic();
 
   return {
@@ -304,6 +306,7 @@ export function createPanel(ctx: ViewContext): SubView {
     destroy() {
       offState();
       offData();
+      offTheme();
       el.remove();
     },
   };

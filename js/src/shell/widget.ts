@@ -10,6 +10,9 @@ import { createPanel } from "../panels/panel";
 import { installPngHandler } from "./png";
 import { createScene3D } from "../view3d/scene3d";
 import { styleSheet } from "../styles/styles";
+import { themeVars, type Theme } from "../styles/theme";
+import { currentTheme, watchTheme } from "../styles/watch";
+import { useScales } from "../color/scales";
 import type { AnyModel, Mode, ProbeInfo, ViewState } from "../data/types";
 import { createView2D } from "../view2d/view2d";
 import type { SubView, TooltipRows, ViewContext } from "../data/view";
@@ -130,6 +133,23 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
   refreshState();
   refreshHeight();
 
+  // theme: the page's (styles/watch.ts, one watcher per page), as CSS variables on the root and
+  // the color scales' palette; then the views repaint what they drew with its colors
+  let theme: Theme = currentTheme();
+  const themeSubs = new Set<(t: Theme) => void>();
+  const applyTheme = () => {
+    for (const [k, v] of themeVars(theme)) root.style.setProperty(k, v);
+    root.dataset.theme = theme.dark ? "dark" : "light";
+    root.style.colorScheme = theme.dark ? "dark" : "light";
+    useScales(theme.dark);
+  };
+  applyTheme();
+  d.add(watchTheme((t) => {
+    theme = t;
+    applyTheme();
+    for (const cb of [...themeSubs]) cb(t);
+  }));
+
   // tooltip (textContent only)
   const showTooltip = (x: number, y: number, titleText: string, rows: TooltipRows) => {
     tooltip.replaceChildren();
@@ -198,6 +218,11 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
     showTooltip,
     hideTooltip,
     setData,
+    theme: () => theme,
+    onTheme(cb) {
+      themeSubs.add(cb);
+      return () => themeSubs.delete(cb);
+    },
     requestFrame() {
       // sub-views that draw with the DOM / 2D canvas paint themselves; this marks the frame
       if (frameReq) return;
@@ -346,6 +371,7 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
     views.length = 0;
     mainView = null;
     subs.clear();
+    themeSubs.clear();
     d.run();
   };
 }

@@ -10,12 +10,26 @@ import { chartCss } from "./chart";
 import { insideCss } from "./inside";
 import { legendCss } from "./legend";
 import { panelCss } from "./panel";
+import { LIGHT, themeVars } from "./theme";
 import { view2dCss } from "./view2d";
 
-const SHELL = `
+/* The page's theme sets every --nnviz-* color on the root (shell/widget.ts, from theme.ts); these
+   defaults (the light theme, or JupyterLab's own variables where they exist) hold until it does. */
+const JP_FALLBACK: Record<string, string> = {
+  "--nnviz-bg": "--jp-layout-color1",
+  "--nnviz-fg": "--jp-ui-font-color1",
+  "--nnviz-muted": "--jp-ui-font-color2",
+  "--nnviz-line": "--jp-border-color2",
+};
+function defaultVars(): string {
+  return themeVars(LIGHT)
+    .map(([k, v]) => `${k}: ${JP_FALLBACK[k] ? `var(${JP_FALLBACK[k]}, ${v})` : v};`)
+    .join(" ");
+}
+
+const SHELL = () => `
 .nnviz-root {
-  --nnviz-fg: #1f2430; --nnviz-muted: #6b7280; --nnviz-line: #e5e7eb; --nnviz-bg: #ffffff;
-  --nnviz-soft: #f6f7f9; --nnviz-accent: #f28e2b; --nnviz-warn-bg: #fff4e5; --nnviz-warn: #8a4b00;
+  \${defaultVars()}
   --nnviz-side-w: 288px;
   position: relative; box-sizing: border-box; display: flex; flex-direction: column;
   width: 100%; min-width: 0; overflow: hidden; background: var(--nnviz-bg); color: var(--nnviz-fg);
@@ -73,7 +87,7 @@ const SHELL = `
   flex: 0 0 auto; height: 300px; border-left: none; border-top: 1px solid var(--nnviz-line);
 }
 .nnviz-root.nnviz-narrow .nnviz-legend-box { flex-basis: 42%; }
-.nnviz-root .nnviz-error { color: #b42318; padding: 8px; font-size: 12px; }
+.nnviz-root .nnviz-error { color: var(--nnviz-bad); padding: 8px; font-size: 12px; }
 
 .nnviz-root .nnviz-scene3d { position: absolute; inset: 0; overflow: hidden; }
 .nnviz-root .nnviz-canvas { display: block; cursor: grab; touch-action: none; outline: none; }
@@ -81,7 +95,7 @@ const SHELL = `
 .nnviz-root .nnviz-labels { position: absolute; inset: 0; pointer-events: none; overflow: hidden; }
 .nnviz-root .nnviz-label {
   position: absolute; left: 0; top: 0; white-space: nowrap; text-align: center; padding: 1px 5px;
-  background: rgba(255,255,255,0.82); border-radius: 4px; font-size: 11.5px; line-height: 1.25;
+  background: var(--nnviz-overlay); border-radius: 4px; font-size: 11.5px; line-height: 1.25;
   display: flex; flex-direction: column; align-items: center;
 }
 .nnviz-root .nnviz-label-name { font-weight: 600; color: var(--nnviz-fg); }
@@ -101,18 +115,18 @@ const SHELL = `
 .nnviz-root .nnviz-toolbar { position: absolute; top: 8px; right: 8px; display: flex; gap: 4px; }
 .nnviz-root .nnviz-btn {
   font: inherit; font-size: 12px; padding: 2px 10px; border: 1px solid var(--nnviz-line); border-radius: 4px;
-  background: rgba(255,255,255,0.92); color: var(--nnviz-fg); cursor: pointer;
+  background: var(--nnviz-overlay); color: var(--nnviz-fg); cursor: pointer;
 }
 .nnviz-root .nnviz-btn:hover { background: var(--nnviz-soft); }
 .nnviz-root .nnviz-hint {
-  position: absolute; left: 8px; bottom: 6px; font-size: 11px; color: #9aa1ab; pointer-events: none;
+  position: absolute; left: 8px; bottom: 6px; font-size: 11px; color: var(--nnviz-muted); pointer-events: none;
 }
 .nnviz-root.nnviz-narrow .nnviz-hint { display: none; }
 
 .nnviz-root .nnviz-tooltip {
   position: absolute; left: 0; top: 0; z-index: 10; pointer-events: none; display: none; max-width: 320px;
-  background: rgba(255,255,255,0.97); border: 1px solid #d6dae0; border-radius: 6px;
-  box-shadow: 0 2px 10px rgba(20,30,50,0.12); padding: 6px 8px; font-size: 12px;
+  background: var(--nnviz-tooltip-bg); border: 1px solid var(--nnviz-tooltip-line); border-radius: 6px;
+  box-shadow: 0 2px 10px var(--nnviz-shadow); padding: 6px 8px; font-size: 12px;
 }
 .nnviz-root .nnviz-tooltip-title { font-weight: 600; margin-bottom: 2px; overflow-wrap: anywhere; }
 .nnviz-root .nnviz-tooltip-rows { display: grid; grid-template-columns: max-content minmax(0, auto); column-gap: 8px; }
@@ -157,5 +171,5 @@ export function addStyle(css: string): void {
 
 /** The widget's whole stylesheet: the controls', the shell's, and every part's, scoped. */
 export function styleSheet(): string {
-  return [CONTROLS, SHELL, ...[...PARTS, ...ADDED].map((c) => scopeCss(c))].join("\n");
+  return [CONTROLS, SHELL(), ...[...PARTS, ...ADDED].map((c) => scopeCss(c))].join("\n");
 }

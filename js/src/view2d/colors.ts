@@ -8,7 +8,7 @@ import { featureMaps } from "../data/maps";
 import { coloring as layerColoring, modeRange, modeValues, type LayerColoring } from "../color/modes";
 import type { ViewState } from "../data/types";
 import { channelOf } from "../layout/common";
-import { STRIP_CELLS, NONE_LINE, type Column, type MapTiles, type NodeGeom, type Bucket, unitActivations } from "./geometry";
+import { STRIP_CELLS, type Column, type MapTiles, type NodeGeom, type Bucket, unitActivations } from "./geometry";
 import type { View2DState } from "./state";
 
 // ---- colors (on epoch / mode / selection changes)
@@ -137,7 +137,7 @@ export function recolor(vs: View2DState): void {
     const dim = selectedOwnsConns && set.layer !== selHost;
     for (let q = 0; q < set.n; q++) {
       const j = set.j[q];
-      let stroke = NONE_LINE;
+      let stroke = vs.ink.noneLine;
       let level = 0;
       const col = colorOf(vs, coloring, j, rgb);
       if (col) {
@@ -193,7 +193,7 @@ export function recolor(vs: View2DState): void {
         const [lo, hi] = finiteRange(b);
         c.fills = c.shown.map((idx) => {
           const v = b[idx];
-          if (idx >= b.length) return "#ffffff";
+          if (idx >= b.length) return vs.ink.bg;
           return css(inkGray(v, lo, hi));
         });
       } else {
@@ -202,7 +202,7 @@ export function recolor(vs: View2DState): void {
         const tiled = b && st.colorBy !== "activation" ? channelOf(n.layer, c.total, b.length, vs.store.graph.data_format) : null;
         c.fills = c.shown.map((idx) => {
           const j = tiled ? tiled(idx) : idx;
-          return b && j < b.length ? css(diverging(b[j], range, rgb)) : "#ffffff";
+          return b && j < b.length ? css(diverging(b[j], range, rgb)) : vs.ink.bg;
         });
       }
     }

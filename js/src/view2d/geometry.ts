@@ -1,5 +1,6 @@
 // The 2D view's sizes, fonts and geometry records (columns, boxes, connection sets, hits), and its
 // pure helpers: text fitting, paths, which neurons a column shows, hit distances.
+import { parseColor, type Theme } from "../styles/theme";
 import { segmentKind, type DisplayNode, type EdgeRoute, type MapGrid } from "../layout/layout2d";
 import { type Badge } from "../data/badges";
 import { type Img } from "../color/images";
@@ -50,12 +51,48 @@ export const GAP = 40;
 export const MIN_FIT_ZOOM = 0.4;
 export const READABLE_ZOOM = 0.9;
 
-export const TEXT = "#1f2933";
-export const SUBTEXT = "#5b6675";
-export const EDGE = "#a9b1bc";
-export const EDGE_HI = "#3d4756";
-export const SELECT = "#1d4ed8";
-export const NONE_LINE = "#c3c9d1";
+/** The 2D view's colors, from the host's theme (inkOf). */
+export interface Ink {
+  dark: boolean;
+  bg: string;
+  text: string;
+  subtext: string;
+  edge: string;
+  edgeHi: string;
+  select: string;
+  /** the halo around a selected node */
+  selectHalo: string;
+  /** strong marks: the hovered connection, a hovered neuron's ring */
+  strong: string;
+  /** a neuron's ring */
+  ring: string;
+  /** connections of a layer without values, thumbnails' frames */
+  noneLine: string;
+  /** halos behind text, notes over tiles */
+  halo: string;
+  /** what kind colors are tinted toward for fills: white on light, the background on dark */
+  paper: [number, number, number];
+}
+
+/** The 2D view's colors for a theme. */
+export function inkOf(t: Theme): Ink {
+  const bg = parseColor(t.bg) ?? [255, 255, 255, 1];
+  return {
+    dark: t.dark,
+    bg: t.bg,
+    text: t.fg,
+    subtext: t.muted,
+    edge: t.edge,
+    edgeHi: t.edgeHi,
+    select: t.select,
+    selectHalo: t.dark ? "rgba(124,176,255,0.4)" : "rgba(29,78,216,0.35)",
+    strong: t.ink,
+    ring: t.dark ? "#9aa3ae" : "#56606e",
+    noneLine: t.dark ? "#4a5261" : "#c3c9d1",
+    halo: t.overlay,
+    paper: t.dark ? [bg[0], bg[1], bg[2]] : [255, 255, 255],
+  };
+}
 
 export interface Chip {
   layer: string;
@@ -199,13 +236,14 @@ export function compactLabel(text: string, font: string, max: number): string {
   return t === text || t.replace("…", "").length >= 4 ? t : "";
 }
 
-export function tint(hex: string, amount: number): string {
+/** `hex` mixed toward `paper` (white by default) by `amount`. */
+export function tint(hex: string, amount: number, paper: readonly [number, number, number] = [255, 255, 255]): string {
   const n = parseInt(hex.slice(1), 16);
   const r = (n >> 16) & 255;
   const g = (n >> 8) & 255;
   const b = n & 255;
-  const mix = (c: number) => Math.round(c + (255 - c) * amount);
-  return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
+  const mix = (c: number, p: number) => Math.round(c + (p - c) * amount);
+  return `rgb(${mix(r, paper[0])},${mix(g, paper[1])},${mix(b, paper[2])})`;
 }
 
 export function roundRectPath(p: CanvasRenderingContext2D | Path2D, x: number, y: number, w: number, h: number, r: number): void {

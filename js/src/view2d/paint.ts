@@ -4,15 +4,15 @@ import { kindColor } from "../data/kinds";
 import type { ViewState } from "../data/types";
 import { fmtInt } from "../util/format";
 import { tileOrigin } from "../util/grid";
-import { BADGE_H, BODY_W, F_BADGE, F_CHIP, F_NAME, F_SMALL, F_SUB, HEADER, R, SELECT, SUBTEXT, TEXT, THUMB, compactLabel, measure, roundRectPath, tint, type NodeGeom } from "./geometry";
+import { BADGE_H, BODY_W, F_BADGE, F_CHIP, F_NAME, F_SMALL, F_SUB, HEADER, R, THUMB, compactLabel, measure, roundRectPath, tint, type NodeGeom } from "./geometry";
 import type { View2DState } from "./state";
 
 /** Text with a white halo, readable over the tiles it may run onto (zoomed out). */
-export function haloText(c: CanvasRenderingContext2D, text: string, x: number, y: number, px: number): void {
+export function haloText(c: CanvasRenderingContext2D, text: string, x: number, y: number, px: number, halo = "rgba(255,255,255,0.9)"): void {
   const fill = c.fillStyle;
   c.lineJoin = "round";
   c.lineWidth = 3 * px;
-  c.strokeStyle = "rgba(255,255,255,0.9)";
+  c.strokeStyle = halo;
   c.strokeText(text, x, y);
   c.fillStyle = fill;
   c.fillText(text, x, y);
@@ -26,6 +26,7 @@ export function paintTiles(vs: View2DState, c: CanvasRenderingContext2D, n: Node
   const m = n.maps!;
   const g = m.grid;
   const kc = kindColor(vs.store.graph, n.layer.kind);
+  const ink = vs.ink;
   const lw = Math.min(px, 1.2);
   const frame = new Path2D();
   const smooth = vs.zoom * vs.dpr * g.tileW < m.tw;
@@ -38,18 +39,18 @@ export function paintTiles(vs: View2DState, c: CanvasRenderingContext2D, n: Node
       const [sx, sy] = tileOrigin(m.atlas, i);
       c.drawImage(m.canvas, sx, sy, m.tw, m.th, x, y, g.tileW, g.tileH);
     } else {
-      c.fillStyle = tint(kc, 0.6);
+      c.fillStyle = tint(kc, 0.6, ink.paper);
       c.fillRect(x, y, g.tileW, g.tileH);
     }
     frame.rect(x - lw / 2, y - lw / 2, g.tileW + lw, g.tileH + lw);
   }
   c.imageSmoothingEnabled = true;
   c.lineWidth = lw;
-  c.strokeStyle = tint(kc, 0.35);
+  c.strokeStyle = tint(kc, 0.35, ink.paper);
   c.stroke(frame);
   if (!showText) return;
   c.font = F_SMALL;
-  c.fillStyle = SUBTEXT;
+  c.fillStyle = ink.subtext;
   c.textBaseline = "alphabetic";
   if (g.more) {
     const long = `+${g.more} more channels`;
@@ -64,9 +65,9 @@ export function paintTiles(vs: View2DState, c: CanvasRenderingContext2D, n: Node
     const cy = m.gy + g.height / 2;
     c.beginPath();
     roundRectPath(c, cx - w / 2, cy - 13, w, 26, 4);
-    c.fillStyle = "rgba(255,255,255,0.88)";
+    c.fillStyle = ink.halo;
     c.fill();
-    c.fillStyle = TEXT;
+    c.fillStyle = ink.text;
     c.textAlign = "center";
     c.fillText(lines[0], cx, cy - 2);
     c.fillText(lines[1], cx, cy + 9);
@@ -75,7 +76,7 @@ export function paintTiles(vs: View2DState, c: CanvasRenderingContext2D, n: Node
 }
 
 /** Small colored tags ("dead 62%", "vanishing ∇") on a node's top edge (a column: above its name). */
-export function paintBadges(c: CanvasRenderingContext2D, n: NodeGeom): void {
+export function paintBadges(c: CanvasRenderingContext2D, n: NodeGeom, edge = "rgba(255,255,255,0.9)"): void {
   c.font = F_BADGE;
   const widths = n.badges.map((b) => measure(b.text, F_BADGE) + 10);
   const total = widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1);
@@ -90,7 +91,7 @@ export function paintBadges(c: CanvasRenderingContext2D, n: NodeGeom): void {
     c.fillStyle = b.bg;
     c.fill();
     c.lineWidth = 1;
-    c.strokeStyle = "rgba(255,255,255,0.9)";
+    c.strokeStyle = edge;
     c.stroke();
     c.fillStyle = b.fg;
     c.fillText(b.text, x + w / 2, y + BADGE_H / 2 + 0.5);
@@ -106,19 +107,20 @@ export function paintColumn(
 ): void {
   const col = n.column!;
   const kc = kindColor(vs.store.graph, n.layer.kind);
+  const ink = vs.ink;
   const bx = col.cx - BODY_W / 2;
   const bw = BODY_W;
   c.beginPath();
   roundRectPath(c, bx, col.bodyTop, bw, col.bodyBottom - col.bodyTop, 9);
-  c.fillStyle = hovered ? tint(kc, 0.8) : tint(kc, 0.9);
+  c.fillStyle = hovered ? tint(kc, 0.8, ink.paper) : tint(kc, 0.9, ink.paper);
   c.fill();
   c.lineWidth = selected ? 2.5 : 1;
-  c.strokeStyle = selected ? SELECT : tint(kc, 0.45);
+  c.strokeStyle = selected ? ink.select : tint(kc, 0.45, ink.paper);
   c.stroke();
   if (selected) {
     c.beginPath();
     roundRectPath(c, bx - 4, col.bodyTop - 4, bw + 8, col.bodyBottom - col.bodyTop + 8, 12);
-    c.strokeStyle = "rgba(29,78,216,0.35)";
+    c.strokeStyle = ink.selectHalo;
     c.lineWidth = 3;
     c.stroke();
   }
@@ -127,20 +129,20 @@ export function paintColumn(
   for (let k = 0; k < col.shown.length; k++) {
     c.beginPath();
     c.arc(col.cx, col.ys[k], R, 0, Math.PI * 2);
-    c.fillStyle = col.fills[k] ?? "#fff";
+    c.fillStyle = col.fills[k] ?? ink.bg;
     c.fill();
     const hn = col.shown[k] === hoverNeuron;
     c.lineWidth = hn ? 2 : Math.max(1, 0.8 * px);
-    c.strokeStyle = hn ? "#111827" : "#56606e";
+    c.strokeStyle = hn ? ink.strong : ink.ring;
     c.stroke();
   }
   if (showText) {
     c.textAlign = "center";
     c.textBaseline = "alphabetic";
-    c.fillStyle = TEXT;
+    c.fillStyle = ink.text;
     c.font = F_NAME;
     c.fillText(n.name, col.cx, n.y + 12);
-    c.fillStyle = SUBTEXT;
+    c.fillStyle = ink.subtext;
     c.font = F_SUB;
     c.fillText(n.sub, col.cx, n.y + 25);
     if (col.image?.canvas && col.image.key) {
@@ -151,27 +153,27 @@ export function paintColumn(
       c.drawImage(col.image.canvas, x, y, tw, th);
       c.imageSmoothingEnabled = true;
       c.lineWidth = 1;
-      c.strokeStyle = "#c3c9d1";
+      c.strokeStyle = ink.noneLine;
       c.strokeRect(x - 0.5, y - 0.5, tw + 1, th + 1);
       c.font = F_SMALL;
-      c.fillStyle = SUBTEXT;
+      c.fillStyle = ink.subtext;
       c.fillText(`sample ${st.sample}`, col.cx, y + th + 10);
     }
     if (col.moreY !== null) {
       c.font = F_SMALL;
-      c.fillStyle = SUBTEXT;
+      c.fillStyle = ink.subtext;
       c.fillText(`${col.shown.length} of ${fmtInt(col.total)}`, col.cx, col.moreY + 3);
     }
   } else if (compactFont) {
     c.textAlign = "center";
     c.textBaseline = "alphabetic";
-    c.fillStyle = TEXT;
+    c.fillStyle = ink.text;
     c.font = compactFont;
     const label = compactLabel(n.layer.name, compactFont, Math.max(n.w, 80 * px));
     // a column with tiles: the name in its header, over them (haloed) when large
     if (label && n.maps) {
       c.textBaseline = "middle";
-      haloText(c, label, col.cx, n.y + HEADER / 2 - 4, px);
+      haloText(c, label, col.cx, n.y + HEADER / 2 - 4, px, ink.halo);
       c.textBaseline = "alphabetic";
     } else if (label) c.fillText(label, col.cx, col.bodyTop - 3 * px);
   }
@@ -182,17 +184,17 @@ export function paintColumn(
     const hov = vs.hover?.layer === chip.layer;
     c.beginPath();
     roundRectPath(c, chip.x, chip.y, chip.w, chip.h, chip.h / 2);
-    c.fillStyle = tint(ck, hov ? 0.65 : 0.8);
+    c.fillStyle = tint(ck, hov ? 0.65 : 0.8, ink.paper);
     c.fill();
     c.lineWidth = sel ? 2.2 : 1;
-    c.strokeStyle = sel ? SELECT : ck;
+    c.strokeStyle = sel ? ink.select : ck;
     c.stroke();
     if (showText || compactFont) {
       // zoomed out: the chip's text at the compact on-screen size, when it fits
       const font = showText ? F_CHIP : compactFont.replace(/^600 /, "");
       const label = showText ? chip.label : compactLabel(chip.full, font, chip.w - 4);
       if (label) {
-        c.fillStyle = TEXT;
+        c.fillStyle = ink.text;
         c.font = font;
         c.textAlign = "center";
         c.textBaseline = "middle";

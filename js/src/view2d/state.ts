@@ -3,7 +3,7 @@ import type { Store } from "../data/store";
 import type { GraphInfo } from "../data/types";
 import type { ViewContext } from "../data/view";
 import type { DisplayGraph, EdgeRoute, Layout2D } from "../layout/layout2d";
-import type { Bucket, ConnSet, Hit, NodeGeom } from "./geometry";
+import type { Bucket, ConnSet, Hit, Ink, NodeGeom } from "./geometry";
 
 /** The 2D view's mutable state, shared by its parts (colors.ts, hit.ts and the view). */
 export interface View2DState {
@@ -45,6 +45,8 @@ export interface View2DState {
   selectingHere: boolean;
   /** per map source: finite min / max and the 99th percentile of |v| over every epoch */
   mapRanges: Map<string, { lo: number; hi: number; abs: number }>;
+  /** the colors of the host's theme (geometry.inkOf) */
+  ink: Ink;
   /** which layers show which maps (the layout is rebuilt when it changes, e.g. first maps arrive) */
   mapsKey: string;
 }

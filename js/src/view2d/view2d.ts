@@ -14,7 +14,7 @@ import { fmtInt } from "../util/format";
 import { gridLayout, tileSize } from "../util/grid";
 import { haloText, paintBadges, paintColumn, paintTiles } from "./paint";
 import { rebuildConnections } from "./connections";
-import { FONT, F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, TEXT, SUBTEXT, EDGE, EDGE_HI, SELECT, type Chip, type MapTiles, type NodeGeom, measure, truncate, fitName, compactLabel, tint, roundRectPath, routePath, imageDims } from "./geometry";
+import { FONT, F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, inkOf, type Chip, type MapTiles, type NodeGeom, measure, truncate, fitName, compactLabel, tint, roundRectPath, routePath, imageDims } from "./geometry";
 import type { View2DState } from "./state";
 import { hitTest, tooltipFor } from "./hit";
 import { recolor } from "./colors";
@@ -96,6 +96,7 @@ export function createView2D(ctx: ViewContext): SubView {
     selectingHere: false,
     mapRanges: new Map(),
     mapsKey: "",
+    ink: inkOf(ctx.theme()),
   };
 
   const is2d = () => ctx.state().mode === "2d";
@@ -354,7 +355,8 @@ export function createView2D(ctx: ViewContext): SubView {
     const c = g2d;
     c.setTransform(1, 0, 0, 1, 0, 0);
     c.clearRect(0, 0, canvas.width, canvas.height);
-    c.fillStyle = "#ffffff";
+    const ink = vs.ink;
+    c.fillStyle = ink.bg;
     c.fillRect(0, 0, canvas.width, canvas.height);
     c.setTransform(vs.dpr * vs.zoom, 0, 0, vs.dpr * vs.zoom, vs.dpr * vs.tx, vs.dpr * vs.ty);
     const st = ctx.state();
@@ -374,8 +376,8 @@ export function createView2D(ctx: ViewContext): SubView {
     for (const e of vs.edgePaths) {
       if (neuronEdge.has(`${e.route.from}\u0000${e.route.to}`)) continue;
       const hi = selHost !== "" && (e.route.from === selHost || e.route.to === selHost);
-      c.strokeStyle = hi ? EDGE_HI : EDGE;
-      c.fillStyle = hi ? EDGE_HI : EDGE;
+      c.strokeStyle = hi ? ink.edgeHi : ink.edge;
+      c.fillStyle = hi ? ink.edgeHi : ink.edge;
       c.lineWidth = Math.max(hi ? 2 : 1.4, (hi ? 1.6 : 1) * px);
       c.stroke(e.path);
       c.fill(e.arrow);
@@ -390,7 +392,7 @@ export function createView2D(ctx: ViewContext): SubView {
     c.globalAlpha = 1;
     if (vs.hover?.conn) {
       const { set, k } = vs.hover.conn;
-      c.strokeStyle = "#111827";
+      c.strokeStyle = ink.strong;
       c.lineWidth = Math.max(2.5, 2 * px);
       c.beginPath();
       c.moveTo(set.x1[k], set.y1[k]);
@@ -411,10 +413,10 @@ export function createView2D(ctx: ViewContext): SubView {
       else {
         c.beginPath();
         roundRectPath(c, n.x, n.y, n.w, n.h, 7);
-        c.fillStyle = tint(kc, hovered ? 0.74 : 0.84);
+        c.fillStyle = tint(kc, hovered ? 0.74 : 0.84, ink.paper);
         c.fill();
         c.lineWidth = selected ? 2.5 : 1.2;
-        c.strokeStyle = selected ? SELECT : kc;
+        c.strokeStyle = selected ? ink.select : kc;
         c.stroke();
         // kind accent
         c.save();
@@ -436,29 +438,29 @@ export function createView2D(ctx: ViewContext): SubView {
         c.restore();
         if (n.maps) paintTiles(vs, c, n, showText, st, px);
         if (showText) {
-          c.fillStyle = TEXT;
+          c.fillStyle = ink.text;
           c.font = F_NAME;
           c.textBaseline = "alphabetic";
           c.textAlign = "left";
           c.fillText(n.name, n.x + 13, n.y + 18);
-          c.fillStyle = SUBTEXT;
+          c.fillStyle = ink.subtext;
           c.font = F_SUB;
           c.fillText(n.sub, n.x + 13, n.y + 33);
         } else if (compactText) {
-          c.fillStyle = TEXT;
+          c.fillStyle = ink.text;
           c.font = compactFont;
           c.textBaseline = "middle";
           c.textAlign = "left";
           const label = compactLabel(n.layer.name, compactFont, n.w - 16);
           // a box with tiles: the name in its header (haloed where it runs over the tiles)
-          if (label && n.maps) haloText(c, label, n.x + 10, n.y + MAP_TOP / 2, px);
+          if (label && n.maps) haloText(c, label, n.x + 10, n.y + MAP_TOP / 2, px, ink.halo);
           else if (label) c.fillText(label, n.x + 10, n.y + (n.h - (n.strip.length ? STRIP_H + 5 : 0)) / 2);
           c.textBaseline = "alphabetic";
         }
         if (selected) {
           c.beginPath();
           roundRectPath(c, n.x - 4, n.y - 4, n.w + 8, n.h + 8, 10);
-          c.strokeStyle = "rgba(29,78,216,0.35)";
+          c.strokeStyle = ink.selectHalo;
           c.lineWidth = 3;
           c.stroke();
         }
@@ -467,7 +469,7 @@ export function createView2D(ctx: ViewContext): SubView {
     // health tags (after every node, so none is hidden under a neighbour)
     if (vs.zoom >= 0.3) {
       for (const n of vs.nodes) {
-        if (n.badges.length && visible(n.x - 20, n.y - 24, n.w + 40, n.h + 24)) paintBadges(c, n);
+        if (n.badges.length && visible(n.x - 20, n.y - 24, n.w + 40, n.h + 24)) paintBadges(c, n, ink.bg);
       }
     }
     ctx.setData("zoom", vs.zoom.toFixed(2));
@@ -713,6 +715,14 @@ export function createView2D(ctx: ViewContext): SubView {
     rebuildConnections(vs);
     vs.dirtyColors = true;
     publish();
+    schedule();
+  }));
+
+  // a new host theme: the colors are read again (the scales' palette has followed: tiles too)
+  d.add(ctx.onTheme((t) => {
+    vs.ink = inkOf(t);
+    for (const n of vs.nodes) if (n.maps) n.maps.buf = null;
+    vs.dirtyColors = true;
     schedule();
   }));
 

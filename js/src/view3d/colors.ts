@@ -3,7 +3,7 @@
 // attributes are rewritten: scrubbing epochs costs no geometry.
 import { BufferAttribute, Color } from "three";
 import { coloring, modeRange, modeValues, type LayerColoring } from "../color/modes";
-import { NAN_COLOR, ZERO_COLOR, diverging, rgbKey, sequential, type ColorTally, type RGB } from "../color/scales";
+import { NAN_COLOR, diverging, rgbKey, scales, sequential, type ColorTally, type RGB } from "../color/scales";
 import { kindColor } from "../data/kinds";
 import type { Store } from "../data/store";
 import type { ViewState } from "../data/types";
@@ -102,7 +102,9 @@ export function writeColors(store: Store, built: Built, st: ViewState, tally: Co
         sequential(col.value, col.max, rgb);
         alpha = 0.35;
       } else {
-        rgb[0] = ZERO_COLOR[0] * 0.8; rgb[1] = ZERO_COLOR[1] * 0.8; rgb[2] = ZERO_COLOR[2] * 0.8;
+        const z = scales().zero;
+        const k = scales().dark ? 1.25 : 0.8; // a little away from the background
+        rgb[0] = z[0] * k; rgb[1] = z[1] * k; rgb[2] = z[2] * k;
         alpha = 0.2;
       }
       if (selIdx >= 0) alpha = li === selIdx ? Math.min(1, alpha * 1.3 + 0.1) : alpha * 0.18;

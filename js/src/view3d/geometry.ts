@@ -10,10 +10,6 @@ import type { GraphInfo } from "../data/types";
 // the 3D view matches the legend and the 2D view exactly.
 ColorManagement.enabled = false;
 
-export const ACCENT = 0xf28e2b; // selection
-export const HOVER = 0x5b6675;
-export const EDGE_COLOR = 0xb4bac4;
-export const BACKGROUND = 0xffffff;
 export const NEUTRAL_NEURON: RGB = [0.62, 0.66, 0.72];
 
 /** One drawn connection set, chosen from the latest snapshot when data changes. */

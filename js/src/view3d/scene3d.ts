@@ -18,7 +18,8 @@ import { fitCamera } from "./camera";
 import { mapShape, mapSource } from "../data/maps";
 import type { ViewState } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
-import { ACCENT, HOVER, EDGE_COLOR, BACKGROUND, NEUTRAL_NEURON, type Built, type ConvMap, type ConvPlane, hexRGB, mix, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
+import { colorNumber, parseColor } from "../styles/theme";
+import { NEUTRAL_NEURON, type Built, type ConvMap, type ConvPlane, hexRGB, mix, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
 import { kindColor } from "../data/kinds";
 
 export function createScene3D(ctx: ViewContext): SubView {
@@ -36,7 +37,8 @@ export function createScene3D(ctx: ViewContext): SubView {
   el.append(canvas, labelLayer, toolbar, hint);
 
   const scene = new Scene();
-  scene.background = new Color(BACKGROUND);
+  const bgColor = new Color();
+  scene.background = bgColor;
   const camera = new PerspectiveCamera(28, 1, 0.1, 5000);
   const hemi = new HemisphereLight(0xffffff, 0xc9ced8, 2.2);
   const sun = new DirectionalLight(0xffffff, 1.3);
@@ -95,9 +97,9 @@ export function createScene3D(ctx: ViewContext): SubView {
     shader.fragmentShader = shader.fragmentShader.replace("#include <color_pars_fragment>", "flat varying vec4 vColor;");
   };
   lineMat.customProgramCacheKey = () => "nnviz-connections-preencoded";
-  const edgeMat = new LineBasicMaterial({ color: EDGE_COLOR, transparent: true, opacity: 0.9 });
-  const selMat = new LineBasicMaterial({ color: ACCENT, depthTest: false, transparent: true });
-  const hoverMat = new LineBasicMaterial({ color: HOVER, depthTest: false, transparent: true, opacity: 0.7 });
+  const edgeMat = new LineBasicMaterial({ transparent: true, opacity: 0.9 });
+  const selMat = new LineBasicMaterial({ depthTest: false, transparent: true });
+  const hoverMat = new LineBasicMaterial({ depthTest: false, transparent: true, opacity: 0.7 });
   const frameMat = new LineBasicMaterial({ color: 0x7d9a78, transparent: true, opacity: 0.85 });
   owned.push(neuronMat, solidMat, glassMat, slabMat, lineMat, edgeMat, selMat, hoverMat, frameMat);
   const selOutline = new LineSegments(boxEdges, selMat);
@@ -105,6 +107,21 @@ export function createScene3D(ctx: ViewContext): SubView {
   selOutline.visible = hoverOutline.visible = false;
   selOutline.renderOrder = hoverOutline.renderOrder = 10;
   scene.add(selOutline, hoverOutline);
+
+  // the theme's colors (ctx.theme()): background, graph edges, outlines; the surface pass-through
+  // plates and conv planes are lightened toward ("paper": white on light, a mid grey on dark)
+  let paper: RGB = [1, 1, 1];
+  const applyTheme = () => {
+    const t = ctx.theme();
+    const bg = colorNumber(t.bg);
+    bgColor.setHex(bg);
+    target.background = bg;
+    edgeMat.color.setHex(colorNumber(t.edge));
+    selMat.color.setHex(colorNumber(t.accent));
+    hoverMat.color.setHex(colorNumber(t.edgeHi));
+    const b = parseColor(t.bg) ?? [255, 255, 255, 1];
+    paper = t.dark ? [0.35 + b[0] / 510, 0.35 + b[1] / 510, 0.35 + b[2] / 510] : [1, 1, 1];
+  };
 
   let built: Built | null = null;
   let width = 0;
@@ -120,7 +137,7 @@ export function createScene3D(ctx: ViewContext): SubView {
     height: 0,
     scene,
     camera,
-    background: BACKGROUND,
+    background: 0xffffff,
     beforePaint,
     afterPaint: () => {
       frames++;
@@ -290,14 +307,14 @@ export function createScene3D(ctx: ViewContext): SubView {
             box: b,
             center: [x0 + b.dir * i * p.pitch, b.center[1], b.center[2]],
             size: [p.thickness, b.size[1], b.size[2]],
-            color: mix([1, 1, 1], color, shade),
+            color: mix(paper, color, shade),
           });
         }
         if (mapped.has(b.name)) mapPlanes.set(b.name, planes);
         else glass.push(...planes);
       } else if (b.style === "plate") {
         // pass-through layers: light, so they don't hide the connections crossing them
-        glass.push({ box: b, center: [...b.center], size: [...b.size], color: mix(color, [1, 1, 1], b.kind === "reshape" ? 0.55 : 0.35) });
+        glass.push({ box: b, center: [...b.center], size: [...b.size], color: mix(color, paper, b.kind === "reshape" ? 0.55 : 0.35) });
       } else {
         solids.push({ box: b, center: [...b.center], size: [...b.size], color });
       }
@@ -549,6 +566,13 @@ export function createScene3D(ctx: ViewContext): SubView {
     build(!sameGraph || !userMoved);
   }));
 
+  // a new host theme: new colors, same camera (the scene is rebuilt, not the view)
+  d.add(ctx.onTheme(() => {
+    applyTheme();
+    build(false);
+  }));
+
+  applyTheme();
   build(true);
 
   return {

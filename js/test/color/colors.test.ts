@@ -61,3 +61,37 @@ test("css and fillDiverging", () => {
   assert.deepEqual([...out.slice(3, 6)].map((v) => Math.round(v * 100)), ZERO_COLOR.map((v) => Math.round(v * 100)));
   assert.deepEqual([...out.slice(6, 9)], NAN_COLOR);
 });
+
+test("dark scales: the neutral midpoint is dark (not white) and the ends stand out on a dark background", async () => {
+  const { DARK_SCALES, LIGHT_SCALES, scalePalette, scales, useScales } = await import("../../src/color/scales");
+  const { DARK, LIGHT, contrast } = await import("../../src/styles/theme");
+  const lum = (c: RGB) => 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  const to255 = (c: RGB): [number, number, number, number] => [c[0] * 255, c[1] * 255, c[2] * 255, 1];
+  const bg = (hex: string): [number, number, number, number] => [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16), 1];
+  assert.equal(scalePalette(true), DARK_SCALES);
+  assert.equal(scalePalette(false), LIGHT_SCALES);
+  const zeroDark = diverging(0, 1, [0, 0, 0], DARK_SCALES);
+  assert.ok(lum(zeroDark) < 0.35, "zero is a dark grey on dark");
+  assert.ok(lum(diverging(0, 1, [0, 0, 0], LIGHT_SCALES)) > 0.8, "zero is a light grey on light");
+  // zero recedes into its background; both ends stand out from it
+  for (const [pal, page] of [[DARK_SCALES, DARK.bg], [LIGHT_SCALES, LIGHT.bg]] as const) {
+    const b = bg(page);
+    const cz = contrast(to255(diverging(0, 1, [0, 0, 0], pal)), b);
+    assert.ok(cz > 1.1 && cz < 2, `zero is near the background, yet visible (${cz})`);
+    for (const v of [-1, 1]) assert.ok(contrast(to255(diverging(v, 1, [0, 0, 0], pal)), b) >= 3, `end ${v} reads on its background`);
+    assert.ok(contrast(to255(sequential(1, 1, [0, 0, 0], pal)), b) >= 3, "sequential top reads");
+    const neg = diverging(-1, 1, [0, 0, 0], pal);
+    const pos = diverging(1, 1, [0, 0, 0], pal);
+    assert.ok(neg[2] > neg[0] && pos[0] > pos[2], "sign is hue on both");
+    assert.ok(close(diverging(NaN, 1, [0, 0, 0], pal), NAN_COLOR));
+  }
+  // useScales switches what the defaults use
+  useScales(true);
+  try {
+    assert.equal(scales(), DARK_SCALES);
+    assert.ok(close(diverging(0, 1), DARK_SCALES.zero));
+  } finally {
+    useScales(false);
+  }
+  assert.ok(close(diverging(0, 1), ZERO_COLOR));
+});

@@ -75,19 +75,21 @@ export function healthPart(k: InsideKit): Part | null {
         g.setTransform(dpr, 0, 0, dpr, 0, 0);
         g.clearRect(0, 0, cellW * n, HEALTH_ROW);
         const gap = cellW >= 5 ? 1 : 0;
+        const th = ctx.theme();
         for (let i = 0; i < n; i++) {
-          g.fillStyle = HEALTH_COLORS[s.states[i]];
+          // "nothing recorded" is a quiet cell of the theme; the states keep their colors
+          g.fillStyle = s.states[i] === "none" ? (th.dark ? th.line : HEALTH_COLORS.none) : HEALTH_COLORS[s.states[i]];
           g.fillRect(i * cellW, 1, cellW - gap, HEALTH_ROW - 2);
         }
         if (cur >= 0) {
           // the current epoch: a dark ring with a white inner ring (visible on every state color)
           const x = cur * cellW;
           const w = Math.max(2, cellW - gap);
-          g.strokeStyle = "#111827";
+          g.strokeStyle = th.dark ? "#f3f4f6" : "#111827";
           g.lineWidth = 1.5;
           g.strokeRect(x + 0.75, 0.75, Math.max(0.5, w - 1.5), HEALTH_ROW - 1.5);
           if (w >= 6) {
-            g.strokeStyle = "#ffffff";
+            g.strokeStyle = th.dark ? "#111827" : "#ffffff";
             g.lineWidth = 1;
             g.strokeRect(x + 2, 2, w - 4, HEALTH_ROW - 4);
           }

@@ -86,6 +86,11 @@ export function createInside(ctx: ViewContext, probe: () => ProbeInfo | null = (
     rebuild();
     draw();
   });
+  // the scales' palette and the theme's colors have changed: the images and strips again
+  const offTheme = ctx.onTheme(() => {
+    rebuild();
+    draw();
+  });
 
   return {
     el,
@@ -98,6 +103,7 @@ export function createInside(ctx: ViewContext, probe: () => ProbeInfo | null = (
     destroy() {
       offState();
       offData();
+      offTheme();
       el.replaceChildren();
       parts = [];
     },
