@@ -291,7 +291,7 @@ def test_a_front_end_without_child_models_gets_bundle_and_snapshots_by_message(
     viz.record(0, loss=1.0)
     comm_log.clear()
     viz._handle_custom_msg({"kind": "nnviz:bundle?", "id": "b1"}, [])
-    (kind, data, bufs), *_ = comm_log.messages
+    (_kind, data, bufs), *_ = comm_log.messages
     content = data["content"]
     assert content == {"kind": "nnviz:bundle", "id": "b1", "digest": viz._bundle.digest}
     assert bufs[0] == viz._bundle.code.encode()
@@ -299,7 +299,7 @@ def test_a_front_end_without_child_models_gets_bundle_and_snapshots_by_message(
     comm_log.clear()
     ids = [s.model_id for s in viz._snapshots] + ["gone"]
     viz._handle_custom_msg({"kind": "nnviz:snapshots?", "id": "s1", "ids": ids}, [])
-    (kind, data, bufs), *_ = comm_log.messages
+    (_kind, data, bufs), *_ = comm_log.messages
     content = data["content"]
     assert content["id"] == "s1"
     assert [p["id"] for p in content["parts"]] == ids[:-1]  # an unknown id is left out
