@@ -1,6 +1,7 @@
 """Getting a recording to the browser: the shared JS bundle (``BundleModel``), one child
-widget per batch of snapshots (``SnapshotModel``, kept by ``Children``), and the IPython hook
-that sends what is left when a notebook cell ends."""
+widget per batch of snapshots (``SnapshotModel``, kept by ``Children``), the answers to a view
+whose front-end can't resolve those child models (``answer``), and the IPython hook that sends
+what is left when a notebook cell ends."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import json
 import pathlib
 import weakref
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import ipywidgets as widgets
@@ -190,6 +192,31 @@ class Children:
             self._holder[id(s)] = m
         self._members[id(m)] = list(snaps)
         return m
+
+
+def answer(
+    content: Any, children: Children, send: Callable[[dict[str, Any], list[bytes]], None]
+) -> bool:
+    """Answer a view whose front-end's widget manager can't resolve child models (loader.js,
+    js/src/shell/ask.ts): ``{kind: "nnviz:bundle?", id}`` gets the bundle's bytes,
+    ``{kind: "nnviz:snapshots?", id, ids}`` the headers and bytes of those SnapshotModels (one
+    buffer each, in the order of ``parts``; ids no longer held are left out). Returns whether
+    ``content`` was such a request."""
+    if not isinstance(content, dict):
+        return False
+    kind, rid = content.get("kind"), content.get("id")
+    if kind == "nnviz:bundle?":
+        bundle = shared_bundle()
+        send({"kind": "nnviz:bundle", "id": rid, "digest": bundle.digest}, [bundle.code.encode()])
+        return True
+    if kind == "nnviz:snapshots?":
+        wanted = content.get("ids")
+        held = {m.model_id: m for m in children.models}
+        found = [held[i] for i in (wanted if isinstance(wanted, list) else []) if i in held]
+        parts = [{"id": m.model_id, "header": m.header} for m in found]
+        send({"kind": "nnviz:snapshots", "id": rid, "parts": parts}, [m.data for m in found])
+        return True
+    return False
 
 
 class _Flushable(Protocol):

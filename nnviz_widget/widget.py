@@ -20,7 +20,15 @@ from .figures import figure
 from .history import History
 from .recorder import DEFAULT_MAX_BYTES, Recorder, load_recorder
 from .snapshot import INIT_EPOCH, Snapshot
-from .sync import LOADER, BundleModel, Children, SnapshotModel, flush_after_each_cell, shared_bundle
+from .sync import (
+    LOADER,
+    BundleModel,
+    Children,
+    SnapshotModel,
+    answer,
+    flush_after_each_cell,
+    shared_bundle,
+)
 
 _KWARGS = ("epoch", "layer", "mode", "color_by", "delta_ref", "max_connections", "height", "sample")
 
@@ -119,6 +127,7 @@ class NNViz(anywidget.AnyWidget):
             self._sync_enum_index({"name": name})
         self._controls: Controls | None = None
         recorder.subscribe(self._on_event)
+        self.on_msg(self._on_custom)
         flush_after_each_cell(self)
 
     def __repr__(self) -> str:
@@ -230,6 +239,10 @@ class NNViz(anywidget.AnyWidget):
     def _set_children(self) -> None:
         self._snapshots = list(self._children.models)
         self._children.close_dropped()
+
+    def _on_custom(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        # a front-end with no child models asks for the bundle and the snapshots (sync.answer)
+        answer(content, self._children, lambda msg, bufs: self.send(msg, bufs))
 
     def _on_event(self, event: str, snaps: list[Snapshot]) -> None:
         """Recorder events. A new epoch waits in the recorder's ``pending`` and is sent with

@@ -278,3 +278,30 @@ def test_budget_holds_while_epochs_wait_to_be_sent() -> None:
     assert viz.recorder.thinned_epochs and "thinned" in viz._notice
     viz.flush()
     assert [h["epoch"] for h, _ in viz._snapshot_parts()] == [-1, *range(40)]
+
+
+def test_a_front_end_without_child_models_gets_bundle_and_snapshots_by_message(
+    comm_log: CommLog,
+) -> None:
+    """loader.js and shell/ask.ts ask with custom messages where the widget manager can't
+    resolve the BundleModel / SnapshotModels: the answers carry the bytes as buffers."""
+    m = FakeModel((6, 4, 2))
+    viz = nnv.NNViz(m, sync_interval=0)
+    m.step()
+    viz.record(0, loss=1.0)
+    comm_log.clear()
+    viz._handle_custom_msg({"kind": "nnviz:bundle?", "id": "b1"}, [])
+    (_kind, data, bufs), *_ = comm_log.messages
+    content = data["content"]
+    assert content == {"kind": "nnviz:bundle", "id": "b1", "digest": viz._bundle.digest}
+    assert bufs[0] == viz._bundle.code.encode()
+
+    comm_log.clear()
+    ids = [s.model_id for s in viz._snapshots] + ["gone"]
+    viz._handle_custom_msg({"kind": "nnviz:snapshots?", "id": "s1", "ids": ids}, [])
+    (_kind, data, bufs), *_ = comm_log.messages
+    content = data["content"]
+    assert content["id"] == "s1"
+    assert [p["id"] for p in content["parts"]] == ids[:-1]  # an unknown id is left out
+    assert [json.loads(p["header"])["epoch"] for p in content["parts"]] == [-1, 0]
+    assert bufs == [s.data for s in viz._snapshots]

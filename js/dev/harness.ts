@@ -108,7 +108,7 @@ export async function mount(widget: Widget, parent: HTMLElement, st: DevState, o
   };
   const model = manager.create(traits);
   const el = document.createElement("div");
-  el.className = "cell";
+  el.className = "cell nnviz-controls"; // the notebook's ipywidgets controls stand around it
   if (opts.width) el.style.width = `${opts.width}px`;
   parent.appendChild(el);
   const listenersBefore = model.listenerCount();
@@ -135,7 +135,7 @@ export async function mount(widget: Widget, parent: HTMLElement, st: DevState, o
 /** Render another view of an existing model (what a second output of the same widget does). */
 export async function renderAgain(widget: Widget, model: FakeModel, parent: HTMLElement): Promise<() => void> {
   const el = document.createElement("div");
-  el.className = "cell";
+  el.className = "cell nnviz-controls"; // the notebook's ipywidgets controls stand around it
   parent.appendChild(el);
   const cleanup = (await widget.render({ model, el })) || (() => {});
   return () => {

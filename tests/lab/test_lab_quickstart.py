@@ -182,6 +182,8 @@ def _scenario(browser: Any, server: LabServer) -> dict[str, Any]:
         # not blank
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "lab_page.png"))
+        # the ipywidgets controls stand around the view: it draws none of its own (as in marimo)
+        assert page.locator(".nnviz-own-controls").count() == 0
         controls = page.locator(CONTROLS).first
         controls.screenshot(path=str(ARTIFACTS / "lab_trained.png"))
         canvas_png = _main_canvas(page).screenshot()

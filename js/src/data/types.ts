@@ -236,5 +236,6 @@ export interface AnyModel {
   off(event?: string | null, cb?: Callback | null): void;
   save_changes(): void;
   send?(content: unknown, callbacks?: unknown, buffers?: unknown[]): void;
-  widget_manager: { get_model(id: string): Promise<AnyModel> | AnyModel };
+  /** child models (the snapshots); a front-end may lack it: shell/ask.ts asks the kernel then */
+  widget_manager?: { get_model(id: string): Promise<AnyModel> | AnyModel };
 }

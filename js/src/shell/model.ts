@@ -2,6 +2,7 @@
 // snapshot child widgets, and the named traits <-> index traits mirrors, driven by one table.
 import { decodeChild } from "../data/decode";
 import { Store } from "../data/store";
+import { ask, toDataView, within } from "./ask";
 import type { AnyModel, Choices, ChunkHeader, GraphInfo, Snapshot, SnapshotHeader, ViewState } from "../data/types";
 
 /** The enum lists Python sends once (`_choices`, from controls.py `CHOICES`). */
@@ -52,12 +53,46 @@ function graphOf(model: AnyModel): GraphInfo {
   return { ...EMPTY_GRAPH, ...g } as GraphInfo;
 }
 
-function toDataView(v: unknown): DataView | null {
-  if (!v) return null;
-  if (v instanceof DataView) return v;
-  if (v instanceof ArrayBuffer) return new DataView(v);
-  if (ArrayBuffer.isView(v)) return new DataView(v.buffer, v.byteOffset, v.byteLength);
-  return null;
+/** A snapshot child's synced traits: its JSON header (text or parsed) and its bytes. */
+interface ChildData {
+  header: unknown;
+  data: DataView | null;
+}
+
+/**
+ * The snapshot children `ids`, from the widget manager where it resolves them (Jupyter, the
+ * exported page), else from the kernel in one custom message (front-ends without child models).
+ * Returns id -> data or the error that id met.
+ */
+async function loadChildren(model: AnyModel, ids: string[]): Promise<Map<string, ChildData | Error>> {
+  const out = new Map<string, ChildData | Error>();
+  const manager = model.widget_manager;
+  const askFor: string[] = [];
+  await Promise.all(
+    ids.map(async (id) => {
+      if (!manager || typeof manager.get_model !== "function") {
+        askFor.push(id);
+        return;
+      }
+      try {
+        const child = await within(Promise.resolve(manager.get_model(id)), 10_000, "the widget manager");
+        out.set(id, { header: child.get("header"), data: toDataView(child.get("data")) });
+      } catch {
+        askFor.push(id); // not a model this manager knows: the kernel has it
+      }
+    }),
+  );
+  if (askFor.length) {
+    try {
+      const { content, buffers } = await ask(model, "nnviz:snapshots", { ids: askFor });
+      const parts = Array.isArray(content.parts) ? (content.parts as { id?: unknown; header?: unknown }[]) : [];
+      parts.forEach((p, i) => out.set(String(p.id), { header: p.header, data: buffers[i] ?? null }));
+      for (const id of askFor) if (!out.has(id)) out.set(id, new Error(`the kernel has no snapshot ${id}`));
+    } catch (err) {
+      for (const id of askFor) out.set(id, err as Error);
+    }
+  }
+  return out;
 }
 
 export function setup(model: AnyModel): Shared {
@@ -74,14 +109,17 @@ export function setup(model: AnyModel): Shared {
     const refs: unknown = model.get("_snapshots");
     const ids = (Array.isArray(refs) ? refs : []).map((r) => String(r).replace(/^IPY_MODEL_/, ""));
     const snaps: Snapshot[] = [];
+    const fetched = await loadChildren(model, ids.filter((id) => !cache.has(id)));
     for (const id of ids) {
       let got = cache.get(id);
       if (!got) {
         try {
-          const child = await model.widget_manager.get_model(id);
-          let header = child.get("header") as SnapshotHeader | ChunkHeader | string;
+          const child = fetched.get(id);
+          if (child instanceof Error) throw child;
+          if (!child) throw new Error(`no snapshot ${id}`);
+          let header = child.header as SnapshotHeader | ChunkHeader | string;
           if (typeof header === "string") header = JSON.parse(header) as SnapshotHeader | ChunkHeader;
-          got = decodeChild(header, toDataView(child.get("data")));
+          got = decodeChild(header, child.data);
           cache.set(id, got);
         } catch (err) {
           shared.error = `could not read a recorded snapshot: ${(err as Error)?.message ?? err}`;

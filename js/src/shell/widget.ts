@@ -3,7 +3,7 @@
 // (`initialize`) is shell/model.ts.
 import { badgesAttr, layerBadges } from "../data/badges";
 import { createChart } from "../panels/chart";
-import { Disposer, h, injectStyle, listen } from "../util/dom";
+import { Disposer, h, injectStyle, listen, shareStyles } from "../util/dom";
 import { createInside } from "../panels/inside/inside";
 import { createLegend } from "../panels/legend";
 import { createPanel } from "../panels/panel";
@@ -18,6 +18,7 @@ import { createView2D } from "../view2d/view2d";
 import type { SubView, TooltipRows, ViewContext } from "../data/view";
 import { fmtCount, fmtInt } from "../util/format";
 
+import { createControls, hosted, type Controls } from "./controls";
 import { TRAIT_OF, readState, setup } from "./model";
 
 /** The main view of each `mode`. */
@@ -331,11 +332,35 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
   d.add(installPngHandler(model, () => main.querySelector<HTMLCanvasElement>("canvas.nnviz-canvas, canvas.nnviz-view2d-canvas")));
 
   // sizes
+  // the view's own controls, where no ipywidgets controls stand around it (marimo): decided once
+  // the view is on the page (a Jupyter box inserts its children after rendering them); built
+  // only then, so a view in Jupyter adds no listeners for them
+  let own: Controls | null = null;
+  const epochs = () => store.snapshots.map((sn) => sn.epoch);
+  const placeControls = () => {
+    if (!el.isConnected) return;
+    shareStyles(el); // marimo renders into a shadow root, which the page's <style>s don't reach
+    const bare = !hosted(el);
+    if (bare && !own) {
+      own = createControls(model, epochs());
+      own.top.classList.add("nnviz-own-controls");
+      own.bottom.classList.add("nnviz-own-controls");
+      el.insertBefore(own.top, root);
+      el.appendChild(own.bottom);
+      shareStyles(el);
+    }
+    if (own) own.top.style.display = own.bottom.style.display = bare ? "" : "none";
+  };
+  d.add(store.on(() => own?.setEpochs(epochs())));
+  d.add(() => own?.destroy());
+
   const observer = new ResizeObserver((entries) => {
     for (const e of entries) {
       const box = e.target as HTMLElement;
-      if (box === root) root.classList.toggle("nnviz-narrow", root.clientWidth < 640);
-      else sizeOf(box);
+      if (box === root) {
+        root.classList.toggle("nnviz-narrow", root.clientWidth < 640);
+        placeControls();
+      } else sizeOf(box);
     }
   });
   for (const box of [root, main, paneDetails, paneInside, legendBox, chartBox]) observer.observe(box);
@@ -343,6 +368,7 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
   root.classList.toggle("nnviz-narrow", el.clientWidth > 0 && el.clientWidth < 640);
   defaultTab();
   for (const box of [main, paneDetails, paneInside, legendBox, chartBox]) sizeOf(box);
+  placeControls();
 
   d.add(listen(root, "pointerleave", () => hideTooltip()));
 

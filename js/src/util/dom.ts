@@ -43,11 +43,32 @@ export class Disposer {
   }
 }
 
+/** Every stylesheet injectStyle added, by id (shareStyles copies them into shadow roots). */
+const STYLES = new Map<string, string>();
+
 /** Insert a <style> once per document (by id). */
 export function injectStyle(id: string, css: string): void {
+  STYLES.set(id, css);
   if (typeof document === "undefined" || document.getElementById(id)) return;
   const style = document.createElement("style");
   style.id = id;
   style.textContent = css;
   document.head.appendChild(style);
+}
+
+/**
+ * Copy the injected stylesheets into the shadow root holding `node`, once per root and id:
+ * marimo renders each anywidget inside a shadow root, which the document's <style>s don't reach.
+ * Nothing happens for a node in the document itself.
+ */
+export function shareStyles(node: Node): void {
+  const root = node.getRootNode?.();
+  if (typeof ShadowRoot === "undefined" || !(root instanceof ShadowRoot)) return;
+  for (const [id, css] of STYLES) {
+    if (root.getElementById(id)) continue;
+    const style = document.createElement("style");
+    style.id = id;
+    style.textContent = css;
+    root.prepend(style);
+  }
 }
