@@ -123,8 +123,11 @@ class Graph:
     data_format: str = "channels_first"
 
     def __post_init__(self) -> None:
-        if not self.layers:
-            raise ValueError("the model has no layers: nothing to show")
+        if not any(layer.kind not in ("input", "output") for layer in self.layers):
+            # e.g. torch.nn.Sequential(): the adapter's input and output nodes alone
+            raise ValueError(
+                "the model has no layers: nothing to show (pass a model with at least one layer)"
+            )
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})

@@ -263,6 +263,51 @@ class HealthTable:
         n, e, f = len(self.layers), len(self.epochs), len(self.flags())
         return f"HealthTable({n} layers x {e} epochs, {f} flags)"
 
+    def _cells(self) -> list[list[str]]:
+        """Per layer, per epoch: the cell's text (what the HTML table shows), "·" when empty."""
+        out = []
+        for i in range(len(self.layers)):
+            row = []
+            for j in range(len(self.epochs)):
+                d, s = self.values["dead"][i, j], self.values["saturated"][i, j]
+                r = self.values["grad_ratio"][i, j]
+                txt = []
+                if not np.isnan(d):
+                    txt.append(f"dead {d:.0%}")
+                if not np.isnan(s):
+                    txt.append(f"sat {s:.0%}")
+                if not np.isnan(r):
+                    txt.append(f"∇ratio {r:.2g}")
+                row.append(", ".join(txt) or "·")
+            out.append(row)
+        return out
+
+    def __str__(self) -> str:
+        """The table as aligned text (``print(viz.health())`` in a terminal); flagged cells
+        are marked with ``!``."""
+        flags = self.flags()
+        cells = self._cells()
+        rows = [["layer \\ epoch", *(str(e) for e in self.epochs)]]
+        for i, layer in enumerate(self.layers):
+            rows.append(
+                [
+                    layer,
+                    *(
+                        f"! {c}" if (layer, e) in flags else c
+                        for e, c in zip(self.epochs, cells[i], strict=True)
+                    ),
+                ]
+            )
+        widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        if flags:
+            lines.append("")
+            lines += [f"! {layer} @ {epoch}: {', '.join(b)}" for (layer, epoch), b in flags.items()]
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         import html
 

@@ -10,9 +10,12 @@ A ``.nnviz`` file is a zip archive:
   and ``"-Infinity"`` as in ``wire.py``.
 * one ``.npy`` member per array, written by ``np.save(..., allow_pickle=False)``.
 
-No pickle anywhere: loading reads with ``np.load(..., allow_pickle=False)`` and checks every
-array's dtype and shape against the manifest. Whatever is wrong with a file, loading raises
-``RunFileError`` saying what; it never returns a partial run.
+No pickle anywhere: loading parses each ``.npy`` header itself (object dtypes are refused,
+never unpickled) and checks its dtype and shape against the manifest and the member's size in
+the zip directory before allocating the array; members that would unpack to far more than
+they take in the file (zip bombs) are refused from the directory before anything is unpacked.
+Whatever is wrong with a file, loading raises ``RunFileError`` saying what; it never returns a
+partial run.
 """
 
 from __future__ import annotations
@@ -47,6 +50,13 @@ MANIFEST = "manifest.json"
 #: dtypes an array in a run may have (what wire.py can send to the browser)
 DTYPES = ("float16", "float32", "int32", "uint32", "uint8")
 _MAX_MANIFEST_BYTES = 512 * 2**20
+# A manifest is indented JSON (it deflates ~30x); one that deflates far more is padding.
+_MAX_MANIFEST_RATIO = 200
+_MANIFEST_RATIO_FROM = 16 * 2**20  # small manifests may deflate as well as they like
+# Arrays are stored uncompressed; what members may unpack to beyond their stored bytes, in all
+# (a zip bomb would otherwise be unpacked in memory).
+_MAX_INFLATION = 64 * 2**20
+_READ_CHUNK = 2**20
 _MAX_NDIM = 8
 _NPY_SLACK = 4096  # an .npy member is its data plus a header of at most this many bytes
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # members carry no timestamp: same run, same bytes
@@ -461,6 +471,25 @@ class _Reader:
             raise RunFileError(f"the archive lists members more than once: {dup[:5]}")
         self.infos = {i.filename: i for i in zf.infolist()}
         self.used: set[str] = set()
+        # zip bombs, refused from the sizes the zip directory declares, before unpacking any
+        # (zipfile never unpacks a member past its declared size)
+        manifest = self.infos.get(MANIFEST)
+        if manifest is not None and manifest.file_size > _MANIFEST_RATIO_FROM:
+            ratio = manifest.file_size / max(1, manifest.compress_size)
+            if ratio > _MAX_MANIFEST_RATIO:
+                raise RunFileError(
+                    f"{MANIFEST} unpacks {ratio:,.0f}-fold ({manifest.compress_size:,} to "
+                    f"{manifest.file_size:,} bytes): padding, not a manifest (a zip bomb?)"
+                )
+        inflation = sum(
+            max(0, i.file_size - i.compress_size) for i in zf.infolist() if i.filename != MANIFEST
+        )
+        if inflation > _MAX_INFLATION:
+            raise RunFileError(
+                f"the archive's arrays unpack to {inflation:,} bytes more than they take in the "
+                f"file (at most {_MAX_INFLATION:,}): a zip bomb, or a run re-zipped with "
+                "compression (run files store arrays uncompressed: zip -0)"
+            )
 
     def manifest(self) -> dict[str, Any]:
         info = self.infos.get(MANIFEST)
@@ -508,25 +537,59 @@ class _Reader:
                 f"member {member!r} ({where}) holds {info.file_size:,} bytes; a {dtype} array of "
                 f"shape {list(shape)} takes {nbytes:,} bytes plus a small header"
             )
-        raw = self.zf.read(info)  # checks the member's CRC
+        with self.zf.open(info) as f:
+            arr = self._npy(f, member, where, dtype, shape)
+            if f.read(1):  # reading to the end also checks the member's CRC
+                raise RunFileError(f"member {member!r} ({where}) has bytes past its array")
+        return arr
+
+    @staticmethod
+    def _npy(f: Any, member: str, where: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The array in an open ``.npy`` member: its header is read and checked against the
+        manifest before anything is allocated (``np.load`` would allocate whatever shape a
+        header declares), then the data is read into the array in chunks."""
+        fmt = np.lib.format
         try:
-            arr = np.load(io.BytesIO(raw), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
+            version = fmt.read_magic(f)
+            if version == (1, 0):
+                got_shape, fortran, got_dtype = fmt.read_array_header_1_0(f)
+            elif version == (2, 0):
+                got_shape, fortran, got_dtype = fmt.read_array_header_2_0(f)
+            else:
+                raise ValueError(f".npy format version {version} (run files use 1.0)")
+        except (zipfile.BadZipFile, zlib.error):  # a damaged archive: said as such by read()
+            raise
+        except Exception as e:  # numpy parses the header text (tokenize, literal_eval): any
+            # failure there means the same thing
             raise RunFileError(
                 f"member {member!r} ({where}) is not a valid .npy array ({e})"
             ) from e
-        if not isinstance(arr, np.ndarray):
-            raise RunFileError(f"member {member!r} ({where}) is not a single array")
-        if arr.dtype.name != dtype or arr.dtype.byteorder == ">":
+        if got_dtype.hasobject:  # allow_pickle=False: object arrays are refused, never read
             raise RunFileError(
-                f"member {member!r} ({where}) has dtype {arr.dtype.str}; the manifest says {dtype}"
+                f"member {member!r} ({where}) holds Python objects (pickled data); run files "
+                "hold numbers only"
             )
-        if tuple(arr.shape) != tuple(shape):
+        if got_dtype.name != dtype or got_dtype.byteorder == ">":
             raise RunFileError(
-                f"member {member!r} ({where}) has shape {list(arr.shape)}; the manifest says "
+                f"member {member!r} ({where}) has dtype {got_dtype.str}; the manifest says {dtype}"
+            )
+        if tuple(got_shape) != tuple(shape):
+            raise RunFileError(
+                f"member {member!r} ({where}) has shape {list(got_shape)}; the manifest says "
                 f"{list(shape)}"
             )
-        return arr
+        arr = np.empty(shape, np.dtype(dtype).newbyteorder("<"), order="F" if fortran else "C")
+        view = arr.reshape(-1, order="A").data.cast("B")
+        pos = 0
+        while pos < len(view):
+            n = f.readinto(view[pos : pos + _READ_CHUNK])
+            if not n:
+                raise RunFileError(
+                    f"member {member!r} ({where}) is truncated: {pos:,} of {len(view):,} bytes of "
+                    "array data"
+                )
+            pos += n
+        return np.ascontiguousarray(arr)
 
 
 def _check_snapshot(

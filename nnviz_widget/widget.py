@@ -198,6 +198,23 @@ class NNViz(anywidget.AnyWidget):
         return export.widget_state(self, self._snapshot_parts())
 
     # -- trait plumbing --
+    @t.validate("epoch")
+    def _valid_epoch(self, proposal: dict[str, Any]) -> int:
+        """Epochs in the recorded range; between two recorded epochs the view shows the
+        earlier one, as the slider does (its clamp at the ends is the browser's own)."""
+        epoch = int(proposal["value"])
+        if not hasattr(self, "_children"):  # the trait's default, before any epoch is known
+            return epoch
+        rec = self.recorder
+        newest = rec.pending[-1].epoch if rec.pending else rec.snapshots[-1].epoch
+        if INIT_EPOCH <= epoch <= newest:
+            return epoch
+        if newest == INIT_EPOCH:
+            where = f"only {INIT_EPOCH} (init) is recorded yet"
+        else:
+            where = f"the recorded range is {INIT_EPOCH} (init) to {newest}"
+        raise t.TraitError(f"epoch {epoch} is not in this run: {where}")
+
     @t.validate("layer")
     def _valid_layer(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]

@@ -115,6 +115,21 @@ def test_dead_relu_layer_reports_one() -> None:
     assert table.at("1", 0)["dead"] == 1.0
     assert ("1", 0) in table.flags() and "dead" in table.flags()[("1", 0)]
     assert "dead" in viz.figure("health").data[0].name
+    # print() in a terminal: the table as aligned text, flagged cells marked
+    text = str(table).splitlines()
+    assert text[0].split() == ["layer", "\\", "epoch", "0"]
+    row = next(line for line in text if line.startswith("1 "))
+    assert row.split()[1:] == ["!", "dead", "100%"]
+    assert text[-1] == "! 1 @ 0: dead"
+    col = text[1].index("  -") + 2  # the rule's second column: every row's cell starts there
+    assert text[0][col] == "0" and row[col] == "!" and text[0][col - 1] == " "
+    assert repr(table) == "HealthTable(3 layers x 1 epochs, 1 flags)"
+    assert "<table>" in table._repr_html_()
+
+
+def test_an_empty_model_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="the model has no layers"):
+        nnv.NNViz(torch.nn.Sequential(), inputs=torch.randn(4, 3))
 
 
 def test_constructed_health_cases() -> None:

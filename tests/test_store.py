@@ -584,6 +584,188 @@ def test_bad_manifest_fields_are_named(good: tuple[Path, Recorder], tmp_path: Pa
 
 
 # ------------------------------------------------------------------------------------------------
+# hostile files: each one RunFileError that says what is wrong, before allocating what it declares
+
+
+def _load_peak(path: Path, match: str) -> int:
+    """Load a file that must be refused; returns the peak of Python-traced memory (numpy's
+    arrays included) while it ran."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(nnv.RunFileError, match=match):
+            nnv.load(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _assert_lean(path: Path, match: str) -> None:
+    peak = _load_peak(path, match)
+    assert peak < path.stat().st_size + 100 * 2**20, f"{peak:,} bytes traced"
+
+
+def _npy_header(shape: tuple[int, ...], descr: str = "<f2") -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return buf.getvalue()
+
+
+def test_a_header_declaring_a_huge_shape_is_refused_before_allocating(
+    good: tuple[Path, Recorder], tmp_path: Path
+) -> None:
+    path, _ = good
+    member, ref = _member_of(path, "weights")
+    assert ref["dtype"] == "float16"
+    bad = tmp_path / "huge.nnviz"
+    # the member's header says 100000 x 100000 (18.6 GiB of float16); its size and the
+    # manifest say the real shape
+    _rewrite(
+        path,
+        bad,
+        lambda n, d: _npy_header((100000, 100000)) + d[128:] if n == member else d,
+    )
+    _assert_lean(bad, r"has shape \[100000, 100000\]; the manifest says")
+
+    # the manifest says so too: its size in the zip directory gives it away
+    def huge(m: dict[str, Any]) -> None:
+        for a in m["snapshots"][1]["arrays"]:
+            if a["member"] == member:
+                a["shape"] = [100000, 100000]
+
+    _rewrite(path, bad, lambda n, d: _npy_header((100000, 100000)) + d[128:] if n == member else d)
+    _edit_manifest(bad, tmp_path / "huge2.nnviz", huge)
+    _assert_lean(tmp_path / "huge2.nnviz", r"takes 20,000,000,000 bytes")
+
+
+def test_hostile_members_and_manifests(good: tuple[Path, Recorder], tmp_path: Path) -> None:
+    path, _ = good
+    member, ref = _member_of(path, "weights")
+    shape = ref["shape"]
+    n = int(np.prod(shape))
+    PICKLE_RAN.clear()
+    evil = np.empty(n // 4, dtype=object)  # about as many bytes as the real member
+    evil[:] = [_Boom()] * evil.size
+    members: list[tuple[str, Any, str]] = [
+        # a truncated member (half its bytes)
+        ("truncated", lambda d: d[: len(d) // 2], r"holds [\d,]+ bytes; a float16 array"),
+        # its data cut but its size kept: the header promises more than there is
+        (
+            "cut data",
+            lambda d: _npy_header((*shape[:-1], shape[-1] + 8))[: len(d)] + d[128 : len(d) - 8],
+            r"has shape .*; the manifest says",
+        ),
+        # text, a complex number, an object array (pickled) where float16 should be
+        (
+            "text",
+            lambda d: _npy_header(tuple(shape), "<U1") + d[128:],
+            r"has dtype <U1; the manifest says float16",
+        ),
+        (
+            "complex",
+            lambda d: _npy_header(tuple(shape), "<c8") + d[128:],
+            r"has dtype <c8",
+        ),
+        (
+            "pickle",
+            lambda d: (_npy(evil, allow_pickle=True) + b"\0" * len(d))[: len(d)],
+            r"holds Python objects \(pickled data\)",
+        ),
+        ("not npy", lambda d: b"PK\x03\x04" * (len(d) // 4), r"not a valid \.npy array"),
+        # bytes after the array
+        ("trailing", lambda d: d + b"x", r"bytes past its array"),
+    ]
+    bad = tmp_path / "h.nnviz"
+    for what, change, message in members:
+        _rewrite(path, bad, lambda name, d, change=change: change(d) if name == member else d)
+        with pytest.raises(nnv.RunFileError, match=message) as e:
+            nnv.load(bad)
+        assert str(e.value).startswith(f"{bad}: member {member!r}"), what
+    assert PICKLE_RAN == []
+
+    manifests: list[tuple[Any, str]] = [
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "not UTF-8"),
+        (b"definitely not json", "not valid JSON"),
+        (b"[" * 100_000, "nested too deeply|not valid JSON"),
+        (b'["a list"]', "expected an object, got a list"),
+        (b'{"format": Infinity}', "Infinity"),
+    ]
+    for text, message in manifests:
+        _rewrite(path, bad, lambda name, d, text=text: text if name == "manifest.json" else d)
+        with pytest.raises(nnv.RunFileError, match=message):
+            nnv.load(bad)
+
+    def lie(change: Any) -> Path:
+        def edit(m: dict[str, Any]) -> None:
+            for a in m["snapshots"][1]["arrays"]:
+                if a["member"] == member:
+                    change(a)
+
+        _edit_manifest(path, bad, edit)
+        return bad
+
+    for change, message in [
+        (lambda a: a.update(shape=[-1, 4]), r"shape\[0\]: -1 is out of range"),
+        (lambda a: a.update(shape=[2**40] * 8), "implausibly large"),
+        (lambda a: a.update(shape="big"), "expected a list"),
+        (lambda a: a.update(dtype="object"), "'object' is not one of"),
+        (lambda a: a.update(dtype="complex64"), "'complex64' is not one of"),
+        (lambda a: a.update(member="../../etc/passwd"), "missing from the archive"),
+    ]:
+        with pytest.raises(nnv.RunFileError, match=message):
+            nnv.load(lie(change))
+
+
+def _zip_with_big_member(
+    src: Path, dst: Path, name: str, size: int, fill: bytes = b"\0", prefix: bytes = b""
+) -> None:
+    """src with member `name` replaced by `size` bytes of `fill`, deflated, streamed (the test
+    never holds them in memory)."""
+    chunk = fill * (2**20 // len(fill))
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            if info.filename != name:
+                zout.writestr(info.filename, zin.read(info))
+                continue
+            big = zipfile.ZipInfo(name)
+            big.compress_type = zipfile.ZIP_DEFLATED
+            with zout.open(big, "w", force_zip64=True) as f:
+                f.write(prefix)
+                left = size - len(prefix)
+                while left > 0:
+                    f.write(chunk[:left])
+                    left -= len(chunk)
+
+
+def test_zip_bombs_are_refused_from_the_zip_directory(
+    good: tuple[Path, Recorder], tmp_path: Path
+) -> None:
+    path, _ = good
+    member, _ = _member_of(path, "weights")
+    # an array member of 256 MiB of zeros (256 kB deflated), the manifest saying that shape
+    shape = [2**14, 2**13]
+
+    def says(m: dict[str, Any]) -> None:
+        for a in m["snapshots"][1]["arrays"]:
+            if a["member"] == member:
+                a["shape"] = shape
+
+    said, bomb = tmp_path / "said.nnviz", tmp_path / "bomb.nnviz"
+    _edit_manifest(path, said, says)
+    _zip_with_big_member(said, bomb, member, 2**28 + 128, prefix=_npy_header(tuple(shape)))
+    assert bomb.stat().st_size < 2 * 2**20
+    _assert_lean(bomb, r"arrays unpack to 268,[\d,]+ bytes more .* a zip bomb")
+    # a manifest padded with 48 MiB of spaces (valid JSON, 50 kB deflated)
+    padded = tmp_path / "padded.nnviz"
+    manifest = zipfile.ZipFile(path).read("manifest.json")
+    _zip_with_big_member(path, padded, "manifest.json", 48 * 2**20, b" ", prefix=manifest)
+    _assert_lean(padded, r"manifest\.json unpacks [\d,]+-fold .* zip bomb")
+
+
+# ------------------------------------------------------------------------------------------------
 # writing: overwrite protection, atomicity, distributed training
 
 

@@ -198,6 +198,27 @@ def test_choices_are_sent_once_from_one_table() -> None:
     assert list(controls.mode.options) == list(CHOICES["mode"].labels)
 
 
+def test_epoch_must_be_in_the_recorded_range() -> None:
+    viz = nnv.NNViz(FakeModel())  # nothing recorded yet: only init
+    viz.epoch = -1
+    with pytest.raises(traitlets.TraitError, match=r"epoch 0 is not in this run: only -1 \(init\)"):
+        viz.epoch = 0
+    for e in range(4):
+        viz.record(e)  # pending: settable at once (the view follows them)
+    assert viz.epoch == 3
+    viz.epoch = 1
+    viz.flush()
+    for bad in (99, 4, -2):
+        with pytest.raises(
+            traitlets.TraitError, match=rf"epoch {bad} .*range is -1 \(init\) to 3$"
+        ):
+            viz.epoch = bad
+    assert viz.epoch == 1  # unchanged
+    viz.record(10)
+    viz.epoch = 7  # a gap between recorded epochs: the view shows 3, as the slider does
+    viz.epoch = 10
+
+
 def test_unknown_layer_and_kwargs_rejected() -> None:
     viz = nnv.NNViz(FakeModel())
     with pytest.raises(traitlets.TraitError, match="no layer named 'nope'"):

@@ -357,3 +357,52 @@ def test_png_handler_answers_once_per_model(page: Any, png_module: Path) -> None
         result["hiddenOnly"][0]["id"] == "r3" and "not visible" in result["hiddenOnly"][0]["error"]
     )
     assert net.blocked == [] and page.nnviz_errors == []
+
+
+def test_png_carries_the_labels(page: Any, png_module: Path, artifacts: Path) -> None:
+    """Labels are HTML over the canvas; the PNG has them drawn in, where the page shows them."""
+    page.goto(png_module.as_uri())
+    result = page.evaluate(
+        """async () => {
+            const box = document.createElement('div');
+            box.style.cssText = 'position: relative; width: 160px; height: 80px';
+            const c = document.createElement('canvas');
+            c.width = 320; c.height = 160;  // a 2x device pixel ratio
+            c.style.cssText = 'width: 160px; height: 80px; display: block';
+            const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, 320, 160);
+            const layer = document.createElement('div');
+            layer.style.cssText = 'position: absolute; inset: 0';
+            const lab = document.createElement('div');
+            lab.className = 'nnviz-label';
+            lab.style.cssText =
+                'position: absolute; left: 90px; top: 40px; font: 14px sans-serif; color: #000';
+            const name = document.createElement('span');
+            name.className = 'nnviz-label-name'; name.textContent = 'fc1';
+            lab.appendChild(name); layer.appendChild(lab);
+            box.append(c, layer); document.body.appendChild(box);
+            const pixels = async (url) => {
+                const img = new Image(); img.src = url; await img.decode();
+                const k = document.createElement('canvas'); k.width = 320; k.height = 160;
+                const kg = k.getContext('2d'); kg.drawImage(img, 0, 0);
+                return kg.getImageData(0, 0, 320, 160).data;
+            };
+            const withLab = nnvizPng.pngReply('a', c).data;
+            layer.remove();
+            const without = nnvizPng.pngReply('b', c).data;
+            const a = await pixels(withLab), b = await pixels(without);
+            let inside = 0, outside = 0;
+            for (let y = 0; y < 160; y++) for (let x = 0; x < 320; x++) {
+                const i = 4 * (y * 320 + x);
+                const dark = a[i] < 128 && b[i] > 200;
+                const inLabel = x >= 180 && x < 260 && y >= 80 && y < 120;
+                if (dark && inLabel) inside++; else if (!inLabel && a[i] !== b[i]) outside++;
+            }
+            return {inside, outside, withLab};
+        }"""
+    )
+    (artifacts / "png-with-labels.png").write_bytes(
+        base64.b64decode(result["withLab"].split(",", 1)[1])
+    )
+    assert result["inside"] > 30, result["inside"]  # the text's dark pixels, where the label is
+    assert result["outside"] == 0
+    assert page.nnviz_errors == []

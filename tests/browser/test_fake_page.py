@@ -7,6 +7,7 @@ test-artifacts/ (look at them).
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -716,3 +717,28 @@ def test_enum_indices_follow_the_choices_python_sends(harness: Any) -> None:
     set_trait(page, "_delta_index", 0)
     assert page.evaluate("() => mounted[0].model.get('delta_ref')") == "init"
     assert page.nnviz_errors == []
+
+
+def test_to_png_of_the_3d_view_has_its_labels(harness: Any, artifacts: Path) -> None:
+    """The view's answer to to_png has its HTML labels drawn in (looked at: names, kinds and
+    health badges where the page shows them)."""
+    page = harness
+    mount(page, "mlp")
+    result = page.evaluate(
+        """async () => {
+            const m = window.mounted[window.mounted.length - 1].model;
+            m.emit('msg:custom', {type: 'png', id: 'labels'}, []);
+            const reply = m.sent.find(s => s && s.type === 'png' && s.id === 'labels');
+            const roots = document.querySelectorAll('.nnviz-root');
+            const root = roots[roots.length - 1];  // the view just mounted
+            const canvas = root.querySelector('.nnviz-canvas');
+            const labels = [...root.querySelectorAll('.nnviz-label')]
+                .filter(l => l.getBoundingClientRect().width > 0).length;
+            return {data: reply && reply.data, plain: canvas.toDataURL('image/png'), labels};
+        }"""
+    )
+    assert result["labels"] > 0
+    assert result["data"] != result["plain"]  # the canvas alone lacks the labels
+    (artifacts / "fake-mlp-to-png.png").write_bytes(
+        base64.b64decode(result["data"].split(",", 1)[1])
+    )
