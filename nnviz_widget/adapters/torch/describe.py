@@ -200,7 +200,8 @@ def describe_module(m: nn.Module) -> tuple[str, int | None, dict[str, Any]]:
     if isinstance(m, nn.Linear):
         return "dense", m.out_features, {"in_features": m.in_features}
     if _is_hf_conv1d(m):
-        return "dense", int(m.weight.shape[1]), {"in_features": int(m.weight.shape[0])}
+        n_in, n_out = (int(d) for d in getattr(m, "weight").shape)  # noqa: B009 (typed Any)
+        return "dense", n_out, {"in_features": n_in}
     if isinstance(m, nn.Bilinear):
         return "dense", m.out_features, {"in_features": [m.in1_features, m.in2_features]}
     if isinstance(m, nn.modules.conv._ConvNd):

@@ -456,7 +456,7 @@ def _tensor_outputs(model: nn.Module, output: Any) -> Iterator[None]:
     def forward(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, ...]:
         return tuple(_tensor_leaves(original(*args, **kwargs)))
 
-    model.forward = forward  # type: ignore[method-assign]
+    model.forward = forward
     try:
         yield
     finally:
