@@ -199,6 +199,9 @@ def describe_module(m: nn.Module) -> tuple[str, int | None, dict[str, Any]]:
         return "recurrent", m.hidden_size, {"cell": cell}
     if isinstance(m, nn.Linear):
         return "dense", m.out_features, {"in_features": m.in_features}
+    if _is_hf_conv1d(m):
+        n_in, n_out = (int(d) for d in getattr(m, "weight").shape)  # noqa: B009 (typed Any)
+        return "dense", n_out, {"in_features": n_in}
     if isinstance(m, nn.Bilinear):
         return "dense", m.out_features, {"in_features": [m.in1_features, m.in2_features]}
     if isinstance(m, nn.modules.conv._ConvNd):
@@ -303,8 +306,31 @@ def _meta_shape(n: Any) -> tuple[int, ...] | None:
     return None
 
 
+def _is_hf_conv1d(m: nn.Module) -> bool:
+    """Hugging Face's ``Conv1D`` (GPT-2's linear layers): a dense layer whose weight is stored
+    (in, out), the transpose of ``nn.Linear``'s. Recognised by name and shape, not imported."""
+    w = getattr(m, "weight", None)
+    return (
+        type(m).__name__ == "Conv1D"
+        and isinstance(getattr(m, "nf", None), int)
+        and isinstance(w, torch.Tensor)
+        and w.dim() == 2
+        and w.shape[1] == m.nf
+    )
+
+
+def _reordered(sub: nn.Module, attr: str) -> bool:
+    """Whether ``sub``'s ``attr`` is stored in another orientation than the canonical one."""
+    return attr == "weight" and (
+        isinstance(sub, nn.modules.conv._ConvTransposeNd) or _is_hf_conv1d(sub)
+    )
+
+
 def _canonical(sub: nn.Module, attr: str, t: torch.Tensor) -> torch.Tensor:
-    """ConvTranspose weight (in, out/g, *k) -> canonical (out, in/g, *k)."""
+    """ConvTranspose weight (in, out/g, *k) -> canonical (out, in/g, *k); HF Conv1D weight
+    (in, out) -> (out, in) like ``nn.Linear``."""
+    if attr == "weight" and _is_hf_conv1d(sub):
+        return t.t()
     if attr == "weight" and isinstance(sub, nn.modules.conv._ConvTransposeNd):
         g = sub.groups
         cin, cout_g, *k = t.shape
@@ -314,6 +340,8 @@ def _canonical(sub: nn.Module, attr: str, t: torch.Tensor) -> torch.Tensor:
 
 def _canonical_shape(sub: nn.Module, attr: str, p: torch.Tensor) -> tuple[int, ...]:
     shape = tuple(int(s) for s in p.shape)
+    if attr == "weight" and _is_hf_conv1d(sub):
+        return (shape[1], shape[0])
     if attr == "weight" and isinstance(sub, nn.modules.conv._ConvTransposeNd):
         g = sub.groups
         return (shape[1] * g, shape[0] // g, *shape[2:])

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base import LayerParams, ParamDict
-from .describe import _canonical
+from .describe import _canonical, _reordered
 from .modules import _Live, _Owned
 from .run import Runner, _first_tensor, _to_numpy
 
@@ -304,7 +304,7 @@ def _param_plan(owners: dict[str, _Owned]) -> _ParamPlan:
         for pname, sub, attr, p in owned.params:
             plan.keys.append((name, pname))
             plan.params.append(p)
-            reordered = attr == "weight" and isinstance(sub, nn.modules.conv._ConvTransposeNd)
+            reordered = _reordered(sub, attr)
             plan.transposed.append(sub if reordered else None)
             plan.reordered = plan.reordered or reordered
     return plan

@@ -7,7 +7,9 @@ order with their parameters, become the neutral ``Graph``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
+import inspect
 import io
 import itertools
 import logging
@@ -65,6 +67,7 @@ class Trace(Describe):
     """``graph()`` of ``TorchAdapter``: the probe's shapes, the traced topology, the Graph."""
 
     _graph: Graph | None  # set in TorchAdapter.__init__; built on the first graph()
+    _output: Any = None  # the probe pass's output (while the graph is built)
 
     def graph(self) -> Graph:
         """The neutral graph (computed once, then cached)."""
@@ -75,6 +78,7 @@ class Trace(Describe):
     def _build_graph(self) -> Graph:
         with self._guard(), torch.no_grad():
             run = self._forward()
+        self._output = run.output
         self._owners_cache = None  # lazy modules may have just materialised
         notes = list(self.notes)
         reasons: list[str] = []
@@ -87,6 +91,7 @@ class Trace(Describe):
                 break
             except Exception as err:
                 reasons.append(f"{how} failed ({type(err).__name__}: {_first_line(err)})")
+        self._output = None  # the logits of a language model can be large: not kept
         approximate = built is None
         if built is None:
             built = self._from_order(run)
@@ -95,6 +100,8 @@ class Trace(Describe):
                 "functional ops are not shown): " + "; ".join(reasons)
             )
         nodes, edges = built
+        if not approximate:
+            nodes, edges = _fold_plumbing(nodes, edges)
         nodes, edges, unused = self._add_unused(nodes, edges, run)
         if unused:
             notes.append(f"modules with parameters that forward never used: {unused}")
@@ -109,7 +116,9 @@ class Trace(Describe):
         )
 
     def _trace_export(self) -> _Trace:
-        ep = torch.export.export(self.model, self._args, kwargs=self._kwargs or None, strict=False)
+        kwargs = {**self._kwargs, **_export_flags(self.model, self._kwargs)}
+        with _tensor_outputs(self.model, self._output):
+            ep = torch.export.export(self.model, self._args, kwargs=kwargs or None, strict=False)
         sig = ep.graph_signature
         nodes = list(ep.graph.nodes)
         by_name = {n.name: n for n in nodes}
@@ -356,6 +365,105 @@ class Trace(Describe):
                 )
             )
         return layers
+
+
+#: tensor plumbing: ops that move or split values without computing anything
+_PLUMBING_OPS = frozenset(
+    {
+        "split",
+        "split_with_sizes",
+        "chunk",
+        "unbind",
+        "getitem",
+        "contiguous",
+        "clone",
+        "expand",
+        "expand_as",
+        "to",
+        "type_as",
+        "alias",
+        "detach",
+    }
+)
+
+
+def _fold_plumbing(
+    nodes: list[_Node], edges: list[tuple[str, str]]
+) -> tuple[list[_Node], list[tuple[str, str]]]:
+    """Functional plumbing ops (``view``, ``transpose``, ``reshape``, ``split`` ...) inside a
+    submodule fold into it: each is removed and its inputs wired to its consumers. A model's own
+    top-level reshapes (a CNN's flatten before its classifier) stay: they are part of its story."""
+    fold = {
+        n.name
+        for n in nodes
+        if n.path is None
+        and n.parent is not None
+        and (n.kind == "reshape" or n.op in _PLUMBING_OPS)
+    }
+    if not fold:
+        return nodes, edges
+    preds: dict[str, list[str]] = {}
+    succs: dict[str, list[str]] = {}
+    for a, b in edges:
+        preds.setdefault(b, []).append(a)
+        succs.setdefault(a, []).append(b)
+
+    def sources(name: str, seen: frozenset[str] = frozenset()) -> list[str]:
+        out: list[str] = []
+        for a in preds.get(name, []):
+            if a in fold and a not in seen:
+                out.extend(sources(a, seen | {a}))
+            elif a not in fold:
+                out.append(a)
+        return out
+
+    kept: list[tuple[str, str]] = []
+    have: set[tuple[str, str]] = set()
+    for n in nodes:
+        if n.name in fold:
+            continue
+        for a in sources(n.name):
+            if a != n.name and (a, n.name) not in have:
+                have.add((a, n.name))
+                kept.append((a, n.name))
+    return [n for n in nodes if n.name not in fold], kept
+
+
+def _export_flags(model: nn.Module, given: dict[str, Any]) -> dict[str, Any]:
+    """Keyword flags for export that leave the graph of the outputs as it is: ``use_cache=False``
+    where the forward takes it (Hugging Face models), since a key/value cache object in the
+    outputs is a type ``torch.export`` cannot flatten."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"use_cache": False} if "use_cache" in params and "use_cache" not in given else {}
+
+
+@contextlib.contextmanager
+def _tensor_outputs(model: nn.Module, output: Any) -> Iterator[None]:
+    """While exporting, a forward that returns only the tensors of the model's output, when that
+    output holds objects ``torch.export`` cannot flatten (a cache, a custom result class). The
+    instance's ``forward`` is replaced, not the module wrapped, so module paths stay the same."""
+    leaves = pytree.tree_leaves(output)
+    if all(isinstance(v, torch.Tensor | int | float | bool | str | None) for v in leaves):
+        yield
+        return
+    original = model.forward
+    own = model.__dict__.get("forward")  # a forward set on the instance by the user
+
+    @functools.wraps(original)
+    def forward(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, ...]:
+        return tuple(_tensor_leaves(original(*args, **kwargs)))
+
+    model.forward = forward
+    try:
+        yield
+    finally:
+        if own is None:
+            del model.forward  # back to the class's method
+        else:
+            model.forward = own
 
 
 def _op_name(n: Any) -> str:

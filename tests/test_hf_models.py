@@ -1,0 +1,115 @@
+"""Hugging Face transformers at their default config: traced exactly (residual adds are edges),
+tensor plumbing folded into the module that owns it, GPT-2's ``Conv1D`` read as a dense layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import nnviz_widget as nnv  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def _gpt2() -> Any:
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=32)
+    return transformers.GPT2LMHeadModel(cfg)
+
+
+def _llama() -> Any:
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vocab_size=100,
+    )
+    return transformers.LlamaForCausalLM(cfg)
+
+
+def _ancestors(graph: Any, name: str) -> set[str]:
+    preds: dict[str, set[str]] = {}
+    for a, b in graph.edges:
+        preds.setdefault(b, set()).add(a)
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for a in preds.get(todo.pop(), ()):
+            if a not in seen:
+                seen.add(a)
+                todo.append(a)
+    return seen
+
+
+@pytest.mark.parametrize("make", [_gpt2, _llama], ids=["gpt2", "llama"])
+def test_default_config_exports_exactly_with_residual_edges(make: Any) -> None:
+    model = make()
+    graph = nnv.NNViz(model, inputs=torch.randint(0, 100, (2, 8))).graph
+    assert not graph.approximate, graph.notes
+    assert not any("failed" in n for n in graph.notes), graph.notes
+    assert sum(p.numel() for p in model.parameters()) == sum(layer.params for layer in graph)
+    # each block's residual add takes the block's input as well as the sublayer's output
+    names = {layer.name for layer in graph}
+    blocks = sorted({layer.parent for layer in graph if layer.kind == "merge" and layer.parent})
+    assert blocks, "no residual adds"
+    adds = [layer for layer in graph if layer.kind == "merge" and layer.op == "add"]
+    residual = 0
+    for add in adds:
+        ins = [a for a, b in graph.edges if b == add.name]
+        if len(ins) == 2 and (
+            ins[0] in _ancestors(graph, ins[1]) or ins[1] in _ancestors(graph, ins[0])
+        ):
+            residual += 1
+    assert residual >= 2 * 2, (residual, names)
+
+
+def test_plumbing_folds_into_its_module() -> None:
+    graph = nnv.NNViz(_gpt2(), inputs=torch.randint(0, 100, (2, 8))).graph
+    plumbing = [
+        layer.name for layer in graph if layer.op in ("view", "transpose", "split", "reshape")
+    ]
+    assert plumbing == []
+    # the attention still gets its input from the qkv projection
+    attn = [layer for layer in graph if layer.kind == "attention"]
+    assert len(attn) == 2
+    for a in attn:
+        assert (f"{a.parent}.c_attn", a.name) in graph.edges
+
+
+def test_a_cnn_keeps_its_top_level_flatten() -> None:
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3)
+            self.fc = nn.Linear(2 * 6 * 6, 3)
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(self.conv(x).view(x.shape[0], -1))
+
+    graph = nnv.NNViz(Net(), inputs=torch.randn(2, 1, 8, 8)).graph
+    assert any(layer.kind == "reshape" for layer in graph)
+
+
+def test_gpt2_conv1d_is_a_dense_layer_in_linear_orientation() -> None:
+    model = _gpt2()
+    viz = nnv.NNViz(model, inputs=torch.randint(0, 100, (2, 8)), max_bytes=64 << 20)
+    viz.record(0, loss=1.0)
+    layer = viz.graph["transformer.h.0.mlp.c_fc"]
+    assert layer.kind == "dense"
+    assert layer.units == 128
+    assert layer.param_shapes["weight"] == (128, 32)
+    w = viz.history.weights("transformer.h.0.mlp.c_fc", 0)
+    expect = model.transformer.h[0].mlp.c_fc.weight.detach().numpy().T
+    np.testing.assert_allclose(
+        w, expect.astype(np.float16).astype(np.float32), rtol=1e-3, atol=1e-3
+    )
