@@ -83,16 +83,14 @@ class Comparison:
         value = max(a.epoch, b.epoch)
         self.play = widgets.Play(min=lo, max=hi, value=value, interval=500, description="play")
         self.slider = widgets.IntSlider(min=lo, max=hi, value=value, description="Epoch")
-        self.mode = widgets.ToggleButtons(options=[("3D", 0), ("2D", 1)], value=a._mode_index)
+        self.mode = widgets.ToggleButtons(options=["3D", "2D"], index=a._mode_index)
         self.link = widgets.Checkbox(value=False, description="link views")
         self.links = []
         for v in (a, b):
             self.links.append(widgets.jslink((self.slider, "value"), (v, "epoch")))
             self.links.append(widgets.jslink((self.play, "value"), (v, "epoch")))
-            self.links.append(widgets.jslink((self.mode, "value"), (v, "_mode_index")))
+            self.links.append(widgets.jslink((self.mode, "index"), (v, "_mode_index")))
         self.link.observe(self._on_link, names="value")
-        header = widgets.HTML()
-        header.value = ""  # names are text: Label, never HTML
         head = widgets.HBox(
             [
                 widgets.Label(self.names[0], layout=widgets.Layout(width="50%")),
@@ -123,8 +121,8 @@ class Comparison:
     # -- figures / export --
     def figure(self, kind: str = "loss") -> Any:
         """plotly: "loss" (every metric of both runs), "gradients" or "updates" (log y)."""
-        import plotly.graph_objects as go
         import plotly.colors
+        import plotly.graph_objects as go
 
         palette = plotly.colors.qualitative.Plotly
         fig = go.Figure()
