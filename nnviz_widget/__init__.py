@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from .compare import Comparison, compare
 from .graph import KINDS, Graph, Layer
 from .history import History
 from .recorder import Recorder, load_recorder
@@ -15,6 +16,7 @@ from .widget import NNViz, load, to_html
 
 __all__ = [
     "KINDS",
+    "Comparison",
     "Graph",
     "History",
     "Layer",
@@ -23,6 +25,7 @@ __all__ = [
     "RunFileError",
     "Snapshot",
     "__version__",
+    "compare",
     "load",
     "load_recorder",
     "to_html",
