@@ -11,8 +11,10 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from .figures import _per_layer
 from .recorder import Recorder
-from .widget import NNViz, load
+from .runfile import atomic_write
+from .widget import NNViz, html_page, load
 
 _DASH = {0: "solid", 1: "dash"}
 
@@ -147,7 +149,6 @@ class Comparison:
         stat = {"gradients": "grad_norm", "updates": "update_ratio"}.get(kind)
         if stat is None:
             raise ValueError(f"unknown figure kind {kind!r}: use 'loss', 'gradients' or 'updates'")
-        from .figures import _per_layer
 
         layers: list[str] = []
         for i, (v, name) in enumerate(zip(self.views, self.names, strict=True)):
@@ -175,9 +176,6 @@ class Comparison:
     def to_html(self, path: str | os.PathLike[str], overwrite: bool = False) -> pathlib.Path:
         """One offline page with both runs (each view's exported page, side by side)."""
         import html as _html
-
-        from .runfile import atomic_write
-        from .widget import html_page
 
         frames = []
         for v, name in zip(self.views, self.names, strict=True):
