@@ -69,6 +69,12 @@ def test_default_config_exports_exactly_with_residual_edges(make: Any) -> None:
         ):
             residual += 1
     assert residual >= 2 * 2, (residual, names)
+    # and the first block's first residual takes exactly what its first norm takes: its input
+    norm = next(layer for layer in graph if layer.kind == "norm" and layer.parent)
+    block, feed = norm.parent, {a for a, b in graph.edges if b == norm.name}
+    assert any(
+        {a for a, b in graph.edges if b == add.name} & feed for add in adds if add.parent == block
+    ), (block, feed)
 
 
 def test_plumbing_folds_into_its_module() -> None:

@@ -227,7 +227,8 @@ def describe_module(m: nn.Module) -> tuple[str, int | None, dict[str, Any]]:
             if getattr(m, k, None) is not None
         }
         return "pool", None, detail
-    if "Norm" in name:
+    # a model library's own norms (LlamaRMSNorm, T5LayerNorm) subclass nn.Module directly
+    if "Norm" in name or type(m).__name__.endswith(("RMSNorm", "LayerNorm", "GroupNorm")):
         detail = {
             k: _plain(getattr(m, k))
             for k in ("num_features", "normalized_shape", "num_groups", "num_channels")

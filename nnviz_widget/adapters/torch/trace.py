@@ -210,6 +210,14 @@ class Trace(Describe):
         is_data: dict[Any, bool] = {}  # derived from a user input (not just params / buffers)
         group_of_path: dict[str, str] = {}
 
+        # modules that compute something (not only no-op copies such as x.to(its own dtype))
+        computing = {
+            path
+            for n in fx_nodes
+            if n.op == "call_function" or n.op == "call_method" or n.op == "call_module"
+            if (path := self._resolve(n)[0]) is not None and _op_name(n) not in _NOOP_OPS
+        }
+
         for idx, n in enumerate(fx_nodes):
             if n.op in ("placeholder", "get_attr"):
                 src: frozenset[str] = frozenset()
@@ -229,6 +237,11 @@ class Trace(Describe):
             src = frozenset().union(*(producers.get(a, frozenset()) for a in ins))
             is_data[n] = any(is_data.get(a, False) for a in ins)
             layer_path, container = self._resolve(n)
+            if layer_path in computing and _op_name(n) in _NOOP_OPS:
+                # a no-op at a module's edge (LlamaRMSNorm's x.to(float32)): export hands later
+                # users of x this node, so a residual would seem to come out of the norm
+                producers[n] = src
+                continue
             if layer_path is not None:
                 gname = group_of_path.get(layer_path)
                 if gname is None:
@@ -366,6 +379,11 @@ class Trace(Describe):
             )
         return layers
 
+
+#: ops that return their input's values unchanged (a copy, an alias, a cast to the same dtype)
+_NOOP_OPS = frozenset(
+    {"to", "_to_copy", "to_copy", "alias", "clone", "detach", "contiguous", "lift_fresh_copy"}
+)
 
 #: tensor plumbing: ops that move or split values without computing anything
 _PLUMBING_OPS = frozenset(
