@@ -95,9 +95,13 @@ class Trace(Describe):
         approximate = built is None
         if built is None:
             built = self._from_order(run)
+            # one readable sentence for the view; the exceptions go to the log for whoever debugs
+            logging.getLogger("nnviz_widget").info("tracing failed: %s", "; ".join(reasons))
             notes.append(
-                "topology guessed from the order in which layers ran (skip connections and "
-                "functional ops are not shown): " + "; ".join(reasons)
+                "topology guessed from the order in which layers ran: torch.export and torch.fx "
+                "could not trace forward (often Python control flow that depends on the data), "
+                "so skip connections and functional ops are not shown. Tracing errors are logged "
+                "on the 'nnviz_widget' logger at INFO level."
             )
         nodes, edges = built
         if not approximate:
