@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import Graph, Layer
+from .graph import LAYER_KINDS, Graph, Layer
 
 #: Health thresholds: a layer gets a badge in the view when past one of these.
 DEAD_BADGE = 0.5  # at least half of the units never fire on the probe batch
@@ -105,16 +105,44 @@ def layer_health(layer: Layer, act: np.ndarray | None) -> dict[str, float | None
 
 
 def grad_ratios(graph: Graph, grad_norms: dict[str, float | None]) -> dict[str, float | None]:
-    """Each layer's gradient norm over the previous parameterised layer's (topological order):
-    far below 1 along the network is vanishing, far above is exploding."""
-    out: dict[str, float | None] = {}
-    prev: float | None = None
-    for layer in graph.layers:
+    """Each weight layer's gradient norm over that of the weight layers it takes its input from
+    (the nearest ones upstream along the edges, the largest of them): far below 1 is vanishing,
+    far above exploding. Only layers with a weight matrix or kernel take part: a norm's gain and
+    bias are a few numbers whose gradient is small next to a matrix's by its size alone (every
+    fresh LayerNorm would be "vanishing"); and parallel branches (attention's q, k, v) are not
+    compared with each other, only with what feeds them."""
+
+    def weighted(layer: Layer) -> float | None:
         g = grad_norms.get(layer.name)
         if g is None or not math.isfinite(g):
+            return None
+        if len(layer.param_shapes.get("weight", ())) < 2 or LAYER_KINDS[layer.kind].pass_through:
+            return None
+        return g
+
+    preds: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        preds.setdefault(b, []).append(a)
+    by_name = {layer.name: layer for layer in graph.layers}
+    out: dict[str, float | None] = {}
+    for layer in graph.layers:
+        g = weighted(layer)
+        if g is None:
             continue
-        out[layer.name] = g / prev if prev not in (None, 0.0) else None
-        prev = g
+        upstream: list[float] = []
+        seen, todo = set(), list(preds.get(layer.name, []))
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            up = weighted(by_name[name])
+            if up is not None:
+                upstream.append(up)
+            else:
+                todo.extend(preds.get(name, []))
+        ref = max(upstream, default=0.0)
+        out[layer.name] = g / ref if ref > 0 else None
     return out
 
 

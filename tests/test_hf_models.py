@@ -119,3 +119,18 @@ def test_gpt2_conv1d_is_a_dense_layer_in_linear_orientation() -> None:
     np.testing.assert_allclose(
         w, expect.astype(np.float16).astype(np.float32), rtol=1e-3, atol=1e-3
     )
+
+
+def test_a_fresh_gpt2_carries_no_health_badge() -> None:
+    """At init no layer is flagged: a LayerNorm's few gain/bias gradients are not compared with
+    a weight matrix's (that was a 'vanishing' badge on every LayerNorm)."""
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(n_layer=4, n_embd=64, n_head=2, vocab_size=100, n_positions=32)
+    model = transformers.GPT2LMHeadModel(cfg)
+    ids = torch.randint(0, 100, (4, 16))
+    viz = nnv.NNViz(model, inputs=ids)
+    model(input_ids=ids, labels=ids).loss.backward()
+    viz.record(0, loss=1.0)
+    table = viz.history.health()
+    assert np.isfinite(table["grad_ratio"]).sum() >= 8  # the ratios were computed
+    assert table.flags() == {}

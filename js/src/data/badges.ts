@@ -53,11 +53,11 @@ export function badgesOf(layer: string, h: LayerHealth | null | undefined): Badg
         break;
       case "vanishing":
         text = "vanishing ∇";
-        title = `${layer}: gradient norm ${ratio(h.grad_ratio)}× the previous layer's`;
+        title = `${layer}: gradient norm ${ratio(h.grad_ratio)}× that of the weight layer feeding it`;
         break;
       case "exploding":
         text = "exploding ∇";
-        title = `${layer}: gradient norm ${ratio(h.grad_ratio)}× the previous layer's`;
+        title = `${layer}: gradient norm ${ratio(h.grad_ratio)}× that of the weight layer feeding it`;
         break;
       default:
         text = "NaN";
