@@ -105,6 +105,8 @@ class Comparison:
         )
         bar = widgets.HBox([self.play, self.slider, self.mode, self.link])
         self._box = widgets.VBox([head, views, bar], layout=widgets.Layout(width="100%"))
+        # the box's controls drive both views: the views must not draw their own
+        self._box.add_class("nnviz-controls")
         return self._box
 
     def _on_link(self, change: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ def test_live_views_share_one_jslinked_slider_and_play() -> None:
     a, b = _run(seed=0), _run(seed=1, epochs=5)
     cmp = nnv.compare(a, b, names=("plain", "dropout"))
     box = cmp.widget()
+    assert "nnviz-controls" in box._dom_classes  # the views draw no controls of their own
     assert isinstance(box, widgets.VBox)
     labels = [w.value for w in box.children[0].children]
     assert labels == ["plain", "dropout"]
