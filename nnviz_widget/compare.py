@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from .controls import CHOICES
 from .figures import _per_layer
 from .recorder import Recorder
 from .runfile import atomic_write
@@ -85,7 +86,12 @@ class Comparison:
         value = max(a.epoch, b.epoch)
         self.play = widgets.Play(min=lo, max=hi, value=value, interval=500, description="play")
         self.slider = widgets.IntSlider(min=lo, max=hi, value=value, description="Epoch")
-        self.mode = widgets.ToggleButtons(options=["3D", "2D"], index=a._mode_index)
+        self.mode = widgets.ToggleButtons(
+            options=list(CHOICES["mode"].labels),
+            index=a._mode_index,
+            style={"button_width": "48px"},  # side by side, as the single view's controls
+            layout=widgets.Layout(width="auto"),
+        )
         self.link = widgets.Checkbox(value=False, description="link views")
         self.links = []
         for v in (a, b):
