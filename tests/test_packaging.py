@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = "nnviz_widget/static/widget.js"
 LOADER = "nnviz_widget/loader.js"  # every NNViz's _esm (tracked source, not build output)
-FRAMEWORKS = ("torch", "tensorflow", "keras")
+FRAMEWORKS = ("torch", "tensorflow", "keras", "sklearn")
 # The real bundle holds three.js and the views: hundreds of kB. A placeholder is tens of bytes.
 MIN_BUNDLE_BYTES = 20_000
 

@@ -1,8 +1,9 @@
 """Framework adapters, chosen by ``adapt(model)`` from the registry ``FRAMEWORKS``.
 
-Each framework is one subpackage (``torch/``, ``keras/``: the only modules that import a
-framework) and one ``Framework`` entry: a test on the model's classes that imports nothing, and
-where its adapter class lives, imported only when a model of that framework comes.
+Each framework is one subpackage (``torch/``, ``keras/``, ``sklearn/``: the only modules that
+import a framework; sklearn's reads only an estimator's public arrays) and one ``Framework``
+entry: a test on the model's classes that imports nothing, and where its adapter class lives,
+imported only when a model of that framework comes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def _keras_model(cls: type) -> bool:
     return mod.startswith("keras") and cls.__name__ in ("Model", "Sequential", "Functional")
 
 
+def _sklearn_mlp(cls: type) -> bool:
+    mod = cls.__module__ or ""
+    return mod.startswith("sklearn.neural_network") and cls.__name__ in (
+        "MLPClassifier",
+        "MLPRegressor",
+    )
+
+
 FRAMEWORKS: tuple[Framework, ...] = (
     Framework("torch", _torch_module, ".torch:TorchAdapter", "a torch.nn.Module"),
     Framework(
@@ -46,6 +55,12 @@ FRAMEWORKS: tuple[Framework, ...] = (
         _keras_model,
         ".keras:KerasAdapter",
         "a keras.Model (Sequential, functional or subclassed)",
+    ),
+    Framework(
+        "sklearn",
+        _sklearn_mlp,
+        ".sklearn:SklearnAdapter",
+        "a fitted sklearn MLPClassifier / MLPRegressor",
     ),
 )
 
@@ -59,7 +74,7 @@ def _framework(model: Any) -> Framework | None:
 
 
 def framework_of(model: Any) -> str | None:
-    """'torch', 'keras' or None, decided from the class hierarchy without importing a framework."""
+    """'torch', 'keras', 'sklearn' or None, from the class hierarchy (imports no framework)."""
     fw = _framework(model)
     return fw.name if fw is not None else None
 
