@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import pathlib
 import time
@@ -18,7 +19,7 @@ from . import export, png
 from .controls import CHOICES, Controls
 from .figures import figure
 from .history import History
-from .recorder import DEFAULT_MAX_BYTES, Recorder, load_recorder
+from .recorder import Recorder, load_recorder
 from .snapshot import INIT_EPOCH, Snapshot
 from .sync import (
     LOADER,
@@ -31,6 +32,12 @@ from .sync import (
 )
 
 _KWARGS = ("epoch", "layer", "mode", "color_by", "delta_ref", "max_connections", "height", "sample")
+#: what NNViz passes on to Recorder: its keyword-only parameters, read from its signature
+_RECORDER_KWARGS = tuple(
+    p.name
+    for p in inspect.signature(Recorder.__init__).parameters.values()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY
+)
 
 
 class NNViz(anywidget.AnyWidget):
@@ -66,41 +73,29 @@ class NNViz(anywidget.AnyWidget):
     _delta_index = t.Int(0).tag(sync=True)
 
     def __init__(
-        self,
-        model: Any,
-        inputs: Any = None,
-        *,
-        input_shape: Any = None,
-        labels: Any = None,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        boundary: bool | None = None,
-        image_shape: tuple[int, ...] | None = None,
-        sync_interval: float = 0.5,
-        **kwargs: Any,
+        self, model: Any, inputs: Any = None, *, sync_interval: float = 0.5, **kwargs: Any
     ) -> None:
+        """``model`` (or a ``Recorder``) and ``inputs`` as ``Recorder`` takes them; the other
+        keyword arguments are ``Recorder``'s (``input_shape``, ``labels``, ``max_bytes`` ...)
+        and the view's starting traits (``layer``, ``mode``, ``color_by`` ...)."""
+        rec_kw = {k: kwargs.pop(k) for k in _RECORDER_KWARGS if k in kwargs}
         unknown = set(kwargs) - set(_KWARGS)
         if unknown:
             raise TypeError(
-                f"NNViz() got unexpected keyword argument(s) {sorted(unknown)}; accepted: inputs, "
-                "input_shape, labels, max_bytes, layer, mode, color_by, delta_ref, "
-                "max_connections, height, epoch, sample, boundary, image_shape, sync_interval"
+                f"NNViz() got unexpected keyword argument(s) {sorted(unknown)}; accepted: "
+                f"inputs, sync_interval, {', '.join(_RECORDER_KWARGS)} (the recorder's), "
+                f"{', '.join(_KWARGS)} (the view's)"
             )
         if isinstance(model, Recorder):
-            if any(v is not None for v in (inputs, input_shape, labels, boundary, image_shape)):
+            given = [k for k, v in rec_kw.items() if v is not None]
+            if inputs is not None or given:
                 raise TypeError(
-                    "NNViz(recorder) takes no inputs/input_shape/labels: the recorder has them"
+                    f"NNViz(recorder) takes no inputs or {', '.join(given) or 'recorder options'}:"
+                    " the recorder has them"
                 )
             recorder = model
         else:
-            recorder = Recorder(
-                model,
-                inputs,
-                input_shape=input_shape,
-                labels=labels,
-                max_bytes=max_bytes,
-                boundary=boundary,
-                image_shape=image_shape,
-            )
+            recorder = Recorder(model, inputs, **rec_kw)
         self.recorder = recorder
         if not sync_interval >= 0:
             raise ValueError(f"sync_interval must be >= 0 seconds, got {sync_interval!r}")
