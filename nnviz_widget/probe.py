@@ -342,20 +342,12 @@ class HealthTable:
         head = "".join(f"<th>{e}</th>" for e in self.epochs)
         rows = []
         flags = self.flags()
+        texts = self._cells()
         for i, layer in enumerate(self.layers):
             cells = []
             for j, epoch in enumerate(self.epochs):
-                d, s = self.values["dead"][i, j], self.values["saturated"][i, j]
-                r = self.values["grad_ratio"][i, j]
-                txt = []
-                if not np.isnan(d):
-                    txt.append(f"dead {d:.0%}")
-                if not np.isnan(s):
-                    txt.append(f"sat {s:.0%}")
-                if not np.isnan(r):
-                    txt.append(f"∇ratio {r:.2g}")
                 bad = flags.get((layer, epoch))
-                style = ' style="background:#fde2e1"' if bad else ""
-                cells.append(f"<td{style}>{html.escape(', '.join(txt) or '·')}</td>")
+                style = ' style="background:rgba(214,39,40,0.2)"' if bad else ""  # both themes
+                cells.append(f"<td{style}>{html.escape(texts[i][j])}</td>")
             rows.append(f"<tr><th>{html.escape(layer)}</th>{''.join(cells)}</tr>")
         return f"<table><tr><th>layer \\ epoch</th>{head}</tr>{''.join(rows)}</table>"
