@@ -46,18 +46,26 @@ def dump(viz: Any) -> dict[str, Any]:
     return {"traits": traits, "graph": traits.get("_graph"), "snapshots": snaps}
 
 
+def _argmax_accuracy(out: Any, target: Any) -> Any:
+    return (out.argmax(1) == target).float().mean()
+
+
 def _train(
     model: Any,
     viz: Any,
     x: Any,
     y: Any,
-    loss_fn: Any,
+    *,
     epochs: int,
     lr: float,
-    batch: int,
-    acc: Any,
+    loss_fn: Any = None,
+    acc: Any = _argmax_accuracy,
+    batch: int = 64,
 ) -> None:
+    """Adam on minibatches (cross-entropy unless ``loss_fn``), one record per epoch."""
     import torch
+
+    loss_fn = loss_fn or torch.nn.CrossEntropyLoss()
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(x)
@@ -101,17 +109,7 @@ def digits_mlp() -> Any:
 
     model = DigitsMLP()
     viz = nnv.NNViz(model, inputs=x[1500:1516], labels=y[1500:1516])
-    _train(
-        model,
-        viz,
-        x[:1500],
-        y[:1500],
-        nn.CrossEntropyLoss(),
-        epochs=6,
-        lr=3e-3,
-        batch=64,
-        acc=lambda o, t: (o.argmax(1) == t).float().mean(),
-    )
+    _train(model, viz, x[:1500], y[:1500], epochs=6, lr=3e-3)
     return viz
 
 
@@ -153,11 +151,11 @@ def moons_mlp() -> Any:
         viz,
         x,
         y,
-        nn.BCELoss(),
         epochs=8,
         lr=2e-2,
-        batch=32,
+        loss_fn=nn.BCELoss(),
         acc=lambda o, t: ((o > 0.5).float() == t).float().mean(),
+        batch=32,
     )
     return viz
 
@@ -191,17 +189,7 @@ def digits_cnn() -> Any:
 
     model = SmallCNN()
     viz = nnv.NNViz(model, inputs=x[1500:1516], labels=y[1500:1516])
-    _train(
-        model,
-        viz,
-        x[:1500],
-        y[:1500],
-        nn.CrossEntropyLoss(),
-        epochs=4,
-        lr=3e-3,
-        batch=64,
-        acc=lambda o, t: (o.argmax(1) == t).float().mean(),
-    )
+    _train(model, viz, x[:1500], y[:1500], epochs=4, lr=3e-3)
     return viz
 
 
@@ -228,17 +216,7 @@ def token_model() -> Any:
 
     model = Tokens()
     viz = nnv.NNViz(model, inputs=x[:8], labels=y[:8])
-    _train(
-        model,
-        viz,
-        x,
-        y,
-        nn.CrossEntropyLoss(),
-        epochs=4,
-        lr=1e-2,
-        batch=64,
-        acc=lambda o, t: (o.argmax(1) == t).float().mean(),
-    )
+    _train(model, viz, x, y, epochs=4, lr=1e-2)
     return viz
 
 
@@ -269,17 +247,7 @@ def attention_model() -> Any:
     model = Attn()
     viz = nnv.NNViz(model, inputs=x[:8], labels=y[:8])
     viz.layer = "encoder.self_attn"
-    _train(
-        model,
-        viz,
-        x,
-        y,
-        nn.CrossEntropyLoss(),
-        epochs=6,
-        lr=1e-2,
-        batch=64,
-        acc=lambda o, t: (o.argmax(1) == t).float().mean(),
-    )
+    _train(model, viz, x, y, epochs=6, lr=1e-2)
     return viz
 
 
