@@ -1,10 +1,12 @@
 """A real JupyterLab server and headless Chromium, for tests that run a notebook in Lab.
 
 Fixtures:
-  lab_server  (session) a JupyterLab server on a free loopback port, no token, with temporary
-              config/data/runtime directories and a temporary root directory; tests write the
-              notebook they open into `lab_server.root_dir`. The venv's share/jupyter stays on
-              JUPYTER_PATH, so the ipywidgets, anywidget and plotly lab extensions load.
+  lab_server  (session) a JupyterLab server (also serving Notebook 7 at /notebooks/ and Voilà
+              at /voila/render/: their server extensions) on a free loopback port, no token,
+              with temporary config/data/runtime directories and a temporary root directory;
+              tests write the notebook they open into `lab_server.root_dir`. The venv's
+              share/jupyter stays on JUPYTER_PATH, so the ipywidgets, anywidget and plotly lab
+              extensions load.
   in_browser  a function `in_browser(fn, *args)` that runs `fn(browser, *args)` with a
               Playwright Chromium (Debian's /usr/bin/chromium; never `playwright install`).
 
@@ -164,6 +166,7 @@ def start_lab_server(base: Path, env_extra: dict[str, str] | None = None) -> Ite
         f"--ServerApp.root_dir={root_dir}",
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
         "--LabApp.expose_app_in_browser=True",
+        "--JupyterNotebookApp.expose_app_in_browser=True",  # Notebook 7 at /notebooks/...
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
     ]
