@@ -116,7 +116,7 @@ class RunFileError(ValueError):
 # helpers
 
 
-def _other_rank() -> bool:
+def other_rank() -> bool:
     """True in a torch.distributed process group on a rank other than 0 (only rank 0 writes).
 
     Never imports torch: a process that hasn't imported it isn't training with it."""
@@ -325,7 +325,7 @@ def save(run: Run, path: str | os.PathLike[str], overwrite: bool = False) -> Pat
     existing ``path`` is replaced only with ``overwrite=True``. Under torch distributed
     training only rank 0 writes; other ranks return None.
     """
-    if _other_rank():
+    if other_rank():
         return None
     manifest, arrays = manifest_of(run)
     return atomic_write(Path(path), lambda f: _write_zip(f, manifest, arrays), overwrite)
