@@ -612,6 +612,30 @@ class Recorder:
                 self._emit("thin", [snap])
         self._emit("batch", batch)
 
+    def extend(self, snaps: list[Snapshot]) -> None:
+        """Append snapshots recorded elsewhere (``nnv.follow``: a run file that grew), newer
+        than the last one held; thins and emits as ``flush()`` does."""
+        if not snaps:
+            return
+        if snaps[0].epoch <= self.snapshots[-1].epoch:
+            raise ValueError(
+                f"epoch {snaps[0].epoch} is not after the last held epoch "
+                f"{self.snapshots[-1].epoch}"
+            )
+        self.snapshots.extend(snaps)
+        new = {id(s) for s in snaps}
+        for snap in self._thin():
+            if id(snap) not in new:
+                self._emit("thin", [snap])
+        self._emit("batch", list(snaps))
+
+    def drop_last(self) -> None:
+        """Drop the newest snapshot (a followed run recorded that epoch again); emits "remove"."""
+        if len(self.snapshots) > 1:
+            gone = self.snapshots.pop()
+            self._sizes.pop(id(gone), None)
+            self._emit("remove", [gone])
+
     @property
     def nbytes(self) -> int:
         """Bytes of the complete snapshots (pending epochs count once flushed)."""

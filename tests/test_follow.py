@@ -3,11 +3,15 @@ record (rank 0 only under torch.distributed), and ``nnv.follow(path)`` shows it 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
+import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nnviz_widget as nnv
@@ -83,7 +87,7 @@ def test_a_reader_never_sees_a_torn_file(fake: None, tmp_path: Path) -> None:
 
     def write() -> None:
         try:
-            for e in range(60):
+            for e in range(40):
                 m.step(seed=e)
                 rec.record(e, loss=1.0 / (e + 1))
         except BaseException as e:  # reported by the main thread
@@ -102,5 +106,106 @@ def test_a_reader_never_sees_a_torn_file(fake: None, tmp_path: Path) -> None:
     finally:
         writer.join()
     assert errors == []
-    assert nnv.load_recorder(path).history.epochs == list(range(60))
+    assert nnv.load_recorder(path).history.epochs == list(range(40))
     assert len(seen) > 1  # the reads overlapped the writes
+
+
+# ------------------------------------------------------------------------------------------------
+# the reader: nnv.follow
+
+
+def _until(cond: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Wait for ``cond`` (a generous bound: a hang fails, a slow machine does not)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.02)
+
+
+def test_follow_shows_epochs_as_the_file_grows(fake: None, tmp_path: Path) -> None:
+    path = tmp_path / "run.nnviz"
+    m = FakeModel((8, 4, 2))
+    rec = Recorder(m, path=path)
+    viz = nnv.follow(path, interval=0.02)
+    try:
+        assert viz.history.epochs == [] and viz.follower.running
+        sent = len(viz._snapshots)
+        for e in range(3):
+            m.step(seed=e)
+            rec.record(e, loss=1.0 / (e + 1))
+            _until(lambda e=e: viz.history.epochs == list(range(e + 1)), f"epoch {e} shows")
+            _until(lambda e=e: viz.epoch == e, f"the view follows to epoch {e}")
+        assert len(viz._snapshots) > sent  # new snapshots went out as batches
+        np.testing.assert_allclose(
+            viz.history.weights("fc1", 2), m.params["fc1"]["weight"], atol=1e-2, rtol=1e-2
+        )
+        # nothing changed: a poll is one stat and reads nothing
+        reads = viz.follower.reads
+        assert not viz.follower.poll() and viz.follower.reads == reads
+        viz.epoch = 0  # scrubbed back: a new epoch arrives without moving the view
+        m.step(seed=7)
+        rec.record(3, loss=0.2)
+        _until(lambda: viz.history.epochs[-1] == 3, "epoch 3 shows")
+        assert viz.epoch == 0
+        # the script records its last epoch again: the view takes the new one
+        with pytest.warns(UserWarning, match="replacing it"):
+            rec.record(3, loss=0.1)
+        _until(lambda: viz.history.metrics["loss"][-1] == 0.1, "the re-recorded epoch 3")
+        assert viz.history.epochs == [0, 1, 2, 3] and viz._notice == ""
+    finally:
+        viz.close()
+    _until(lambda: not viz.follower.running, "closing the view stops the polling")
+
+
+def test_follow_tolerates_a_missing_or_bad_file(fake: None, tmp_path: Path) -> None:
+    path = tmp_path / "run.nnviz"
+    with pytest.raises(FileNotFoundError, match=r"no run at .* start the training script"):
+        nnv.follow(path, wait=0)
+    m = FakeModel((8, 4, 2))
+    later = threading.Timer(0.2, lambda: Recorder(m, path=path))
+    later.start()
+    viz = nnv.follow(path, interval=0.02, wait=60)  # waits for the script to write it
+    try:
+        later.join()
+        viz.follower.stop()  # looked at by hand below
+        follower = viz.follower
+        path.write_bytes(b"PK\x03\x04 half a file")
+        assert not follower.poll()
+        assert "can't read" in viz._notice and "still watching" in viz._notice
+        path.unlink()
+        assert not follower.poll() and "is gone" in viz._notice
+        rec = Recorder(m, path=path)  # the same run back (same model, same init)
+        m.step()
+        rec.record(0, loss=1.0)
+        assert follower.poll() and viz.history.epochs == [0] and viz._notice == ""
+        other = Recorder(FakeModel((8, 5, 2)), path=path)  # another model in the file
+        other.record(0, loss=2.0)
+        assert not follower.poll()
+        assert "now holds a different run" in viz._notice and "nnv.follow(" in viz._notice
+        assert viz.history.epochs == [0]
+    finally:
+        viz.close()
+
+
+def test_follow_on_a_running_event_loop(fake: None, tmp_path: Path) -> None:
+    """In a Jupyter kernel the polling is a task on the kernel's asyncio loop."""
+    path = tmp_path / "run.nnviz"
+    m = FakeModel((8, 4, 2))
+    rec = Recorder(m, path=path)
+
+    async def main() -> list[int]:
+        viz = nnv.follow(path, interval=0.02)
+        assert viz.follower._task is not None and viz.follower._thread is None
+        for e in range(2):
+            m.step(seed=e)
+            await asyncio.to_thread(rec.record, e, loss=1.0)
+        deadline = time.monotonic() + 60
+        while viz.history.epochs != [0, 1] and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        viz.close()
+        await asyncio.sleep(0.05)
+        assert not viz.follower.running
+        return viz.history.epochs
+
+    assert asyncio.run(main()) == [0, 1]
