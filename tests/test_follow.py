@@ -4,6 +4,10 @@ record (rank 0 only under torch.distributed), and ``nnv.follow(path)`` shows it 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -19,6 +23,8 @@ from nnviz_widget import runfile
 from nnviz_widget.recorder import Recorder
 
 from .fakes import FakeModel, patch_adapt
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -209,3 +215,96 @@ def test_follow_on_a_running_event_loop(fake: None, tmp_path: Path) -> None:
         return viz.history.epochs
 
     assert asyncio.run(main()) == [0, 1]
+
+
+# ------------------------------------------------------------------------------------------------
+# a real two-process torch.distributed run (gloo, CPU)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Ranks:
+    """A two-process run of tests/distributed_run.py, launched as torchrun would."""
+
+    def __init__(self, out: Path, mode: str) -> None:
+        pytest.importorskip("torch")
+        port = _free_port()
+        self.procs = []
+        for rank in range(2):
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "OMP_NUM_THREADS": "1",
+                "RANK": str(rank),
+                "WORLD_SIZE": "2",
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+            }
+            cmd = [sys.executable, str(REPO / "tests" / "distributed_run.py"), str(out), mode]
+            self.procs.append(
+                subprocess.Popen(
+                    cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                )
+            )
+
+    def failed(self) -> bool:
+        return any(p.poll() not in (None, 0) for p in self.procs)
+
+    def running(self) -> bool:
+        return all(p.poll() is None for p in self.procs)
+
+    def output(self) -> str:
+        return "\n".join(
+            p.stdout.read() if p.stdout and p.poll() is not None else "" for p in self.procs
+        )
+
+    def wait(self) -> list[int]:
+        for p in self.procs:
+            p.communicate(timeout=120)
+        return [p.returncode for p in self.procs]
+
+    def kill(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+
+
+def test_ddp_run_has_one_writer_and_a_follower_sees_its_epochs(tmp_path: Path) -> None:
+    run = _Ranks(tmp_path, "ddp")
+    path = tmp_path / "run.nnviz"
+    try:
+        _until(lambda: path.exists() or run.failed(), "the run writes its file", 120)
+        assert not run.failed(), run.output()
+        viz = nnv.follow(path, interval=0.05)
+        try:
+            for epoch in range(3):
+                # rank 0 waits for seen-<epoch>: this epoch arrived while the run was going
+                _until(
+                    lambda e=epoch: e in viz.history.epochs or run.failed(),
+                    f"epoch {epoch} shows in the followed view",
+                    120,
+                )
+                assert run.running(), run.output()
+                assert viz.history.epochs == list(range(epoch + 1))
+                (tmp_path / f"seen-{epoch}").touch()
+            assert run.wait() == [0, 0], run.output()
+        finally:
+            viz.close()
+    finally:
+        run.kill()
+    writes0 = (tmp_path / "writes-rank0.log").read_text().splitlines()
+    assert writes0 == [str(path)] * 4  # at Recorder(...) and at each of the 3 records
+    assert not (tmp_path / "writes-rank1.log").exists()  # rank 1 never wrote
+    r0 = json.loads((tmp_path / "result-rank0.json").read_text())
+    r1 = json.loads((tmp_path / "result-rank1.json").read_text())
+    assert r0["epochs"] == [0, 1, 2] and r1["epochs"] == []  # rank 1 recorded nothing
+    back = nnv.load(path)
+    assert back.history.epochs == [0, 1, 2]
+    np.testing.assert_allclose(back.history.metrics["loss"], r0["losses"], rtol=1e-6)
+    assert [layer.name for layer in back.graph.layers if layer.kind == "dense"] == ["0", "2"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
