@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from .compare import Comparison, compare
+from .follow import follow
 from .graph import KINDS, Graph, Layer
 from .history import History
 from .recorder import Recorder, load_recorder
@@ -26,6 +27,7 @@ __all__ = [
     "Snapshot",
     "__version__",
     "compare",
+    "follow",
     "load",
     "load_recorder",
     "to_html",

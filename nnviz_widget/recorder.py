@@ -147,6 +147,12 @@ class Recorder:
 
     ``max_bytes`` bounds the whole history (what the browser holds); past it older epochs are
     thinned to stats only (first, last and an even spread keep their weights).
+
+    ``path``: a ``.nnviz`` file rewritten at construction and after every ``record()`` (each
+    time atomically: a temporary file in the same folder, fsync, ``os.replace``), so a reader
+    (``nnv.follow(path)``, ``nnv.load``) only ever sees a whole run. An existing file there is
+    replaced: it is this run's file. Under ``torch.distributed`` only global rank 0 records and
+    writes; on the other ranks ``record()`` does nothing and the file is never touched.
     """
 
     #: True for a run loaded from a file (``load_recorder``): it has no model and cannot record.
@@ -163,6 +169,7 @@ class Recorder:
         record_gradients: bool = True,
         boundary: bool | None = None,
         image_shape: tuple[int, ...] | None = None,
+        path: str | os.PathLike[str] | None = None,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
@@ -195,6 +202,9 @@ class Recorder:
         init = self._read(INIT_EPOCH, "init", {}, params, grads, first_acts)
         self.snapshots.append(self._snapshot(init))
         self.history = History(self)
+        #: the file rewritten after every record() (None: only ``save()`` writes)
+        self.path: Path | None = None if path is None else Path(path).expanduser()
+        self._write_live()
 
     @classmethod
     def from_snapshots(
@@ -235,6 +245,7 @@ class Recorder:
         rec.probe_info = dict(settings.get("probe_info") or {"n": 0, "labels": None})
         rec._boundary = None
         rec.history = History(rec)
+        rec.path = None
         return rec
 
     def as_run(self) -> runfile.Run:
@@ -257,6 +268,11 @@ class Recorder:
         """Write the run to a ``.nnviz`` file (atomically; only rank 0 under torch distributed);
         ``load_recorder(path)`` / ``nnv.load(path)`` shows it again."""
         return runfile.save(self.as_run(), path, overwrite=overwrite)
+
+    def _write_live(self) -> None:
+        """Rewrite ``path`` with everything recorded (atomically; rank 0 only)."""
+        if self.path is not None and not runfile.other_rank():
+            runfile.save(self.as_run(), self.path, overwrite=True)
 
     # -- the probe batch --
     def _input_layers(self) -> list[Any]:
@@ -543,6 +559,8 @@ class Recorder:
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         clean = {str(k): _as_metric(k, v) for k, v in metrics.items()}
+        if runfile.other_rank():
+            return  # torch.distributed: rank 0 records for the run (DDP keeps replicas equal)
         recorded = bool(self.pending) or len(self.snapshots) > 1
         last = self.pending[-1].epoch if self.pending else self.snapshots[-1].epoch
         replace = recorded and epoch == last
@@ -573,7 +591,10 @@ class Recorder:
         self.pending.append(read)
         self._pending_bytes += read.nbytes
         self._emit("record", [])
-        if len(self.pending) >= MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
+        if self.path is not None:
+            self.flush()
+            self._write_live()
+        elif len(self.pending) >= MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
             self.flush()  # no view sending them (a script), or a big model: bounded
 
     def flush(self) -> None:
@@ -590,6 +611,30 @@ class Recorder:
             if id(snap) not in new:
                 self._emit("thin", [snap])
         self._emit("batch", batch)
+
+    def extend(self, snaps: list[Snapshot]) -> None:
+        """Append snapshots recorded elsewhere (``nnv.follow``: a run file that grew), newer
+        than the last one held; thins and emits as ``flush()`` does."""
+        if not snaps:
+            return
+        if snaps[0].epoch <= self.snapshots[-1].epoch:
+            raise ValueError(
+                f"epoch {snaps[0].epoch} is not after the last held epoch "
+                f"{self.snapshots[-1].epoch}"
+            )
+        self.snapshots.extend(snaps)
+        new = {id(s) for s in snaps}
+        for snap in self._thin():
+            if id(snap) not in new:
+                self._emit("thin", [snap])
+        self._emit("batch", list(snaps))
+
+    def drop_last(self) -> None:
+        """Drop the newest snapshot (a followed run recorded that epoch again); emits "remove"."""
+        if len(self.snapshots) > 1:
+            gone = self.snapshots.pop()
+            self._sizes.pop(id(gone), None)
+            self._emit("remove", [gone])
 
     @property
     def nbytes(self) -> int:

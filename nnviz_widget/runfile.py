@@ -116,7 +116,7 @@ class RunFileError(ValueError):
 # helpers
 
 
-def _other_rank() -> bool:
+def other_rank() -> bool:
     """True in a torch.distributed process group on a rank other than 0 (only rank 0 writes).
 
     Never imports torch: a process that hasn't imported it isn't training with it."""
@@ -325,7 +325,7 @@ def save(run: Run, path: str | os.PathLike[str], overwrite: bool = False) -> Pat
     existing ``path`` is replaced only with ``overwrite=True``. Under torch distributed
     training only rank 0 writes; other ranks return None.
     """
-    if _other_rank():
+    if other_rank():
         return None
     manifest, arrays = manifest_of(run)
     return atomic_write(Path(path), lambda f: _write_zip(f, manifest, arrays), overwrite)
@@ -593,11 +593,17 @@ class _Reader:
 
 
 def _check_snapshot(
-    d: Any, where: str, reader: _Reader, names: set[str], samples: dict[tuple[str, str], Any]
+    d: Any,
+    where: str,
+    reader: _Reader,
+    names: set[str],
+    samples: dict[tuple[str, str], Any],
+    since: int | None = None,
 ) -> Snapshot:
     c = _C
     s = c.obj(d, where)
     epoch = c.int_(c.key(s, "epoch", where), f"{where}.epoch", INIT_EPOCH, 2**53)
+    skip_arrays = since is not None and epoch <= since
     snap = Snapshot(
         epoch=epoch,
         label=c.str_(c.key(s, "label", where), f"{where}.label"),
@@ -624,6 +630,8 @@ def _check_snapshot(
     meta = c.obj(s.get("boundary_meta", {}), f"{where}.boundary_meta")
     snap.boundary_meta = _from_json_any(meta)
     act_index: dict[str, np.ndarray] = {}
+    if skip_arrays:  # read(since=...): a follower already holds this snapshot's arrays
+        return snap
     for i, ref in enumerate(c.lst(c.key(s, "arrays", where), f"{where}.arrays")):
         w = f"{where}.arrays[{i}]"
         r = c.obj(ref, w)
@@ -672,7 +680,7 @@ def _check_snapshot(
     return snap
 
 
-def _parse(zf: zipfile.ZipFile) -> Run:
+def _parse(zf: zipfile.ZipFile, since: int | None = None) -> Run:
     c = _C
     reader = _Reader(zf)
     m = reader.manifest()
@@ -739,7 +747,7 @@ def _parse(zf: zipfile.ZipFile) -> Run:
     if not raw_snaps:
         raise c.fail("snapshots", "the run has no snapshots")
     snaps = [
-        _check_snapshot(s, f"snapshots[{i}]", reader, names, sample_idx)
+        _check_snapshot(s, f"snapshots[{i}]", reader, names, sample_idx, since)
         for i, s in enumerate(raw_snaps)
     ]
     if snaps[0].epoch != INIT_EPOCH:
@@ -766,8 +774,9 @@ _READ_ERRORS = (
 )
 
 
-def read(path: str | os.PathLike[str]) -> Run:
-    """The run in a ``.nnviz`` file.
+def read(path: str | os.PathLike[str], since: int | None = None) -> Run:
+    """The run in a ``.nnviz`` file. With ``since``, snapshots up to that epoch come without
+    their arrays (metrics, stats and health only): what a follower needs of epochs it holds.
 
     Raises ``RunFileError`` (a ValueError) for anything wrong with the file, FileNotFoundError
     when there is no file."""
@@ -778,7 +787,7 @@ def read(path: str | os.PathLike[str]) -> Run:
         f.seek(0)
         try:
             with zipfile.ZipFile(f) as zf:
-                return _parse(zf)
+                return _parse(zf, since)
         except RunFileError as e:
             raise RunFileError(f"{p}: {e}") from None
         except zipfile.BadZipFile as e:

@@ -7,7 +7,7 @@ import inspect
 import os
 import pathlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anywidget
@@ -71,6 +71,8 @@ class NNViz(anywidget.AnyWidget):
     _mode_index = t.Int(0).tag(sync=True)
     _color_index = t.Int(0).tag(sync=True)
     _delta_index = t.Int(0).tag(sync=True)
+    #: what keeps this view equal to a growing run file (``nnv.follow``), else None
+    follower: Any = None
 
     def __init__(
         self, model: Any, inputs: Any = None, *, sync_interval: float = 0.5, **kwargs: Any
@@ -121,6 +123,10 @@ class NNViz(anywidget.AnyWidget):
         for name in CHOICES:
             self._sync_enum_index({"name": name})
         self._controls: Controls | None = None
+        #: called once when the widget is closed (nnv.follow stops polling)
+        self._on_close: list[Callable[[], None]] = []
+        #: a line of the notice set from outside the recorder (nnv.follow: the file's state)
+        self._live_notice = ""
         recorder.subscribe(self._on_event)
         self.on_msg(self._on_custom)
         flush_after_each_cell(self)
@@ -276,6 +282,11 @@ class NNViz(anywidget.AnyWidget):
             # new snapshots, then the followed epoch (held back while they were pending)
             self._update_controls_range()
             self._set_children()
+            newest = snaps[-1].epoch if snaps else self._newest
+            if newest > self._newest:  # added without record() (a followed file): follow it
+                if self.epoch in (self._newest, INIT_EPOCH):
+                    self.epoch = newest
+                self._newest = newest
             self._update_notice()
             self.send_state("epoch")
         elif event in ("thin", "remove"):
@@ -292,7 +303,15 @@ class NNViz(anywidget.AnyWidget):
             notes.append(
                 f"{len(thinned)} older epochs thinned to stats only to stay within {mb:.0f} MB"
             )
+        if getattr(self, "_live_notice", ""):
+            notes.append(self._live_notice)
         self._notice = " · ".join(notes)
+
+    def close(self) -> None:
+        for fn in getattr(self, "_on_close", []):
+            fn()
+        self._on_close = []
+        super().close()
 
     # -- display: the view with its controls --
     def _epoch_range(self) -> tuple[int, int]:

@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"recorder"},
     {"sync", "controls", "export", "png", "figures"},
     {"widget"},
-    {"compare"},
+    {"compare", "follow"},
     {"__init__", "__main__"},
 ]
 LEVEL = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -854,7 +854,7 @@ def test_only_rank_zero_writes(fake: None, tmp_path: Path, monkeypatch: pytest.M
 
 def test_rank_check_never_imports_torch() -> None:
     code = (
-        "import sys, nnviz_widget.runfile as s; assert not s._other_rank(); "
+        "import sys, nnviz_widget.runfile as s; assert not s.other_rank(); "
         "assert 'torch' not in sys.modules and 'tensorflow' not in sys.modules; print('ok')"
     )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)

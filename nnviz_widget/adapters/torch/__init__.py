@@ -53,6 +53,10 @@ class TorchAdapter(Capture, Read, Trace):
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"TorchAdapter takes a torch.nn.Module, got {type(model).__name__}")
+        if isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
+            # the wrapped module holds the same parameters; its probe pass runs no collective
+            # (DDP's forward may broadcast buffers, which would wait for the other ranks)
+            model = model.module
         super().__init__(model, inputs=inputs, input_shape=input_shape, labels=labels)
         self._device, self._float = _device_and_dtype(model)
         self._scan_modules()
