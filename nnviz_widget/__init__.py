@@ -41,4 +41,8 @@ def __getattr__(name: str) -> Any:
         from .adapters.torch.lightning import LightningCallback  # imports lightning
 
         return LightningCallback
+    if name == "HFCallback":
+        from .adapters.torch.hf_trainer import HFCallback  # imports transformers
+
+        return HFCallback
     raise AttributeError(f"module 'nnviz_widget' has no attribute {name!r}")

@@ -19,7 +19,7 @@ FRAMEWORKS = ("torch", "tensorflow", "keras")
 #: the training frameworks the callbacks serve: never loaded by `import nnviz_widget` either
 TRAINERS = ("lightning", "pytorch_lightning", "lightning_fabric", "transformers")
 #: their callbacks, attributes of nnviz_widget imported on first use
-CALLBACKS = {"LightningCallback": "lightning"}
+CALLBACKS = {"LightningCallback": "lightning", "HFCallback": "transformers"}
 # The real bundle holds three.js and the views: hundreds of kB. A placeholder is tens of bytes.
 MIN_BUNDLE_BYTES = 20_000
 
