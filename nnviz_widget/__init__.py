@@ -1,9 +1,12 @@
 """nnviz-widget: watch a neural network learn, inside the notebook.
 
 ``import nnviz_widget`` imports neither torch nor tensorflow: the adapters load them lazily.
+``nnv.LightningCallback`` and ``nnv.HFCallback`` import lightning / transformers when first used.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from .compare import Comparison, compare
 from .follow import follow
@@ -32,3 +35,16 @@ __all__ = [
     "load_recorder",
     "to_html",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The framework callbacks, imported on first use (they subclass the framework's class)."""
+    if name == "LightningCallback":
+        from .adapters.torch.lightning import LightningCallback  # imports lightning
+
+        return LightningCallback
+    if name == "HFCallback":
+        from .adapters.torch.hf_trainer import HFCallback  # imports transformers
+
+        return HFCallback
+    raise AttributeError(f"module 'nnviz_widget' has no attribute {name!r}")

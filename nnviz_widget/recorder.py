@@ -689,6 +689,20 @@ class Recorder:
 
         return make_callback(self)
 
+    def lightning_callback(self, every_n_steps: int | None = None) -> Any:
+        """A ``lightning.pytorch.Callback`` recording each epoch end (or every ``every_n_steps``
+        optimizer steps) with ``trainer.callback_metrics``; rank 0 only."""
+        from .adapters.torch.lightning import LightningCallback  # imports lightning
+
+        return LightningCallback(self, every_n_steps=every_n_steps)
+
+    def hf_callback(self, every_n_steps: int | None = None) -> Any:
+        """A ``transformers.TrainerCallback`` recording each epoch end (or every
+        ``every_n_steps`` optimizer steps) with the Trainer's logs; world process zero only."""
+        from .adapters.torch.hf_trainer import HFCallback  # imports transformers
+
+        return HFCallback(self, every_n_steps=every_n_steps)
+
 
 class _NoModel(ModelAdapter):
     """The adapter of a loaded run (``Recorder.from_snapshots``): there is no model to read."""

@@ -162,6 +162,17 @@ class NNViz(anywidget.AnyWidget):
         """A keras Callback recording every epoch end (with all of Keras' logs)."""
         return self.recorder.keras_callback()
 
+    def lightning_callback(self, every_n_steps: int | None = None) -> Any:
+        """A ``lightning.Trainer`` callback recording each epoch end (or every ``every_n_steps``
+        optimizer steps) with the metrics Lightning logs (``trainer.callback_metrics``)."""
+        return self.recorder.lightning_callback(every_n_steps=every_n_steps)
+
+    def hf_callback(self, every_n_steps: int | None = None) -> Any:
+        """A ``transformers.Trainer`` callback recording each epoch end (or every
+        ``every_n_steps`` optimizer steps) with what the Trainer logs (``loss``, ``eval_loss``,
+        ``learning_rate``, ``grad_norm``, ...)."""
+        return self.recorder.hf_callback(every_n_steps=every_n_steps)
+
     def health(self) -> Any:
         """Training health as a table (layer x epoch): dead / saturated fractions, gradient
         ratio to the previous layer, update ratio. ``.to_pandas()`` for a DataFrame."""

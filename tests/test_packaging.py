@@ -16,6 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLE = "nnviz_widget/static/widget.js"
 LOADER = "nnviz_widget/loader.js"  # every NNViz's _esm (tracked source, not build output)
 FRAMEWORKS = ("torch", "tensorflow", "keras", "sklearn")
+#: the training frameworks the callbacks serve: never loaded by `import nnviz_widget` either
+TRAINERS = ("lightning", "pytorch_lightning", "lightning_fabric", "transformers")
+#: their callbacks, attributes of nnviz_widget imported on first use
+CALLBACKS = {"LightningCallback": "lightning", "HFCallback": "transformers"}
 # The real bundle holds three.js and the views: hundreds of kB. A placeholder is tens of bytes.
 MIN_BUNDLE_BYTES = 20_000
 
@@ -109,10 +113,17 @@ def test_import_works_with_the_frameworks_blocked() -> None:
     result = _python(
         f"""
         import importlib, pkgutil, sys
-        for name in {FRAMEWORKS!r}:
+        for name in {FRAMEWORKS + TRAINERS!r}:
             sys.modules[name] = None  # `import torch` now raises ImportError
         import nnviz_widget as nnv
         assert hasattr(nnv, "NNViz"), "nnviz_widget.NNViz is missing"
+        for name in {CALLBACKS!r}:
+            try:
+                getattr(nnv, name)
+            except ImportError:
+                pass
+            else:
+                raise AssertionError(f"nnv.{{name}} imported with the frameworks blocked")
         skipped = []
         for info in pkgutil.walk_packages(nnv.__path__, "nnviz_widget."):
             parts = info.name.split(".")
@@ -126,14 +137,37 @@ def test_import_works_with_the_frameworks_blocked() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def test_callbacks_without_their_framework_say_what_to_install() -> None:
+    """With torch but no lightning / transformers, nnv.LightningCallback (and the others) raise
+    an ImportError naming what to pip install."""
+    _require("torch")
+    result = _python(
+        f"""
+        import sys
+        for name in {TRAINERS!r}:
+            sys.modules[name] = None
+        import nnviz_widget as nnv
+        for name, package in {CALLBACKS!r}.items():
+            try:
+                getattr(nnv, name)
+            except ImportError as e:
+                assert f"pip install {{package}}" in str(e), (name, str(e))
+            else:
+                raise AssertionError(f"nnv.{{name}} imported with {{package}} blocked")
+        """
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_import_does_not_load_a_framework() -> None:
     """Importing the package (installed, in a clean interpreter) loads no framework."""
     result = _python(
         f"""
         import sys
         import nnviz_widget
+        from nnviz_widget import *
         from nnviz_widget import NNViz, Recorder
-        loaded = sorted(m for m in sys.modules if m.split(".")[0] in {FRAMEWORKS!r})
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in {FRAMEWORKS + TRAINERS!r})
         assert not loaded, f"importing nnviz_widget loaded {{loaded[:10]}}"
         print(nnviz_widget.__file__)
         """
