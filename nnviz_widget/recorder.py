@@ -7,6 +7,7 @@ budget and tells its listeners (the widget) once.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import os
 import warnings
@@ -368,9 +369,13 @@ class Recorder:
         return bool(dense) and names.index(name) >= dense[-1]
 
     # -- listeners (the widget subscribes to send each batch to the browser) --
-    def subscribe(self, fn: Listener) -> None:
-        """Call ``fn(event, snapshots)`` on each event (see ``Listener``)."""
-        self._listeners.append(fn)
+    def subscribe(self, fn: Listener, first: bool = False) -> None:
+        """Call ``fn(event, snapshots)`` on each event (see ``Listener``); ``first``: before
+        the listeners already there (a shared slider must grow before a view follows)."""
+        if first:
+            self._listeners.insert(0, fn)
+        else:
+            self._listeners.append(fn)
 
     def unsubscribe(self, fn: Listener) -> None:
         self._listeners.remove(fn)
@@ -590,6 +595,26 @@ class Recorder:
             if id(snap) not in new:
                 self._emit("thin", [snap])
         self._emit("batch", batch)
+
+    def extend(self, snaps: list[Snapshot]) -> None:
+        """Append snapshots made elsewhere (a derived run, as ``nnv.compare``'s A − B) and emit
+        one "batch"; their epochs must come after the last one."""
+        if not snaps:
+            return
+        last = self.snapshots[-1].epoch if self.snapshots else INIT_EPOCH - 1
+        if snaps[0].epoch <= last or any(x.epoch >= y.epoch for x, y in itertools.pairwise(snaps)):
+            raise ValueError(f"snapshots must come after epoch {last}, in increasing order")
+        self.snapshots.extend(snaps)
+        self._emit("batch", list(snaps))
+
+    def drop(self, epoch: int) -> None:
+        """Remove the snapshot of ``epoch`` (emits "remove"); nothing when there is none."""
+        for i, s in enumerate(self.snapshots):
+            if s.epoch == epoch and i > 0:
+                self.snapshots.pop(i)
+                self._sizes.pop(id(s), None)
+                self._emit("remove", [s])
+                return
 
     @property
     def nbytes(self) -> int:
