@@ -3,6 +3,7 @@ metrics of both in one chart, and the weight difference A − B for layers match
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 from typing import Any
@@ -15,9 +16,12 @@ from .controls import CHOICES
 from .figures import _per_layer
 from .recorder import Recorder
 from .runfile import atomic_write
+from .snapshot import Snapshot, layer_stats
 from .widget import NNViz, html_page, load
 
 _DASH = {0: "solid", 1: "dash"}
+#: what ``Comparison.color_by`` takes: the views' color modes, and "difference" (A − B)
+COLOR_BY = (*CHOICES["color_by"].values, "difference")
 
 
 def _as_view(obj: Any) -> NNViz:
@@ -45,6 +49,16 @@ class Comparison:
         self.names = (str(names[0]), str(names[1]))
         self._box: widgets.VBox | None = None
         self._py_links: list[Any] = []
+        self._camera_links: list[Any] = []
+        self._color_by = a.color_by
+        self._message = ""
+        #: the A − B run and its view, made when color_by is first set to "difference"
+        self.diff: NNViz | None = None
+        # listen before the views: the shared slider grows (and the A − B run gets the new
+        # epoch) before a view's followed epoch reaches the browser (a value past the slider's
+        # max would be clamped, and the clamp would pull both views back)
+        for v in (a, b):
+            v.recorder.subscribe(self._on_event, first=True)
 
     @property
     def matched_layers(self) -> list[str]:
@@ -71,6 +85,153 @@ class Comparison:
                 f"{self.names[0]!r} and {wb.shape} in {self.names[1]!r}"
             )
         return np.asarray(wa) - np.asarray(wb)
+
+    # -- the difference run (A − B) --
+    def _difference_problem(self) -> str:
+        """Why no A − B run can be made ("" when it can): layers unmatched by name, or a
+        matched parameter of another shape or kept at other indices."""
+        unmatched = self._unmatched()
+        if unmatched:
+            return (
+                "the architectures differ: the difference view needs layers matched by name; "
+                f"unmatched layers: {unmatched}"
+            )
+        ra, rb = self.views[0].recorder, self.views[1].recorder
+        for layer in self.matched_layers:
+            sa, sb = ra._shapes.get(layer, {}), rb._shapes.get(layer, {})
+            if sa != sb:
+                return (
+                    f"the architectures differ: layer {layer!r} has parameters {sa} in "
+                    f"{self.names[0]!r} and {sb} in {self.names[1]!r}"
+                )
+            for param in sa:
+                ia, ib = ra.sample_indices(layer, param), rb.sample_indices(layer, param)
+                if (ia is None) != (ib is None) or (
+                    ia is not None and ib is not None and not np.array_equal(ia, ib)
+                ):
+                    return (
+                        f"layer {layer!r} {param} keeps other connections in each run (recorded "
+                        "with different max_bytes?): record both runs with the same max_bytes"
+                    )
+        return ""
+
+    def _diff_snapshot(self, sa: Snapshot, sb: Snapshot) -> Snapshot:
+        """A − B of one epoch: kept weights, biases and gradients, their stats, the metrics."""
+        snap = Snapshot(
+            epoch=sa.epoch,
+            label=sa.label,
+            metrics={k: v - sb.metrics[k] for k, v in sa.metrics.items() if k in sb.metrics},
+            thinned=sa.thinned or sb.thinned,
+        )
+        for layer in self.matched_layers:
+            for mine, theirs, out in (
+                (sa.weights, sb.weights, snap.weights),
+                (sa.grads, sb.grads, snap.grads),
+            ):
+                pa, pb = mine.get(layer), theirs.get(layer)
+                if not pa or not pb:
+                    continue
+                d = {
+                    k: (a.astype(np.float32) - pb[k].astype(np.float32))
+                    for k, a in pa.items()
+                    if k in pb and pb[k].shape == a.shape
+                }
+                if d:
+                    out[layer] = {k: v.astype(np.float16) for k, v in d.items()}
+                    if out is snap.weights:
+                        snap.stats[layer], snap.hists[layer] = layer_stats(d, None, None)
+        return snap
+
+    def _new_diff_snapshots(self) -> list[Snapshot]:
+        """A − B of the epochs both runs have recorded and the A − B run has not."""
+        ra, rb = self.views[0].recorder, self.views[1].recorder
+        by_epoch = {s.epoch: s for s in rb.snapshots}
+        done = self.diff.recorder.snapshots[-1].epoch if self.diff is not None else None
+        return [
+            self._diff_snapshot(s, by_epoch[s.epoch])
+            for s in ra.snapshots
+            if s.epoch in by_epoch and (done is None or s.epoch > done)
+        ]
+
+    def _make_diff(self) -> NNViz:
+        a = self.views[0]
+        ra = a.recorder
+        samples = {k: v for k, v in ra.sampled.items() if k[0] in self.matched_layers}
+        rec = Recorder.from_snapshots(
+            ra.graph,
+            self._new_diff_snapshots(),
+            samples,
+            {"max_bytes": ra.max_bytes, "probe_info": {"n": 0, "labels": None}},
+        )
+        view = NNViz(rec, color_by="weight", mode=a.mode, height=a.height)
+        return view
+
+    def _on_event(self, event: str, snaps: list[Snapshot]) -> None:
+        """Either run's recorder: its batch grows the shared slider and the A − B run."""
+        if event == "remove" and self.diff is not None:
+            for s in snaps:  # an epoch recorded again: its A − B is made again with it
+                self.diff.recorder.drop(s.epoch)
+        if event != "batch":
+            return
+        if self.diff is not None:
+            self.diff.recorder.extend(self._new_diff_snapshots())
+        if self._box is not None:
+            self._grow()
+
+    def _grow(self) -> None:
+        ranges = [v._epoch_range() for v in self.views]
+        lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        for w in (self.slider, self.play):
+            with w.hold_sync():  # one message per control, and none when nothing changed
+                w.max = max(hi, w.max)
+                w.min = lo
+
+    @property
+    def color_by(self) -> str:
+        """ "weight" | "delta" | "gradient" | "activation" (both views), or "difference": one
+        view of run A minus run B (same architecture; ValueError naming the unmatched layers
+        otherwise, and the message shows in the box)."""
+        return self._color_by
+
+    @color_by.setter
+    def color_by(self, value: str) -> None:
+        if value not in COLOR_BY:
+            raise ValueError(f"color_by must be one of {list(COLOR_BY)}, got {value!r}")
+        if value == "difference":
+            problem = self._difference_problem()
+            if problem:
+                self._show(self._color_by, problem)
+                raise ValueError(problem)
+            if self.diff is None:
+                self.diff = self._make_diff()
+                if self._box is not None:
+                    self._link_diff()
+        else:
+            for v in self.views:
+                v.color_by = value
+        self._color_by = value
+        self._show(value, "")
+
+    def _show(self, color_by: str, message: str) -> None:
+        """Show the pair or the A − B view (and the message) in the box, when there is one."""
+        self._message = message
+        if self._box is None:
+            return
+        diff = color_by == "difference" and self.diff is not None
+        self._views_box.children = (self._diff_box,) if diff else tuple(self._pair)
+        self._head.children = (self._diff_label,) if diff else tuple(self._labels)
+        self._note.value = message
+        self._note.layout.display = "" if message else "none"
+        if self.color.value != color_by:
+            self.color.value = color_by
+
+    def _link_diff(self) -> None:
+        d = self.diff
+        assert d is not None
+        d.height = self.views[0].height
+        self.links.append(widgets.jslink((self.slider, "value"), (d, "epoch")))
+        self.links.append(widgets.jslink((self.mode, "index"), (d, "_mode_index")))
+        self._diff_box.children = (d,)
 
     # -- display --
     def widget(self) -> widgets.VBox:
@@ -99,21 +260,43 @@ class Comparison:
             self.links.append(widgets.jslink((self.play, "value"), (v, "epoch")))
             self.links.append(widgets.jslink((self.mode, "index"), (v, "_mode_index")))
         self.link.observe(self._on_link, names="value")
-        head = widgets.HBox(
-            [
-                widgets.Label(self.names[0], layout=widgets.Layout(width="50%")),
-                widgets.Label(self.names[1], layout=widgets.Layout(width="50%")),
-            ]
+        self.color = widgets.Dropdown(
+            options=[
+                *zip(CHOICES["color_by"].labels, CHOICES["color_by"].values, strict=True),
+                ("color: A − B", "difference"),
+            ],
+            value=self._color_by,
+            layout=widgets.Layout(width="170px"),
         )
-        views = widgets.HBox(
-            [widgets.Box([v], layout=widgets.Layout(width="50%")) for v in (a, b)],
-            layout=widgets.Layout(width="100%"),
+        self.color.observe(self._on_color, names="value")
+        self._labels = [
+            widgets.Label(self.names[0], layout=widgets.Layout(width="50%")),
+            widgets.Label(self.names[1], layout=widgets.Layout(width="50%")),
+        ]
+        self._diff_label = widgets.Label(f"{self.names[0]} − {self.names[1]}")
+        self._head = widgets.HBox(list(self._labels))
+        self._pair = [widgets.Box([v], layout=widgets.Layout(width="50%")) for v in (a, b)]
+        self._diff_box = widgets.Box([], layout=widgets.Layout(width="100%"))
+        self._views_box = widgets.HBox(list(self._pair), layout=widgets.Layout(width="100%"))
+        self._note = widgets.Label("")
+        self._note.add_class("nnviz-compare-note")
+        bar = widgets.HBox([self.play, self.slider, self.mode, self.color, self.link])
+        self._box = widgets.VBox(
+            [self._head, self._views_box, self._note, bar], layout=widgets.Layout(width="100%")
         )
-        bar = widgets.HBox([self.play, self.slider, self.mode, self.link])
-        self._box = widgets.VBox([head, views, bar], layout=widgets.Layout(width="100%"))
         # the box's controls drive both views: the views must not draw their own
         self._box.add_class("nnviz-controls")
+        if self.diff is not None:
+            self._link_diff()
+        self._show(self._color_by, self._message)
         return self._box
+
+    def _on_color(self, change: dict[str, Any]) -> None:
+        if change["new"] == self._color_by:
+            return  # the dropdown put back after a refused "difference" (the message stays)
+        # a mismatch: the message shows in the box, and the dropdown goes back (_show)
+        with contextlib.suppress(ValueError):
+            self.color_by = change["new"]
 
     def _on_link(self, change: dict[str, Any]) -> None:
         for lk in self._py_links:

@@ -7,6 +7,7 @@ budget and tells its listeners (the widget) once.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import os
 import warnings
@@ -384,9 +385,13 @@ class Recorder:
         return bool(dense) and names.index(name) >= dense[-1]
 
     # -- listeners (the widget subscribes to send each batch to the browser) --
-    def subscribe(self, fn: Listener) -> None:
-        """Call ``fn(event, snapshots)`` on each event (see ``Listener``)."""
-        self._listeners.append(fn)
+    def subscribe(self, fn: Listener, first: bool = False) -> None:
+        """Call ``fn(event, snapshots)`` on each event (see ``Listener``); ``first``: before
+        the listeners already there (a shared slider must grow before a view follows)."""
+        if first:
+            self._listeners.insert(0, fn)
+        else:
+            self._listeners.append(fn)
 
     def unsubscribe(self, fn: Listener) -> None:
         self._listeners.remove(fn)
@@ -613,15 +618,14 @@ class Recorder:
         self._emit("batch", batch)
 
     def extend(self, snaps: list[Snapshot]) -> None:
-        """Append snapshots recorded elsewhere (``nnv.follow``: a run file that grew), newer
-        than the last one held; thins and emits as ``flush()`` does."""
+        """Append snapshots made elsewhere (``nnv.follow``: a run file that grew; a derived
+        run, as ``nnv.compare``'s A − B), newer than the last one held and in increasing
+        order; thins and emits one "batch" as ``flush()`` does."""
         if not snaps:
             return
-        if snaps[0].epoch <= self.snapshots[-1].epoch:
-            raise ValueError(
-                f"epoch {snaps[0].epoch} is not after the last held epoch "
-                f"{self.snapshots[-1].epoch}"
-            )
+        last = self.snapshots[-1].epoch if self.snapshots else INIT_EPOCH - 1
+        if snaps[0].epoch <= last or any(x.epoch >= y.epoch for x, y in itertools.pairwise(snaps)):
+            raise ValueError(f"snapshots must come after epoch {last}, in increasing order")
         self.snapshots.extend(snaps)
         new = {id(s) for s in snaps}
         for snap in self._thin():
@@ -632,9 +636,16 @@ class Recorder:
     def drop_last(self) -> None:
         """Drop the newest snapshot (a followed run recorded that epoch again); emits "remove"."""
         if len(self.snapshots) > 1:
-            gone = self.snapshots.pop()
-            self._sizes.pop(id(gone), None)
-            self._emit("remove", [gone])
+            self.drop(self.snapshots[-1].epoch)
+
+    def drop(self, epoch: int) -> None:
+        """Remove the snapshot of ``epoch`` (emits "remove"); nothing when there is none."""
+        for i, s in enumerate(self.snapshots):
+            if s.epoch == epoch and i > 0:
+                self.snapshots.pop(i)
+                self._sizes.pop(id(s), None)
+                self._emit("remove", [s])
+                return
 
     @property
     def nbytes(self) -> int:

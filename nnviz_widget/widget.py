@@ -221,6 +221,10 @@ class NNViz(anywidget.AnyWidget):
         newest = rec.pending[-1].epoch if rec.pending else rec.snapshots[-1].epoch
         if INIT_EPOCH <= epoch <= newest:
             return epoch
+        if epoch > newest and self._property_lock.get("epoch") == epoch:
+            # from the browser: a shared slider (nnv.compare) past this run's last epoch; the
+            # view shows its last one, and refusing it would pull the slider back for both
+            return epoch
         if newest == INIT_EPOCH:
             where = f"only {INIT_EPOCH} (init) is recorded yet"
         else:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 import nnviz_widget as nnv
 
@@ -102,3 +104,115 @@ def test_to_html_holds_both_runs(tmp_path: Path) -> None:
     text = out.read_text()
     assert "plain run" in text and "dropout run" in text
     assert text.count("id=&quot;nnviz-state&quot;") == 2  # two mounted pages
+
+
+def _live(hidden: int = 8, seed: int = 0) -> tuple[nnv.NNViz, Any]:
+    """A view still recording, and a function that trains and records one more epoch."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 3)
+    )
+    x = torch.randn(16, 4)
+    viz = nnv.NNViz(model, x, sync_interval=0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(epoch: int) -> None:
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+        viz.record(epoch, loss=float(epoch))
+
+    return viz, step
+
+
+def test_difference_mode_shows_one_view_of_a_minus_b_and_back() -> None:
+    a, b = _run(seed=0), _run(seed=1)
+    cmp = nnv.compare(a, b, names=("plain", "dropout"))
+    box = cmp.widget()
+    cmp.color_by = "difference"
+    d = cmp.diff
+    assert d is not None and d.color_by == "weight"  # the diverging weight scale
+    assert box.children[1].children[0].children == (d,)  # one view, A's graph
+    assert [w.value for w in box.children[0].children] == ["plain − dropout"]
+    assert d.history.epochs == a.history.epochs
+    weighted = [n for n in cmp.matched_layers if n in a.recorder.snapshots[-1].weights]
+    assert len(weighted) == 2
+    for layer in weighted:
+        for param in ("weight", "bias"):
+            want = a.history.weights(layer, 2, param).astype(np.float32) - b.history.weights(
+                layer, 2, param
+            ).astype(np.float32)
+            got = d.history.weights(layer, 2, param)
+            np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+            assert np.abs(want).max() > 0
+    # the one slider drives the A − B view too (in the browser: no kernel needed)
+    assert (cmp.slider, d, "epoch") in {
+        (lk.source[0], lk.target[0], lk.target[1]) for lk in cmp.links
+    }
+    assert cmp.color.value == "difference"
+    cmp.color_by = "gradient"  # back to the pair, both views in the mode
+    assert len(box.children[1].children) == 2 and a.color_by == b.color_by == "gradient"
+    assert [w.value for w in box.children[0].children] == ["plain", "dropout"]
+    cmp.color.value = "difference"  # the box's dropdown does the same
+    assert box.children[1].children[0].children == (d,)
+    with pytest.raises(ValueError, match="color_by must be one of"):
+        cmp.color_by = "nope"
+
+
+def test_difference_mode_refused_for_other_architectures_with_one_message() -> None:
+    a, b = _run(hidden=8), _run(hidden=5)
+    cmp = nnv.compare(a, b)
+    box = cmp.widget()
+    with pytest.raises(ValueError, match=r"architectures differ.*parameters") as err:
+        cmp.color_by = "difference"
+    assert repr(a.graph.names[1]) in str(err.value)  # names the layer that doesn't match
+    assert cmp.color_by == "weight" and cmp.diff is None
+    assert len(box.children[1].children) == 2  # still side by side
+    note = box.children[2]
+    assert note.value == str(err.value) and note.layout.display == ""
+    cmp.color.value = "difference"  # from the dropdown: no exception, the same message
+    assert cmp.color.value == "weight" and note.value == str(err.value)
+    cmp.color_by = "delta"  # a mode both runs have: the message goes
+    assert note.layout.display == "none" and a.color_by == "delta"
+
+
+def test_difference_mode_refused_for_unmatched_layer_names() -> None:
+    a = _run()
+    torch.manual_seed(0)
+    other = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    b = nnv.NNViz(other, torch.randn(4, 4))
+    with pytest.raises(ValueError, match="unmatched layers"):
+        nnv.compare(a, b).color_by = "difference"
+
+
+def test_live_runs_grow_the_slider_and_the_difference_run() -> None:
+    (a, step_a), (b, step_b) = _live(seed=0), _live(seed=1)
+    for e in range(2):
+        step_a(e)
+        step_b(e)
+    cmp = nnv.compare(a, b)
+    cmp.widget()
+    assert cmp.slider.max == 1
+    cmp.color_by = "difference"
+    assert cmp.diff is not None and cmp.diff.history.epochs == [0, 1]
+    step_a(2)
+    step_a(3)
+    a.flush()
+    assert (cmp.slider.max, cmp.play.max) == (3, 3)  # grows with either run
+    assert cmp.diff.history.epochs == [0, 1]  # only epochs both runs have
+    step_b(2)
+    b.flush()
+    assert cmp.diff.history.epochs == [0, 1, 2]
+    layer = cmp.matched_layers[1]
+    want = a.history.weights(layer, 2).astype(np.float32) - b.history.weights(layer, 2)
+    np.testing.assert_allclose(cmp.diff.history.weights(layer, 2), want, rtol=1e-3, atol=1e-4)
+    assert len(cmp.diff._snapshots) >= 2  # the new epoch went to the browser as a batch
+
+
+def test_shared_slider_past_one_runs_end_is_accepted_from_the_browser() -> None:
+    a, b = _run(epochs=3), _run(epochs=5)
+    nnv.compare(a, b).widget()
+    a.set_state({"epoch": 4})  # the slider's value, past a's last epoch 2: a shows epoch 2
+    assert a.epoch == 4
+    with pytest.raises(traitlets.TraitError, match="recorded range"):
+        a.epoch = 99  # from Python it is still an error
