@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -110,8 +112,45 @@ class Layer:
 
 
 @dataclass
+class Module:
+    """One node of the module tree: a torch submodule, a nested Keras model, or a block derived
+    from layer names. Layers point at their innermost module with ``Layer.parent``."""
+
+    path: str  # torch "transformer.h.0"; Keras "outer/inner"
+    parent: str | None = None  # enclosing module's path; None at the top level
+    cls: str = ""  # framework class name ("GPT2Block", "ModuleList", "Functional")
+    #: a pure container (torch ModuleList / ModuleDict / Sequential below the model): never
+    #: shown as a block of its own, its children are shown in its place
+    container: bool = False
+    #: equal for structurally identical modules (class, descendant layers, internal edges):
+    #: what rolls up "GPT2Block × 12"
+    signature: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "parent": self.parent,
+            "class": self.cls,
+            "container": self.container,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Module:
+        parent = d.get("parent")
+        return cls(
+            path=str(d["path"]),
+            parent=None if parent is None else str(parent),
+            cls=str(d.get("class", "")),
+            container=bool(d.get("container", False)),
+            signature=str(d.get("signature", "")),
+        )
+
+
+@dataclass
 class Graph:
-    """Layers in topological order plus edges as (source name, target name) pairs."""
+    """Layers in topological order plus edges as (source name, target name) pairs, and the
+    module tree that ``Layer.parent`` points into (parents before children)."""
 
     layers: list[Layer]
     edges: list[tuple[str, str]]
@@ -121,6 +160,9 @@ class Graph:
     notes: list[str] = field(default_factory=list)
     # where image-like shapes keep their channels: torch (C, H, W), Keras by default (H, W, C)
     data_format: str = "channels_first"
+    #: every module that is a layer's parent or an ancestor of one, parents first; empty for
+    #: graphs without a module tree (old run files)
+    modules: list[Module] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not any(layer.kind not in ("input", "output") for layer in self.layers):
@@ -136,6 +178,20 @@ class Graph:
         for a, b in self.edges:
             if a not in known or b not in known:
                 raise ValueError(f"edge ({a!r}, {b!r}) names a layer that is not in the graph")
+        if self.modules:
+            self._check_modules()
+
+    def _check_modules(self) -> None:
+        seen: set[str] = set()
+        for m in self.modules:
+            if m.path in seen:
+                raise ValueError(f"module {m.path!r} is listed twice")
+            if m.parent is not None and m.parent not in seen:
+                raise ValueError(f"module {m.path!r} comes before its parent {m.parent!r}")
+            seen.add(m.path)
+        for layer in self.layers:
+            if layer.parent is not None and layer.parent not in seen:
+                raise ValueError(f"layer {layer.name!r} has parent {layer.parent!r}, not a module")
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
@@ -212,6 +268,7 @@ class Graph:
             },
             "total_params": self.total_params,
             "kinds": kinds_dict(),
+            "modules": [m.to_dict() for m in self.modules],
         }
 
     @classmethod
@@ -224,7 +281,101 @@ class Graph:
             approximate=bool(d.get("approximate", False)),
             notes=list(d.get("notes", [])),
             data_format=str(d.get("data_format", "channels_first")),
+            modules=[Module.from_dict(m) for m in d.get("modules", [])],
         )
+
+
+def module_tree(
+    layers: list[Layer],
+    edges: list[tuple[str, str]],
+    known: Mapping[str, tuple[str | None, str, bool]],
+) -> list[Module]:
+    """The ``Graph.modules`` of ``layers``: every module that is a layer's ``parent`` or an
+    ancestor of one, parents first, siblings in the order of their first layer, each with its
+    structural signature.
+
+    ``known`` maps module path -> (parent path, class name, container) for every module the
+    adapter knows (it may hold more than the layers use)."""
+    used: dict[str, None] = {}  # insertion order = first layer's order, ancestors included
+    for layer in layers:
+        chain: list[str] = []
+        p = layer.parent
+        while p is not None and p not in used:
+            if p not in known:
+                raise ValueError(f"layer {layer.name!r}: module {p!r} is not known")
+            chain.append(p)
+            p = known[p][0]
+        for q in reversed(chain):
+            used[q] = None
+    children: dict[str | None, list[str]] = {}
+    for path in used:
+        children.setdefault(known[path][0], []).append(path)
+    ordered: list[str] = []
+    todo = list(reversed(children.get(None, [])))
+    while todo:  # preorder: a parent, then its subtree
+        path = todo.pop()
+        ordered.append(path)
+        todo.extend(reversed(children.get(path, [])))
+    sigs = _signatures(
+        layers, edges, {p: known[p][0] for p in used}, {p: known[p][1] for p in used}
+    )
+    return [Module(p, known[p][0], known[p][1], known[p][2], sigs[p]) for p in ordered]
+
+
+def _signatures(
+    layers: list[Layer],
+    edges: list[tuple[str, str]],
+    parent_of: dict[str, str | None],
+    cls_of: dict[str, str],
+) -> dict[str, str]:
+    """A short hash per module of its class, its descendant layers in order (kind, op, parameter
+    shapes, output shape, module path below it) and its internal edges by position (plus which
+    positions take input from outside and which feed the outside): names play no part, so the
+    12 blocks of GPT-2 share one. One pass over layers and edges, times the tree's depth."""
+    chains: dict[str, list[str]] = {}  # layer -> its ancestors, innermost first
+    for layer in layers:
+        chain, p = [], layer.parent
+        while p is not None:
+            chain.append(p)
+            p = parent_of[p]
+        chains[layer.name] = chain
+    items: dict[str, list[Any]] = {p: [] for p in parent_of}
+    pos: dict[tuple[str, str], int] = {}  # (module, layer) -> the layer's index inside it
+    for layer in layers:
+        chain = chains[layer.name]
+        for i, m in enumerate(chain):
+            below = "/".join(_last(q) for q in reversed(chain[:i]))  # its path inside m
+            pos[(m, layer.name)] = len(items[m])
+            items[m].append(
+                [
+                    layer.kind,
+                    layer.op,
+                    sorted((k, list(v)) for k, v in layer.param_shapes.items()),
+                    list(layer.output_shape),
+                    below,
+                ]
+            )
+    inner: dict[str, list[Any]] = {p: [] for p in parent_of}
+    for a, b in edges:
+        ca, cb = chains.get(a, []), chains.get(b, [])
+        sa, sb = set(ca), set(cb)
+        for m in ca:
+            inner[m].append(["e", pos[(m, a)], pos[(m, b)]] if m in sb else ["out", pos[(m, a)]])
+        for m in cb:
+            if m not in sa:
+                inner[m].append(["in", pos[(m, b)]])
+    out: dict[str, str] = {}
+    for p in parent_of:
+        # a set: how many outside layers read a block's output is not the block's structure
+        marks = sorted({json.dumps(x) for x in inner[p]})
+        text = json.dumps([cls_of[p], items[p], marks], separators=(",", ":"))
+        out[p] = hashlib.sha1(text.encode()).hexdigest()[:12]
+    return out
+
+
+def _last(path: str) -> str:
+    """A module path's last part (torch "a.b.c" -> "c", Keras "a/b" -> "b")."""
+    return path.replace("/", ".").rpartition(".")[2]
 
 
 def _numel(shape: Shape) -> int | None:

@@ -452,6 +452,15 @@ def _check_graph(d: Any) -> Graph:
         c.bool_(g["approximate"], "graph.approximate")
     for i, n in enumerate(c.lst(g.get("notes", []), "graph.notes")):
         c.str_(n, f"graph.notes[{i}]")
+    for i, raw in enumerate(c.lst(g.get("modules", []), "graph.modules")):  # absent in older files
+        w = f"graph.modules[{i}]"
+        mod = c.obj(raw, w)
+        c.str_(c.key(mod, "path", w), f"{w}.path")
+        if mod.get("parent") is not None:
+            c.str_(mod["parent"], f"{w}.parent")
+        c.str_(mod.get("class", ""), f"{w}.class")
+        c.bool_(mod.get("container", False), f"{w}.container")
+        c.str_(mod.get("signature", ""), f"{w}.signature")
     try:
         graph = Graph.from_dict(g)
         graph.to_dict()  # derived fields (neuron sources) must work too

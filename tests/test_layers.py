@@ -16,6 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "nnviz_widget"
 #: layer of each top-level module, lowest first; ``adapters`` stands for the whole subpackage
 LAYERS: list[set[str]] = [
     {"version", "graph"},
+    {"hierarchy"},
     {"adapters"},
     {"probe"},
     {"snapshot"},

@@ -49,6 +49,7 @@ class KerasAdapter(Read):
         self._assigned = set()
         self._output_names = []
         self._leaves = []
+        self._modules = {}
         self._failed = None
         self._loss_kinds = None
         self._fns = {}
@@ -59,7 +60,7 @@ class KerasAdapter(Read):
                 self._check_probe_shapes()
                 self._guarded(self._run_functional)  # validates the probe at construction
         else:
-            self._leaves = _node_layers(model)
+            self._leaves = _node_layers(model, self._modules)
             calls: list[tuple[Any, Any, list[Any]]] = []  # (layer, output, inputs) in call order
             outputs: list[Any] = []
             if self._probe is not None:

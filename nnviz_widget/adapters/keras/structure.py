@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
 
-from ...graph import Graph, Layer, Shape
+from ...graph import Graph, Layer, Shape, module_tree
 from ..base import ModelAdapter
 from .describe import _canonical, _canonical_shape, describe_layer
 
@@ -38,6 +39,7 @@ class Structure(ModelAdapter):
     _assigned: set[int]  # ids of variables already counted in some node
     _output_names: list[str]
     _leaves: list[tuple[Any, str | None]]  # subclassed: (graph layer, parent)
+    _modules: dict[str, tuple[str | None, str, bool]]  # nested path -> (parent, class, False)
 
     def _functional_graph(self, net: Any) -> Graph:
         """Nodes and edges read from the functional graph; nested graph networks expanded."""
@@ -55,7 +57,14 @@ class Structure(ModelAdapter):
             framework="keras",
             model_name=str(self.model.name),
             data_format=keras.config.image_data_format(),
+            modules=self._module_tree(),
         )
+
+    def _module_tree(self) -> list[Any]:
+        """``Graph.modules``: the nested models, plus the blocks named in flat layer names."""
+        known = dict(self._modules)
+        known.update(_name_blocks(self._layers, known))
+        return module_tree(self._layers, self._edges, known)
 
     def _walk(self, net: Any, sources: list[list[str]], parent: str | None) -> list[list[str]]:
         """Add the nodes of graph network ``net`` whose inputs come from ``sources``.
@@ -74,6 +83,7 @@ class Structure(ModelAdapter):
                 inner = _graph_network(op)
                 if inner is not None and len(inner.inputs) == len(ins):
                     path = _join(parent, str(op.name))
+                    self._modules[path] = (parent, type(op).__name__, False)
                     outs = self._walk(inner, [producers.get(id(t), []) for t in ins], path)
                     for t, s in zip(node.outputs, outs, strict=False):
                         producers[id(t)] = s
@@ -150,6 +160,7 @@ class Structure(ModelAdapter):
             model_name=str(self.model.name),
             approximate=True,
             data_format=keras.config.image_data_format(),
+            modules=self._module_tree(),
         )
 
     def _unique(self, name: str, parent: str | None = None) -> str:
@@ -278,12 +289,15 @@ def _has_own_weights(layer: Any) -> bool:
     )
 
 
-def _node_layers(model: Any) -> list[tuple[Any, str | None]]:
+def _node_layers(
+    model: Any, modules: dict[str, tuple[str | None, str, bool]] | None = None
+) -> list[tuple[Any, str | None]]:
     """The layers of a subclassed model that become graph nodes.
 
     A layer of a known kind (Dense, LSTM, MultiHeadAttention ...) is one node even if it holds
     sublayers; an unknown container without weights of its own (a custom block, a nested
-    Sequential) is looked into, its layers getting the container's path as ``parent``.
+    Sequential) is looked into, its layers getting the container's path as ``parent`` (and
+    ``modules``, where given, gets path -> (parent, class name, False) of each container).
     """
     found: list[tuple[Any, str | None]] = []
     seen: set[int] = set()
@@ -299,7 +313,10 @@ def _node_layers(model: Any) -> list[tuple[Any, str | None]]:
             if kind != "other" or not _sublayers(sub) or _has_own_weights(sub):
                 found.append((sub, parent))
             else:
-                visit(sub, _join(parent, str(sub.name)))
+                path = _join(parent, str(sub.name))
+                if modules is not None:
+                    modules[path] = (parent, type(sub).__name__, False)
+                visit(sub, path)
 
     visit(model, None)
     return found
@@ -328,6 +345,62 @@ def _patched_calls(
                 object.__setattr__(layer, "call", old)
             else:
                 object.__delattr__(layer, "call")
+
+
+#: Blocks named in the layer names of flat models (keras.applications builds ResNet50 and
+#: MobileNetV2 as one functional graph, with no nested models): (pattern, class of the stage,
+#: class of the block). ``stage`` and ``block`` name the groups; a stage holds its blocks.
+_NAME_BLOCKS: tuple[re.Pattern[str], ...] = (
+    # ResNet / ResNetV2 / DenseNet: conv2_block1_1_conv -> stage conv2, block conv2_block1
+    re.compile(r"^(?P<block>(?P<stage>conv\d+)_block\d+)_"),
+    # EfficientNet: block2a_expand_conv -> stage block2, block block2a
+    re.compile(r"^(?P<block>(?P<stage>block\d+)[a-z])_"),
+    # MobileNetV2: block_3_expand -> block block_3; its first block is expanded_conv_*
+    re.compile(r"^(?P<block>block_\d+)_"),
+    re.compile(r"^(?P<block>expanded_conv(?:_\d+)?)_"),
+    # VGG, Xception: block1_conv1 -> block block1
+    re.compile(r"^(?P<block>block\d+)_"),
+)
+
+
+def _name_blocks(
+    layers: list[Layer], known: dict[str, tuple[str | None, str, bool]]
+) -> dict[str, tuple[str | None, str, bool]]:
+    """Blocks read from layer names, for models built flat (keras.applications' ResNet50 and
+    MobileNetV2 have no nested models: their blocks exist only in names like
+    ``conv2_block1_1_conv`` and ``block_3_expand``). Within each parent (the model, or a nested
+    model), each layer takes the block of the first pattern of ``_NAME_BLOCKS`` its name
+    matches; blocks of two layers or more are kept where the parent gets two such blocks or
+    more. A kept layer's ``parent`` becomes its block (path ``parent/stage/block``, classes
+    "Stage" and "Block"). Names that match nothing stay put."""
+    by_parent: dict[str | None, list[Layer]] = {}
+    for layer in layers:
+        by_parent.setdefault(layer.parent, []).append(layer)
+    out: dict[str, tuple[str | None, str, bool]] = {}
+    for parent, group in by_parent.items():
+        hits: list[tuple[Layer, str | None, str]] = []  # (layer, stage path, block path)
+        for layer in group:
+            m = next((m for p in _NAME_BLOCKS if (m := p.match(layer.name))), None)
+            if m is None:
+                continue
+            stage = m.groupdict().get("stage")
+            top = _join(parent, stage) if stage is not None else parent
+            path = _join(top, m["block"])
+            if path not in known and top not in known:  # not a nested model's own name
+                hits.append((layer, top if stage is not None else None, path))
+        sizes: dict[str, int] = {}
+        for _, _, path in hits:
+            sizes[path] = sizes.get(path, 0) + 1
+        if sum(1 for n in sizes.values() if n >= 2) < 2:
+            continue
+        for layer, stage_path, path in hits:
+            if sizes[path] < 2:
+                continue
+            if stage_path is not None:
+                out.setdefault(stage_path, (parent, "Stage", False))
+            out.setdefault(path, (stage_path if stage_path is not None else parent, "Block", False))
+            layer.parent = path
+    return out
 
 
 def _join(parent: str | None, name: str) -> str:

@@ -149,14 +149,15 @@ class Describe(Runner):
         )
 
     def _holder_node(self, name: str, path: str, priority: float) -> _Node:
-        """A container's own parameters (e.g. ``self.scale = nn.Parameter(...)``)."""
+        """A container's own parameters (e.g. ``self.scale = nn.Parameter(...)``): inside the
+        container (its ``parent`` is the container itself), so a collapsed block holds them."""
         return _Node(
             name,
             "other",
             type(self._mods[path]).__name__,
             priority=priority,
             path=path,
-            parent=_parent(path),
+            parent=path or None,
             detail={"holds": "parameters of a container module"},
         )
 

@@ -22,13 +22,14 @@ import torch.fx
 from torch import nn
 from torch.utils import _pytree as pytree
 
-from ...graph import Graph, Layer, Shape
+from ...graph import Graph, Layer, Shape, module_tree
 from .describe import (
     Describe,
     _canonical_shape,
     _meta_shape,
     _Node,
     _output_node,
+    _parent,
 )
 from .run import _Run, _tensor_leaves
 
@@ -55,6 +56,9 @@ _TRANSPARENT = frozenset(
     }
 )
 
+
+#: pure containers: their children are shown in their place (Graph.modules' ``container``)
+_CONTAINERS: tuple[type[nn.Module], ...] = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
 
 _TRANSPARENT_PREFIXES = ("sym_", "assert", "check", "functional_assert")
 
@@ -117,7 +121,18 @@ class Trace(Describe):
             model_name=type(self.model).__name__,
             approximate=approximate,
             notes=notes,
+            modules=module_tree(layers, edges, self._module_info()),
         )
+
+    def _module_info(self) -> dict[str, tuple[str | None, str, bool]]:
+        """Module path -> (parent path, class name, pure container) for every submodule. A
+        container is a plain ``ModuleList`` / ``ModuleDict`` / ``Sequential`` (not a subclass:
+        a ``Sequential`` subclass is usually a named block of its own)."""
+        return {
+            path: (_parent(path), type(m).__name__, type(m) in _CONTAINERS)
+            for path, m in self._mods.items()
+            if path
+        }
 
     def _trace_export(self) -> _Trace:
         kwargs = {**self._kwargs, **_export_flags(self.model, self._kwargs)}
