@@ -1,7 +1,7 @@
 // Synthetic runs for the dev harness and the unit tests: graphs shaped like graph.py's to_dict(),
 // snapshots encoded like wire.py (JSON header + one byte buffer, arrays 8-aligned, float16 weights).
 export { fromBase64 } from "../src/data/pagemodel";
-import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, SnapshotHeader } from "../src/data/types";
+import type { ActInfo, ArrayRef, GraphInfo, LayerInfo, LayerStats, ModuleInfo, SnapshotHeader } from "../src/data/types";
 // graph.py's LAYER_KINDS as Graph.to_dict() sends it (tests/test_layers.py checks the copy agrees)
 import KINDS from "./kinds.json";
 
@@ -238,6 +238,59 @@ export function resnetGraph(blocks = 17): GraphInfo {
   prev = add(layer(id++, "pool", "pool", "AdaptiveAvgPool2d", [ch, 1, 1]), [prev]);
   add(dense(id++, "fc", ch, 10), [prev]);
   return graphOf("ResNetLike", layers, edges, {}, { approximate: true });
+}
+
+/**
+ * A small GPT-2-like model with its module tree: token + position embeddings, `blocks` identical
+ * GPT2Blocks in a ModuleList (each: ln_1, attn (c_attn, sdpa, c_proj), residual add, ln_2, mlp
+ * (c_fc, act, c_proj), residual add), ln_f, then lm_head outside the transformer.
+ */
+export function gptGraph(blocks = 3, d = 16, seq = 8, vocab = 50): GraphInfo {
+  const layers: LayerInfo[] = [];
+  const edges: [string, string][] = [];
+  const add = (l: LayerInfo, from: string[], parent: string | null) => {
+    layers.push({ ...l, id: layers.length, parent });
+    for (const f of from) edges.push([f, l.name]);
+    return l.name;
+  };
+  const lin = (name: string, inF: number, outF: number) =>
+    layer(0, name, "dense", "Conv1D", [seq, outF], {
+      input_shapes: [[seq, inF]], units: outF, param_shapes: { weight: [outF, inF], bias: [outF] }, params: outF * inF + outF,
+    });
+  const ln = (name: string) => layer(0, name, "norm", "LayerNorm", [seq, d], { params: 2 * d, param_shapes: { weight: [d], bias: [d] } });
+  const T = "transformer";
+  const ids = add(layer(0, "input_ids", "input", "Input", [seq]), [], null);
+  const wte = add(layer(0, `${T}.wte`, "embedding", "Embedding", [seq, d], { params: vocab * d, param_shapes: { weight: [vocab, d] } }), [ids], T);
+  const wpe = add(layer(0, `${T}.wpe`, "embedding", "Embedding", [seq, d], { params: seq * d, param_shapes: { weight: [seq, d] } }), [ids], T);
+  const sum = add(layer(0, `${T}.add`, "merge", "add", [seq, d]), [wte, wpe], T);
+  let x = add(layer(0, `${T}.drop`, "dropout", "Dropout", [seq, d]), [sum], T);
+  const modules: ModuleInfo[] = [
+    { path: T, parent: null, class: "GPT2Model", container: false, signature: "gpt2model" },
+    { path: `${T}.h`, parent: T, class: "ModuleList", container: true, signature: "list" },
+  ];
+  for (let b = 0; b < blocks; b++) {
+    const B = `${T}.h.${b}`;
+    modules.push(
+      { path: B, parent: `${T}.h`, class: "GPT2Block", container: false, signature: "block" },
+      { path: `${B}.attn`, parent: B, class: "GPT2Attention", container: false, signature: "attn" },
+      { path: `${B}.mlp`, parent: B, class: "GPT2MLP", container: false, signature: "mlp" },
+    );
+    const start = x;
+    let y = add(ln(`${B}.ln_1`), [start], B);
+    y = add(lin(`${B}.attn.c_attn`, d, 3 * d), [y], `${B}.attn`);
+    y = add(layer(0, `${B}.attn.sdpa`, "attention", "scaled_dot_product_attention", [seq, d]), [y], `${B}.attn`);
+    y = add(lin(`${B}.attn.c_proj`, d, d), [y], `${B}.attn`);
+    const mid = add(layer(0, `${B}.add`, "merge", "add", [seq, d]), [y, start], B);
+    y = add(ln(`${B}.ln_2`), [mid], B);
+    y = add(lin(`${B}.mlp.c_fc`, d, 4 * d), [y], `${B}.mlp`);
+    y = add(layer(0, `${B}.mlp.act`, "activation", "NewGELUActivation", [seq, 4 * d]), [y], `${B}.mlp`);
+    y = add(lin(`${B}.mlp.c_proj`, 4 * d, d), [y], `${B}.mlp`);
+    x = add(layer(0, `${B}.add_1`, "merge", "add", [seq, d]), [y, mid], B);
+  }
+  x = add(ln(`${T}.ln_f`), [x], T);
+  x = add(lin("lm_head", d, vocab), [x], null);
+  add(layer(0, "output", "output", "output", [seq, vocab]), [x], null);
+  return graphOf("GPT2LMHeadModel", layers, edges, {}, { modules });
 }
 
 /** A tiny graph with hostile layer names (they must render as text). */

@@ -2,6 +2,7 @@
 // neuron, read from the Store) and how the legend and the tooltips name it. The list of modes and
 // their control words come from Python (controls.py `CHOICES`, sent as `_choices`); the
 // views, the legend and the tooltips only go through the functions below.
+import { blockFigures } from "../data/blocks";
 import type { Store } from "../data/store";
 import type { ColorBy, DeltaRef, Snapshot, ViewState } from "../data/types";
 
@@ -30,7 +31,30 @@ export interface ColorMode {
   title(store: Store, epoch: number, st: ModeState): { head: string; detail: string };
   /** the tooltip's row label for a connection's and a neuron's value */
   label(st: ModeState, of: Elements): string;
+  /** one non-negative value for a collapsed block of layers `members` (data/blocks.ts figures) */
+  block(store: Store, members: readonly string[], epoch: number, st: ModeState): number | null;
+  /** the legend's and the tooltip's words for `block` */
+  blockShows: string;
 }
+
+/** Mean |activation| of the last member with the sample's activations recorded (the block's output). */
+function blockActivation(store: Store, members: readonly string[], epoch: number, sample: number): number | null {
+  for (let i = members.length - 1; i >= 0; i--) {
+    const a = store.activation(members[i], epoch, sample);
+    if (!a || !a.values.length) continue;
+    let s = 0;
+    let n = 0;
+    for (let k = 0; k < a.values.length; k++) {
+      const v = a.values[k];
+      if (Number.isFinite(v)) { s += Math.abs(v); n++; } else return NaN;
+    }
+    return n ? s / n : null;
+  }
+  return null;
+}
+
+const figures = (store: Store, members: readonly string[], epoch: number) =>
+  blockFigures(store.at(epoch), members, (n) => store.layer(n));
 
 const PARAM: Record<Elements, string> = { connections: "weight", neurons: "bias" };
 
@@ -48,6 +72,8 @@ export const COLOR_MODES: Record<string, ColorMode> = {
       return { head: at ? `weight at ${at}` : "weight", detail: "" };
     },
     label: (_st, of) => (of === "neurons" ? "bias" : "weight"),
+    block: (store, members, epoch) => figures(store, members, epoch).weightRms,
+    blockShows: "RMS weight per block",
   },
   delta: {
     values(store, layer, epoch, st, of) {
@@ -69,6 +95,8 @@ export const COLOR_MODES: Record<string, ColorMode> = {
       return { head: st.deltaRef === "init" ? "Δ since init" : "Δ since previous epoch", detail };
     },
     label: (st, of) => `Δ ${of === "neurons" ? "bias " : ""}since ${st.deltaRef === "init" ? "init" : "previous"}`,
+    block: (store, members, epoch) => figures(store, members, epoch).updateRatio,
+    blockShows: "largest update ratio per block",
   },
   gradient: {
     // the gradient of each kept weight / bias (the same fixed samples as the weights)
@@ -81,6 +109,8 @@ export const COLOR_MODES: Record<string, ColorMode> = {
       return { head: at ? `gradient at ${at}` : "gradient", detail: "" };
     },
     label: (_st, of) => (of === "neurons" ? "bias gradient" : "gradient"),
+    block: (store, members, epoch) => figures(store, members, epoch).gradNorm,
+    blockShows: "gradient norm per block",
   },
   activation: {
     values(store, layer, epoch, st, of) {
@@ -98,6 +128,8 @@ export const COLOR_MODES: Record<string, ColorMode> = {
       return { head: `activation of sample ${st.sample}`, detail: at ? `(${at})` : "" };
     },
     label: (st, of) => (of === "neurons" ? `activation (sample ${st.sample})` : "w × input"),
+    block: (store, members, epoch, st) => blockActivation(store, members, epoch, st.sample),
+    blockShows: "mean |activation| of each block's output",
   },
 };
 
@@ -153,4 +185,20 @@ export function coloringShows(colorBy: ColorBy, kind: LayerColoring["kind"]): st
   const mode = colorMode(colorBy);
   if (!mode || kind === "none") return "";
   return kind === "values" ? mode.shows.values : mode.shows.scalar ?? "";
+}
+
+/** A collapsed block's value in a mode at `epoch`, with its fixed range (the largest over every
+ *  epoch); `id` names the block in the range cache. Kind "none" where nothing was recorded. */
+export function blockColoring(store: Store, id: string, members: readonly string[], epoch: number, st: Partial<ModeState> & { colorBy: ColorBy }): LayerColoring {
+  const s = full(st);
+  const mode = colorMode(s.colorBy);
+  if (!mode) return { kind: "none" };
+  const v = mode.block(store, members, epoch, s);
+  if (v === null || v === undefined) return { kind: "none" };
+  const key = `block|${id}|${members.length}|${s.colorBy}|${mode.perSample ? s.sample : 0}`;
+  const max = store.maxAbs(key, (snap) => {
+    const x = mode.block(store, members, snap.epoch, s);
+    return x === null || x === undefined ? null : [x];
+  });
+  return { kind: "scalar", value: v, max, signed: false };
 }

@@ -29,6 +29,15 @@ export interface LayerInfo {
   detail: Record<string, unknown>;
 }
 
+/** One module of the model's module tree (graph.py `Module`), parents before children. */
+export interface ModuleInfo {
+  path: string;            // torch "transformer.h.3" / Keras "model/block": untrusted text
+  parent: string | null;   // null at the top level
+  class: string;           // framework class, e.g. "GPT2Block", "ModuleList"
+  container: boolean;      // a pure container (ModuleList ...): always open, its children shown
+  signature: string;       // equal for structurally identical blocks (they roll up: "GPT2Block × 12")
+}
+
 /** The `_graph` trait (JSON). */
 export interface GraphInfo {
   framework: string;
@@ -44,6 +53,9 @@ export interface GraphInfo {
   total_params: number;
   /** every layer kind's properties (read them through data/kinds.ts `kindInfo`). */
   kinds: Record<string, KindInfo>;
+  /** the module tree (absent in older runs: the graph is drawn flat); layers' `parent` is the
+   *  innermost module path. layout/hierarchy.ts cuts it at the `expanded` trait. */
+  modules?: ModuleInfo[];
 }
 
 /** One entry of a snapshot header's `arrays` list: a typed array inside the snapshot's bytes. */
