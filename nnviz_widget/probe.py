@@ -227,7 +227,10 @@ def boundary_arrays(out: np.ndarray, res: int) -> tuple[dict[str, np.ndarray], d
 
 
 def predictions(out: np.ndarray) -> list[int]:
-    """Predicted class per probe sample: argmax, or a 0.5 threshold for one output."""
+    """Predicted class per probe sample: argmax, or a 0.5 threshold for one output; none ([])
+    for an output with a class per position (N, T, C), where a sample has no single class."""
+    if out.ndim >= 3 and math.prod(out.shape[1:-1]) > 1:
+        return []
     o = out.reshape(out.shape[0], -1)
     if o.shape[1] == 1:
         return [int(v > (0.5 if np.nanmin(o) >= 0 else 0.0)) for v in o[:, 0]]

@@ -181,7 +181,11 @@ class Recorder:
         self.graph: Graph = self.adapter.graph()
         self.max_bytes = int(max_bytes)
         self.record_gradients = record_gradients
-        self.labels = None if labels is None else np.asarray(_numpy(labels)).reshape(-1)
+        #: one class (or value) per probe sample, for the view's "label" line; per-position
+        #: targets (a sequence task's (N, T)) are no such thing, but still reach the adapter
+        lab = None if labels is None else np.asarray(_numpy(labels))
+        per_sample = lab is not None and (lab.ndim <= 1 or lab[0].size == 1)
+        self.labels = lab.reshape(-1) if lab is not None and per_sample else None
         #: complete snapshots, init first; epochs recorded since the last flush() are pending
         self.snapshots: list[Snapshot] = []
         #: what record() read and flush() has not made into snapshots yet, oldest first

@@ -232,3 +232,32 @@ def test_nan_activations_counted() -> None:
     viz = nnv.NNViz(model, inputs=torch.randn(4, 2), boundary=False)
     viz.record(0)
     assert viz.health().at("1", 0)["act_nonfinite"] >= 4
+
+
+def test_sequence_task_shows_no_single_label_or_prediction() -> None:
+    """A per-position task (output (N, T, C), labels (N, T)) has no one class per sample: the
+    view's label and prediction lines stay empty instead of showing a flattened index, and the
+    labels still give the probe's gradients their loss."""
+    torch.manual_seed(0)
+
+    class Tagger(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(5, 8)
+            self.out = torch.nn.Linear(8, 5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(self.embed(x))
+
+    x = torch.randint(0, 5, (4, 6))
+    viz = nnv.NNViz(Tagger(), inputs=x, labels=x.flip(1))
+    viz.record(0)
+    assert viz._probe["n"] == 4 and viz._probe["labels"] is None
+    assert all(s.preds == [] for s in viz.recorder.snapshots)
+    assert np.isfinite(viz.history.stats("out")["grad_norm"][0])
+    # one class per sample, given as (N, 1): still one label per sample
+    viz2 = nnv.NNViz(
+        mlp2d(out=2), inputs=torch.randn(4, 2), labels=torch.tensor([[0], [1], [1], [0]])
+    )
+    assert viz2._probe["labels"] == [0, 1, 1, 0]
+    assert len(viz2.recorder.snapshots[0].preds) == 4
