@@ -177,6 +177,20 @@ class Recorder:
             model, inputs=inputs, input_shape=input_shape, labels=labels
         )
         self.model = model
+        with self.adapter.gathered():  # a sharded model, whole for the init reading
+            self._init_reading(max_bytes, record_gradients, labels, boundary, image_shape)
+        #: the file rewritten after every record() (None: only ``save()`` writes)
+        self.path: Path | None = None if path is None else Path(path).expanduser()
+        self._write_live()
+
+    def _init_reading(
+        self,
+        max_bytes: int,
+        record_gradients: bool,
+        labels: Any,
+        boundary: bool | None,
+        image_shape: tuple[int, ...] | None,
+    ) -> None:
         self.graph: Graph = self.adapter.graph()
         self.max_bytes = int(max_bytes)
         self.record_gradients = record_gradients
@@ -202,9 +216,6 @@ class Recorder:
         init = self._read(INIT_EPOCH, "init", {}, params, grads, first_acts)
         self.snapshots.append(self._snapshot(init))
         self.history = History(self)
-        #: the file rewritten after every record() (None: only ``save()`` writes)
-        self.path: Path | None = None if path is None else Path(path).expanduser()
-        self._write_live()
 
     @classmethod
     def from_snapshots(
@@ -289,7 +300,7 @@ class Recorder:
             raw = self.adapter.activations()
         except Exception as e:  # never lose an epoch over the probe
             warnings.warn(
-                f"nnviz: activations could not be recorded ({e})", RuntimeWarning, stacklevel=3
+                f"nnviz: activations could not be recorded ({e})", RuntimeWarning, stacklevel=4
             )
             return out
         for layer in self.graph.layers:
@@ -356,7 +367,7 @@ class Recorder:
             warnings.warn(
                 f"nnviz: the decision boundary could not be computed ({e})",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return
         outputs = [x.name for x in self.graph.layers if x.kind == "output"]
@@ -437,7 +448,7 @@ class Recorder:
             warnings.warn(
                 f"nnviz: gradients could not be computed ({e}); recorded without them",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return {}
 
@@ -560,7 +571,25 @@ class Recorder:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         clean = {str(k): _as_metric(k, v) for k, v in metrics.items()}
         if runfile.other_rank():
-            return  # torch.distributed: rank 0 records for the run (DDP keeps replicas equal)
+            # torch.distributed: rank 0 records for the run (DDP keeps replicas equal). A
+            # sharded model's gather is collective, and FSDP keeps the order its modules ran
+            # in (it plans the backward's collectives from it), so every rank takes part and
+            # runs the same passes as rank 0, keeping nothing
+            if self.adapter.collective:
+                with self.adapter.gathered():
+                    self._read(
+                        epoch, "", {}, self.adapter.parameters(), self._grads(), self._activations()
+                    )
+            return
+        with self.adapter.gathered():
+            self._record(epoch, clean)
+        if self.path is not None:
+            self.flush()
+            self._write_live()
+        elif len(self.pending) >= MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
+            self.flush()  # no view sending them (a script), or a big model: bounded
+
+    def _record(self, epoch: int, clean: dict[str, float]) -> None:
         recorded = bool(self.pending) or len(self.snapshots) > 1
         last = self.pending[-1].epoch if self.pending else self.snapshots[-1].epoch
         replace = recorded and epoch == last
@@ -575,7 +604,7 @@ class Recorder:
             warnings.warn(
                 f"nnviz: epoch {epoch} was already recorded; replacing it",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             # compare against the snapshot before the replaced one
             if self.pending:
@@ -591,11 +620,6 @@ class Recorder:
         self.pending.append(read)
         self._pending_bytes += read.nbytes
         self._emit("record", [])
-        if self.path is not None:
-            self.flush()
-            self._write_live()
-        elif len(self.pending) >= MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
-            self.flush()  # no view sending them (a script), or a big model: bounded
 
     def flush(self) -> None:
         """Make the pending readings into snapshots (all of them, or none if interrupted: they
