@@ -274,6 +274,7 @@ class _Ranks:
             p.communicate()
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("mode", ["ddp", "fsdp"])
 def test_distributed_run_has_one_writer_and_a_follower_sees_its_epochs(
     tmp_path: Path, mode: str
@@ -325,6 +326,7 @@ def test_distributed_run_has_one_writer_and_a_follower_sees_its_epochs(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
 
 
+@pytest.mark.torch
 def test_fsdp1_is_refused_rather_than_recorded_as_shards(monkeypatch: pytest.MonkeyPatch) -> None:
     """FSDP1 (FullyShardedDataParallel) needs an accelerator, so it can't be built here: a
     stand-in class takes its place in torch.distributed.fsdp to check the refusal."""
