@@ -152,7 +152,10 @@ class Recorder:
     time atomically: a temporary file in the same folder, fsync, ``os.replace``), so a reader
     (``nnv.follow(path)``, ``nnv.load``) only ever sees a whole run. An existing file there is
     replaced: it is this run's file. Under ``torch.distributed`` only global rank 0 records and
-    writes; on the other ranks ``record()`` does nothing and the file is never touched.
+    writes; on the other ranks ``record()`` does nothing and the file is never touched. A
+    model sharded with FSDP2 (``fully_shard``) is gathered whole at each ``record()`` on every
+    rank (collective: call ``record()`` on every rank); FSDP1 is refused (see
+    ``adapters/torch/shard.py``).
     """
 
     #: True for a run loaded from a file (``load_recorder``): it has no model and cannot record.
