@@ -185,11 +185,28 @@ def test_follow_tolerates_a_missing_or_bad_file(fake: None, tmp_path: Path) -> N
         m.step()
         rec.record(0, loss=1.0)
         assert follower.poll() and viz.history.epochs == [0] and viz._notice == ""
+        viz.controls()
+        for e in range(1, 4):
+            m.step(seed=e)
+            rec.record(e, loss=1.0)
+        assert follower.poll() and viz._controls.slider.max == 3
+        m.step(seed=3)  # the script restarted: the same model, recorded again from the start
+        again = Recorder(m, path=path)
+        for e in range(2):
+            m.step(seed=10 + e)
+            again.record(e, loss=5.0 + e)
+        assert follower.poll()
+        assert viz.history.epochs == [0, 1] and list(viz.history.metrics["loss"]) == [5.0, 6.0]
+        assert viz.epoch == 1 and "written again from the start" in viz._notice
+        assert len(viz._snapshots) == 3  # every snapshot of the new run sent again
+        assert (viz._controls.slider.min, viz._controls.slider.max) == (-1, 1)
+        again.record(2, loss=7.0)
+        assert follower.poll() and viz.history.epochs == [0, 1, 2] and viz._notice == ""
         other = Recorder(FakeModel((8, 5, 2)), path=path)  # another model in the file
         other.record(0, loss=2.0)
         assert not follower.poll()
         assert "now holds a different run" in viz._notice and "nnv.follow(" in viz._notice
-        assert viz.history.epochs == [0]
+        assert viz.history.epochs == [0, 1, 2]
     finally:
         viz.close()
 
