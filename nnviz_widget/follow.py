@@ -49,6 +49,7 @@ class Follower:
         self._key = key  # (inode, size, mtime_ns) of the file last read
         self._stopped = threading.Event()
         self._stale = False  # the file holds another run: nothing more is taken from it
+        self._note = ""  # what stays in the notice once reads work again
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
         #: reads of the file so far (a changed stat); a test checks that idle polls read nothing
@@ -81,7 +82,8 @@ class Follower:
         )
         if not grown:  # the same model recorded again from its start: show the new run
             self.viz._show_recorder(load_recorder(self.path))
-            self._say(f"{self.path.name} was written again from the start: showing the new run")
+            self._note = f"{self.path.name} was written again from the start: showing the new run"
+            self._say(self._note)
             return None
         if len(held) > 1 and _fingerprint(theirs[last.epoch]) != mine[last.epoch]:
             # the script recorded its last epoch again: that epoch's arrays are needed too
@@ -90,7 +92,7 @@ class Follower:
             rec.extend([s for s in full.snapshots if s.epoch > rec.snapshots[-1].epoch])
         else:
             rec.extend([s for s in run.snapshots if s.epoch > last.epoch])
-        self._say("")
+        self._say(self._note)  # a read that worked clears an error, not the restart's note
         return None
 
     def _restarted(self, why: str) -> None:

@@ -1,7 +1,8 @@
 """nnv.follow in JupyterLab: a notebook follows a run file that another process (this test,
 standing in for a training script on a cluster node) writes with ``Recorder(path=...)``; with no
-cell running, the view in the browser shows each new epoch as the file grows. Screenshot:
-test-artifacts/lab_follow.png."""
+cell running, the view in the browser shows each new epoch as the file grows, and a run started
+over in the same file replaces the shown one. Screenshots:
+test-artifacts/lab_follow.png, lab_follow_restarted.png."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _wait_epoch(page: Any, epoch: int, timeout_ms: int = 60_000) -> None:
     )
 
 
-def _scenario(browser: Any, server: LabServer, train: Any) -> None:
+def _scenario(browser: Any, server: LabServer, train: Any, restart: Any) -> None:
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     try:
         open_notebook(page, server, NOTEBOOK)
@@ -50,6 +51,16 @@ def _scenario(browser: Any, server: LabServer, train: Any) -> None:
             _wait_epoch(page, epoch)
         page.wait_for_timeout(300)
         page.locator(ROOT).first.screenshot(path=str(ARTIFACTS / "lab_follow.png"))
+        restart()  # the script starts over: the same view shows the new run
+        _wait_epoch(page, 0)
+        page.wait_for_function(  # the notice comes in the message after the new run's
+            """(sel) => (document.querySelector(sel)?.textContent ?? '')
+              .includes('written again from the start')""",
+            arg=f"{ROOT} .nnviz-notice",
+            timeout=30_000,
+        )
+        page.wait_for_timeout(300)
+        page.locator(ROOT).first.screenshot(path=str(ARTIFACTS / "lab_follow_restarted.png"))
     finally:
         page.close()
 
@@ -75,6 +86,11 @@ def test_lab_follow_shows_a_growing_run_file(lab_server: LabServer, in_browser: 
             opt.step()
         rec.record(epoch, loss=loss.item())
 
+    def restart() -> None:
+        nonlocal rec
+        rec = nnv.Recorder(model, inputs=x[:8], labels=y[:8], path=lab_server.root_dir / RUN)
+        train(0)
+
     train(0)
     write_notebook(lab_server.root_dir / NOTEBOOK, CELLS)
-    in_browser(_scenario, lab_server, train)
+    in_browser(_scenario, lab_server, train, restart)
