@@ -96,6 +96,14 @@ class Controls:
         self.box.add_class("nnviz-controls")
         self.links = links  # kept so they are not garbage
 
+    def reset(self, lo: int, hi: int) -> None:
+        """Set the epoch controls' range to [lo, hi] (another run shown in the same view)."""
+        for w in (self.slider, self.play):
+            with w.hold_sync():
+                w.min = min(lo, w.min)  # min <= max at every step
+                w.max = hi
+                w.min = lo
+
     def grow(self, lo: int, hi: int) -> None:
         """Widen the epoch controls' range to [lo, hi] (a value past the max would be clamped)."""
         for w in (self.slider, self.play):

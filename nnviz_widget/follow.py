@@ -4,9 +4,11 @@ node, under ``nnv.Recorder(..., path=path)``) is writing, updated live as the fi
 No server and no port: the notebook polls the file. Each look is one ``os.stat``; the file is
 read only when its (inode, size, mtime) changed, and then without the arrays of the epochs the
 view already holds. New epochs go to the browser through the recorder's "batch" event, as
-recorded ones do. In a Jupyter kernel the polling is a task on the kernel's asyncio loop (the
-file is read in a worker thread, the view is changed on the kernel's thread); elsewhere (a
-script, a test) a daemon thread. Either stops when the view is closed (``viz.close()``).
+recorded ones do; a run written again from its start (the script restarted) replaces the view's
+run in place; another model in the file stops the following with a notice. In a Jupyter kernel
+the polling is a task on the kernel's asyncio loop (the file is read in a worker thread, the
+view is changed on the kernel's thread); elsewhere (a script, a test) a daemon thread. Either
+stops when the view is closed (``viz.close()``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Follower:
         self._key = key  # (inode, size, mtime_ns) of the file last read
         self._stopped = threading.Event()
         self._stale = False  # the file holds another run: nothing more is taken from it
+        self._note = ""  # what stays in the notice once reads work again
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
         #: reads of the file so far (a changed stat); a test checks that idle polls read nothing
@@ -74,12 +77,14 @@ class Follower:
         mine = {s.epoch: _fingerprint(s) for s in held}
         theirs = {s.epoch: s for s in run.snapshots}
         last = held[-1]
-        for s in held[:-1]:
-            other = theirs.get(s.epoch)
-            if other is None or _fingerprint(other) != mine[s.epoch]:
-                return self._restarted(f"its epoch {s.epoch} changed")
-        if last.epoch not in theirs:
-            return self._restarted(f"it has no epoch {last.epoch}")
+        grown = last.epoch in theirs and all(
+            s.epoch in theirs and _fingerprint(theirs[s.epoch]) == mine[s.epoch] for s in held[:-1]
+        )
+        if not grown:  # the same model recorded again from its start: show the new run
+            self.viz._show_recorder(load_recorder(self.path))
+            self._note = f"{self.path.name} was written again from the start: showing the new run"
+            self._say(self._note)
+            return None
         if len(held) > 1 and _fingerprint(theirs[last.epoch]) != mine[last.epoch]:
             # the script recorded its last epoch again: that epoch's arrays are needed too
             full = read(self.path, since=held[-2].epoch)
@@ -87,13 +92,13 @@ class Follower:
             rec.extend([s for s in full.snapshots if s.epoch > rec.snapshots[-1].epoch])
         else:
             rec.extend([s for s in run.snapshots if s.epoch > last.epoch])
-        self._say("")
+        self._say(self._note)  # a read that worked clears an error, not the restart's note
         return None
 
     def _restarted(self, why: str) -> None:
         self._stale = True
         self._say(
-            f"{self.path} now holds a different run ({why}; restarted?): "
+            f"{self.path} now holds a different run ({why}): "
             f"nnv.follow({str(self.path)!r}) again to show it"
         )
 

@@ -153,7 +153,10 @@ class Recorder:
     time atomically: a temporary file in the same folder, fsync, ``os.replace``), so a reader
     (``nnv.follow(path)``, ``nnv.load``) only ever sees a whole run. An existing file there is
     replaced: it is this run's file. Under ``torch.distributed`` only global rank 0 records and
-    writes; on the other ranks ``record()`` does nothing and the file is never touched.
+    writes; on the other ranks ``record()`` does nothing and the file is never touched. A
+    model sharded with FSDP2 (``fully_shard``) is gathered whole at each ``record()`` on every
+    rank (collective: call ``record()`` on every rank); FSDP1 is refused (see
+    ``adapters/torch/shard.py``).
     """
 
     #: True for a run loaded from a file (``load_recorder``): it has no model and cannot record.
@@ -178,6 +181,20 @@ class Recorder:
             model, inputs=inputs, input_shape=input_shape, labels=labels
         )
         self.model = model
+        with self.adapter.gathered():  # a sharded model, whole for the init reading
+            self._init_reading(max_bytes, record_gradients, labels, boundary, image_shape)
+        #: the file rewritten after every record() (None: only ``save()`` writes)
+        self.path: Path | None = None if path is None else Path(path).expanduser()
+        self._write_live()
+
+    def _init_reading(
+        self,
+        max_bytes: int,
+        record_gradients: bool,
+        labels: Any,
+        boundary: bool | None,
+        image_shape: tuple[int, ...] | None,
+    ) -> None:
         self.graph: Graph = self.adapter.graph()
         self.max_bytes = int(max_bytes)
         self.record_gradients = record_gradients
@@ -207,9 +224,6 @@ class Recorder:
         init = self._read(INIT_EPOCH, "init", {}, params, grads, first_acts)
         self.snapshots.append(self._snapshot(init))
         self.history = History(self)
-        #: the file rewritten after every record() (None: only ``save()`` writes)
-        self.path: Path | None = None if path is None else Path(path).expanduser()
-        self._write_live()
 
     @classmethod
     def from_snapshots(
@@ -294,7 +308,7 @@ class Recorder:
             raw = self.adapter.activations()
         except Exception as e:  # never lose an epoch over the probe
             warnings.warn(
-                f"nnviz: activations could not be recorded ({e})", RuntimeWarning, stacklevel=3
+                f"nnviz: activations could not be recorded ({e})", RuntimeWarning, stacklevel=4
             )
             return out
         for layer in self.graph.layers:
@@ -361,7 +375,7 @@ class Recorder:
             warnings.warn(
                 f"nnviz: the decision boundary could not be computed ({e})",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return
         outputs = [x.name for x in self.graph.layers if x.kind == "output"]
@@ -446,7 +460,7 @@ class Recorder:
             warnings.warn(
                 f"nnviz: gradients could not be computed ({e}); recorded without them",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return {}
 
@@ -569,7 +583,25 @@ class Recorder:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         clean = {str(k): _as_metric(k, v) for k, v in metrics.items()}
         if runfile.other_rank():
-            return  # torch.distributed: rank 0 records for the run (DDP keeps replicas equal)
+            # torch.distributed: rank 0 records for the run (DDP keeps replicas equal). A
+            # sharded model's gather is collective, and FSDP keeps the order its modules ran
+            # in (it plans the backward's collectives from it), so every rank takes part and
+            # runs the same passes as rank 0, keeping nothing
+            if self.adapter.collective:
+                with self.adapter.gathered():
+                    self._read(
+                        epoch, "", {}, self.adapter.parameters(), self._grads(), self._activations()
+                    )
+            return
+        with self.adapter.gathered():
+            self._record(epoch, clean)
+        if self.path is not None:
+            self.flush()
+            self._write_live()
+        elif len(self.pending) >= MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
+            self.flush()  # no view sending them (a script), or a big model: bounded
+
+    def _record(self, epoch: int, clean: dict[str, float]) -> None:
         recorded = bool(self.pending) or len(self.snapshots) > 1
         last = self.pending[-1].epoch if self.pending else self.snapshots[-1].epoch
         replace = recorded and epoch == last
@@ -584,7 +616,7 @@ class Recorder:
             warnings.warn(
                 f"nnviz: epoch {epoch} was already recorded; replacing it",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             # compare against the snapshot before the replaced one
             if self.pending:
@@ -600,11 +632,6 @@ class Recorder:
         self.pending.append(read)
         self._pending_bytes += read.nbytes
         self._emit("record", [])
-        if self.path is not None:
-            self.flush()
-            self._write_live()
-        elif len(self.pending) >= MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
-            self.flush()  # no view sending them (a script), or a big model: bounded
 
     def flush(self) -> None:
         """Make the pending readings into snapshots (all of them, or none if interrupted: they

@@ -322,6 +322,29 @@ class NNViz(anywidget.AnyWidget):
             notes.append(self._live_notice)
         self._notice = " · ".join(notes)
 
+    def _show_recorder(self, recorder: Recorder) -> None:
+        """Show another recording of the same graph in this view (``nnv.follow``: the script
+        restarted): every snapshot is sent again and the view goes to its newest epoch."""
+        recorder.flush()
+        self.recorder.unsubscribe(self._on_event)
+        old = self._children
+        self.recorder = recorder
+        self._children = Children(recorder)
+        for s in recorder.snapshots:
+            self._children.add([s])
+        self._newest = recorder.snapshots[-1].epoch
+        with self.hold_sync():  # one message: the browser never pairs new snapshots and old epoch
+            self._graph = recorder.graph.to_dict()
+            self._probe = dict(recorder.probe_info)
+            self._snapshots = list(self._children.models)
+            self.epoch = self._newest
+        if self._controls is not None:
+            self._controls.reset(*self._epoch_range())
+        for m in old.models:
+            m.close()
+        recorder.subscribe(self._on_event)
+        self._update_notice()
+
     def close(self) -> None:
         for fn in getattr(self, "_on_close", []):
             fn()

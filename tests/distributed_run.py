@@ -1,6 +1,6 @@
-"""A two-process torch.distributed training run (gloo, CPU) recording with nnv.Recorder: run by
-tests/test_follow.py as ``python tests/distributed_run.py OUT MODE`` (MODE: ddp), once per rank
-with torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
+"""A two-process torch.distributed training run (gloo, CPU) recording with nnv.Recorder, run by
+tests/test_follow.py as ``python tests/distributed_run.py OUT MODE`` (MODE: ddp or fsdp) once
+per rank, with torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
 
 Each rank logs every file write nnviz makes to OUT/writes-rank<r>.log. Rank 0 waits after each
 recorded epoch until the test says it saw it (OUT/seen-<epoch>), so the test watches the epochs
@@ -51,7 +51,15 @@ def main(out: Path, mode: str) -> None:
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
-    model = nn.parallel.DistributedDataParallel(net)
+    if mode == "fsdp":  # FSDP2: each Linear and the whole model sharded over the ranks
+        from torch.distributed.fsdp import fully_shard
+
+        for layer in net:
+            if isinstance(layer, nn.Linear):
+                fully_shard(layer)
+        model: nn.Module = fully_shard(net)
+    else:
+        model = nn.parallel.DistributedDataParallel(net)
     g = torch.Generator().manual_seed(rank)
     x = torch.randn(64, 4, generator=g)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
@@ -71,7 +79,11 @@ def main(out: Path, mode: str) -> None:
         if rank == 0:
             _wait_for(out / f"seen-{epoch}")
         dist.barrier()
-    result = {"epochs": rec.history.epochs, "losses": losses}
+    full = {  # collective under FSDP: every rank gathers
+        name: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().tolist()
+        for name, p in model.named_parameters()
+    }
+    result = {"epochs": rec.history.epochs, "losses": losses, "params": full}
     (out / f"result-rank{rank}.json").write_text(json.dumps(result))
     dist.destroy_process_group()
 

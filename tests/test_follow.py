@@ -185,11 +185,29 @@ def test_follow_tolerates_a_missing_or_bad_file(fake: None, tmp_path: Path) -> N
         m.step()
         rec.record(0, loss=1.0)
         assert follower.poll() and viz.history.epochs == [0] and viz._notice == ""
+        viz.controls()
+        for e in range(1, 4):
+            m.step(seed=e)
+            rec.record(e, loss=1.0)
+        assert follower.poll() and viz._controls.slider.max == 3
+        m.step(seed=3)  # the script restarted: the same model, recorded again from the start
+        again = Recorder(m, path=path)
+        for e in range(2):
+            m.step(seed=10 + e)
+            again.record(e, loss=5.0 + e)
+        assert follower.poll()
+        assert viz.history.epochs == [0, 1] and list(viz.history.metrics["loss"]) == [5.0, 6.0]
+        assert viz.epoch == 1 and "written again from the start" in viz._notice
+        assert len(viz._snapshots) == 3  # every snapshot of the new run sent again
+        assert (viz._controls.slider.min, viz._controls.slider.max) == (-1, 1)
+        again.record(2, loss=7.0)
+        assert follower.poll() and viz.history.epochs == [0, 1, 2]
+        assert "written again from the start" in viz._notice  # the note stays
         other = Recorder(FakeModel((8, 5, 2)), path=path)  # another model in the file
         other.record(0, loss=2.0)
         assert not follower.poll()
         assert "now holds a different run" in viz._notice and "nnv.follow(" in viz._notice
-        assert viz.history.epochs == [0]
+        assert viz.history.epochs == [0, 1, 2]
     finally:
         viz.close()
 
@@ -274,8 +292,15 @@ class _Ranks:
             p.communicate()
 
 
-def test_ddp_run_has_one_writer_and_a_follower_sees_its_epochs(tmp_path: Path) -> None:
-    run = _Ranks(tmp_path, "ddp")
+@pytest.mark.torch
+@pytest.mark.parametrize("mode", ["ddp", "fsdp"])
+def test_distributed_run_has_one_writer_and_a_follower_sees_its_epochs(
+    tmp_path: Path, mode: str
+) -> None:
+    """DDP, and FSDP2 (fully_shard: it runs on CPU with gloo; FSDP1 needs an accelerator):
+    rank 0 alone writes, the followed view sees each epoch while the run waits for it, and the
+    recorded weights are the full parameters (under FSDP gathered from both ranks' shards)."""
+    run = _Ranks(tmp_path, mode)
     path = tmp_path / "run.nnviz"
     try:
         _until(lambda: path.exists() or run.failed(), "the run writes its file", 120)
@@ -307,4 +332,32 @@ def test_ddp_run_has_one_writer_and_a_follower_sees_its_epochs(tmp_path: Path) -
     assert back.history.epochs == [0, 1, 2]
     np.testing.assert_allclose(back.history.metrics["loss"], r0["losses"], rtol=1e-6)
     assert [layer.name for layer in back.graph.layers if layer.kind == "dense"] == ["0", "2"]
+    full = {k.removeprefix("module."): np.array(v) for k, v in r0["params"].items()}
+    assert full["0.weight"].shape == (16, 4)  # whole, not a rank's shard
+    for layer in ("0", "2"):
+        for param in ("weight", "bias"):
+            np.testing.assert_allclose(
+                back.history.weights(layer, 2, param), full[f"{layer}.{param}"], atol=2e-3
+            )
+    grads = back.history.gradients("0", 2)
+    assert grads.shape == (16, 4) and np.abs(grads).max() > 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+@pytest.mark.torch
+def test_fsdp1_is_refused_rather_than_recorded_as_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FSDP1 (FullyShardedDataParallel) needs an accelerator, so it can't be built here: a
+    stand-in class takes its place in torch.distributed.fsdp to check the refusal."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    class FullyShardedDataParallel(nn.Sequential):
+        pass
+
+    fake_fsdp = types.SimpleNamespace(
+        FullyShardedDataParallel=FullyShardedDataParallel, FSDPModule=type("FSDPModule", (), {})
+    )
+    monkeypatch.setitem(sys.modules, "torch.distributed.fsdp", fake_fsdp)
+    model = FullyShardedDataParallel(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    with pytest.raises(TypeError, match=r"FullyShardedDataParallel \(FSDP1\).*fully_shard"):
+        Recorder(model, inputs=torch.zeros(2, 4))

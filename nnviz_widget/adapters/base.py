@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -60,6 +61,16 @@ class ModelAdapter(ABC):
         self.labels = labels
         self.notes = []
         self.attention = {}
+
+    #: True where reading the model is collective under torch.distributed (a sharded model):
+    #: every rank then makes the same reading at each ``record()``; rank 0 keeps it
+    collective: bool = False
+
+    def gathered(self) -> contextlib.AbstractContextManager[None]:
+        """The model made whole for one reading: the recorder reads it inside this context, and
+        under ``torch.distributed`` every rank enters it at each ``record()`` (a sharded model's
+        gather is collective) while only rank 0 reads. Nothing to do for most models."""
+        return contextlib.nullcontext()
 
     @abstractmethod
     def graph(self) -> Graph:

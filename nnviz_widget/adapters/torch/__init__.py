@@ -31,6 +31,7 @@ from torch import nn
 from .capture import Capture
 from .read import Read
 from .run import MAX_PROBE_SAMPLES, _device_and_dtype
+from .shard import Unsharded, fsdp_modules
 from .trace import Trace
 
 __all__ = ["MAX_PROBE_SAMPLES", "TorchAdapter"]
@@ -57,6 +58,16 @@ class TorchAdapter(Capture, Read, Trace):
             # the wrapped module holds the same parameters; its probe pass runs no collective
             # (DDP's forward may broadcast buffers, which would wait for the other ranks)
             model = model.module
+        self._unsharded = Unsharded(model, fsdp_modules(model))
+        self.collective = bool(self._unsharded.mods)
+        with self._unsharded:  # the module table and probe see whole parameters
+            self._setup(model, inputs, input_shape, labels)
+
+    def gathered(self) -> Unsharded:
+        """FSDP2: the parameters and gradients gathered whole (see ``shard.py``)."""
+        return self._unsharded
+
+    def _setup(self, model: Any, inputs: Any, input_shape: Any, labels: Any) -> None:
         super().__init__(model, inputs=inputs, input_shape=input_shape, labels=labels)
         self._device, self._float = _device_and_dtype(model)
         self._scan_modules()
