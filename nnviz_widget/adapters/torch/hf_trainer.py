@@ -4,7 +4,9 @@ Same contract as the Keras callback: one record per epoch end (or every N optimi
 the values the Trainer logs (the ``logs`` of ``on_log``: ``loss``, ``grad_norm``,
 ``learning_rate``, ``eval_loss``, ... as present; the latest of each since the last record, by
 its logged name; ``epoch``, the Trainer's fractional epoch counter, is the record's number
-instead); a second ``train()`` continues the numbering; the end of training flushes. Only the
+instead; the speed figures, ``*_runtime`` and ``*_per_second``, are left out: they time the
+machine, not the training, and in the thousands they would flatten the chart's losses); a second
+``train()`` continues the numbering; the end of training flushes. Only the
 world process zero records.
 
 The Trainer logs and evaluates an epoch (``logging_strategy`` / ``eval_strategy="epoch"``) after
@@ -32,6 +34,14 @@ __all__ = ["HFCallback"]
 
 #: a key only the Trainer's end-of-training summary log has
 SUMMARY_KEY = "train_runtime"
+#: the speed metrics, told apart as the Trainer does (``default_compute_objective``)
+SPEED_SUFFIXES = ("_runtime", "_per_second", "_model_preparation_time")
+
+
+def logged_metrics(logs: dict[str, Any]) -> dict[str, float]:
+    """What a record keeps of one ``on_log``: every scalar but ``epoch`` and the speed figures."""
+    keep = {k: v for k, v in logs.items() if not str(k).endswith(SPEED_SUFFIXES)}
+    return metrics_of(keep, drop=("epoch",))
 
 
 class HFCallback(transformers.TrainerCallback):
@@ -84,7 +94,7 @@ class HFCallback(transformers.TrainerCallback):
             # epoch now, while the weights are still its own
             self._record_due()
             return
-        self.logged.update(metrics_of(logs, drop=("epoch",)))
+        self.logged.update(logged_metrics(logs))
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
