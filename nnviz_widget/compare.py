@@ -120,7 +120,9 @@ class Comparison:
         snap = Snapshot(
             epoch=sa.epoch,
             label=sa.label,
-            metrics={k: v - sb.metrics[k] for k, v in sa.metrics.items() if k in sb.metrics},
+            metrics={
+                f"{k} A − B": v - sb.metrics[k] for k, v in sa.metrics.items() if k in sb.metrics
+            },
             thinned=sa.thinned or sb.thinned,
         )
         for layer in self.matched_layers:
@@ -251,7 +253,7 @@ class Comparison:
             options=list(CHOICES["mode"].labels),
             index=a._mode_index,
             style={"button_width": "48px"},  # side by side, as the single view's controls
-            layout=widgets.Layout(width="auto"),
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),  # never squeezed into a column
         )
         self.link = widgets.Checkbox(value=False, description="link views")
         self.links = []
@@ -275,12 +277,16 @@ class Comparison:
         ]
         self._diff_label = widgets.Label(f"{self.names[0]} − {self.names[1]}")
         self._head = widgets.HBox(list(self._labels))
-        self._pair = [widgets.Box([v], layout=widgets.Layout(width="50%")) for v in (a, b)]
-        self._diff_box = widgets.Box([], layout=widgets.Layout(width="100%"))
+        # VBoxes: a column box stretches the view to its width (a Box shrinks it to its content)
+        self._pair = [widgets.VBox([v], layout=widgets.Layout(width="50%")) for v in (a, b)]
+        self._diff_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
         self._views_box = widgets.HBox(list(self._pair), layout=widgets.Layout(width="100%"))
         self._note = widgets.Label("")
         self._note.add_class("nnviz-compare-note")
-        bar = widgets.HBox([self.play, self.slider, self.mode, self.color, self.link])
+        bar = widgets.HBox(
+            [self.play, self.slider, self.mode, self.color, self.link],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
         self._box = widgets.VBox(
             [self._head, self._views_box, self._note, bar], layout=widgets.Layout(width="100%")
         )
@@ -301,9 +307,13 @@ class Comparison:
     def _on_link(self, change: dict[str, Any]) -> None:
         for lk in self._py_links:
             lk.unlink()
-        self._py_links = []
+        for lk in self._camera_links:
+            lk.unlink()
+        self._py_links, self._camera_links = [], []
         if change["new"]:
             a, b = self.views
+            # the camera (3D orbit / zoom, 2D pan / zoom) in the browser: no kernel round trip
+            self._camera_links = [widgets.jslink((a, "_camera"), (b, "_camera"))]
             self._py_links = [traitlets.link((a, "sample"), (b, "sample"))]
             if set(a.graph.names) == set(b.graph.names):
                 self._py_links.append(traitlets.link((a, "layer"), (b, "layer")))

@@ -57,9 +57,12 @@ def test_link_toggle_links_layer_and_sample() -> None:
     assert b.layer == n[1]
     a.sample = 3
     assert b.sample == 3
+    (cam,) = cmp._camera_links  # the cameras move together in the browser
+    assert (cam.source, cam.target) == ((a, "_camera"), (b, "_camera"))
     cmp.link.value = False
     a.layer = n[2]
     assert b.layer == n[1]
+    assert cmp._camera_links == [] and cam.comm is None  # the link widget closed
 
 
 def test_difference_equals_a_minus_b_from_recorders_and_files(tmp_path: Path) -> None:
@@ -135,6 +138,8 @@ def test_difference_mode_shows_one_view_of_a_minus_b_and_back() -> None:
     assert box.children[1].children[0].children == (d,)  # one view, A's graph
     assert [w.value for w in box.children[0].children] == ["plain − dropout"]
     assert d.history.epochs == a.history.epochs
+    la, lb = a.history.metrics["loss"], b.history.metrics["loss"]
+    np.testing.assert_allclose(d.history.metrics["loss A − B"], np.asarray(la) - np.asarray(lb))
     weighted = [n for n in cmp.matched_layers if n in a.recorder.snapshots[-1].weights]
     assert len(weighted) == 2
     for layer in weighted:
