@@ -175,6 +175,28 @@ def _scenario(browser: Any, server: LabServer) -> dict[str, Any]:
         assert report["camera"]["differing"] > 0.01, report
         box.screenshot(path=str(ARTIFACTS / "lab_compare_linked_camera.png"))
 
+        # ... and in 2D: zooming the left view (ctrl + wheel) zooms the right one as much
+        box.locator(".widget-toggle-button", has_text="2D").first.click()
+        _wait_views(page, 2, "data-mode", "2d")
+        zoom = page.locator(ROOTS).nth(1).get_attribute("data-zoom")
+        left = _canvas(page, 0).bounding_box()
+        page.mouse.move(left["x"] + left["width"] / 2, left["y"] + left["height"] / 2)
+        page.keyboard.down("Control")
+        page.mouse.wheel(0, -300)
+        page.keyboard.up("Control")
+        page.wait_for_function(
+            """([sel, z]) => {
+              const [a, b] = [...document.querySelectorAll(sel)].map((el) => el.dataset.zoom);
+              return a === b && b !== z;
+            }""",
+            arg=[ROOTS, zoom],
+            timeout=10_000,
+        )
+        page.wait_for_timeout(300)
+        box.screenshot(path=str(ARTIFACTS / "lab_compare_linked_2d.png"))
+        box.locator(".widget-toggle-button", has_text="3D").first.click()
+        _wait_views(page, 2, "data-mode", "3d")
+
         # A − B: one view in the box, its colors neither run's
         colors_a, colors_b = (_colors(page, _canvas(page, i).screenshot()) for i in range(2))
         box.locator("select").first.select_option(label="color: A − B")
