@@ -597,14 +597,19 @@ class Recorder:
         self._emit("batch", batch)
 
     def extend(self, snaps: list[Snapshot]) -> None:
-        """Append snapshots made elsewhere (a derived run, as ``nnv.compare``'s A − B) and emit
-        one "batch"; their epochs must come after the last one."""
+        """Append snapshots made elsewhere (a derived run, as ``nnv.compare``'s A − B), thin to
+        ``max_bytes`` as ``flush`` does, and emit one "batch"; their epochs must come after the
+        last one."""
         if not snaps:
             return
         last = self.snapshots[-1].epoch if self.snapshots else INIT_EPOCH - 1
         if snaps[0].epoch <= last or any(x.epoch >= y.epoch for x, y in itertools.pairwise(snaps)):
             raise ValueError(f"snapshots must come after epoch {last}, in increasing order")
         self.snapshots.extend(snaps)
+        new = {id(s) for s in snaps}
+        for snap in self._thin():
+            if id(snap) not in new:
+                self._emit("thin", [snap])
         self._emit("batch", list(snaps))
 
     def drop(self, epoch: int) -> None:

@@ -221,3 +221,23 @@ def test_shared_slider_past_one_runs_end_is_accepted_from_the_browser() -> None:
     assert a.epoch == 4
     with pytest.raises(traitlets.TraitError, match="recorded range"):
         a.epoch = 99  # from Python it is still an error
+
+
+def test_the_difference_run_stays_within_the_byte_budget() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.ReLU(), torch.nn.Linear(64, 3))
+    x = torch.randn(8, 4)
+    a, b = (nnv.NNViz(model, x, max_bytes=40_000, sync_interval=0) for _ in range(2))
+    cmp = nnv.compare(a, b)
+    cmp.color_by = "difference"
+    assert cmp.diff is not None
+    for e in range(40):
+        with torch.no_grad():
+            model[0].weight.add_(0.01)
+        a.record(e, loss=1.0)
+        b.record(e, loss=2.0)
+        a.flush()
+        b.flush()
+    rec = cmp.diff.recorder
+    assert len(rec.snapshots) == 41 and rec.nbytes <= rec.max_bytes
+    assert rec.thinned_epochs  # older epochs gave their arrays, as in a recorded run
