@@ -4,6 +4,7 @@ metrics of both in one chart, and the weight difference A − B for layers match
 from __future__ import annotations
 
 import contextlib
+import html as _html
 import os
 import pathlib
 from typing import Any
@@ -120,7 +121,9 @@ class Comparison:
         snap = Snapshot(
             epoch=sa.epoch,
             label=sa.label,
-            metrics={k: v - sb.metrics[k] for k, v in sa.metrics.items() if k in sb.metrics},
+            metrics={
+                f"{k} A − B": v - sb.metrics[k] for k, v in sa.metrics.items() if k in sb.metrics
+            },
             thinned=sa.thinned or sb.thinned,
         )
         for layer in self.matched_layers:
@@ -251,7 +254,7 @@ class Comparison:
             options=list(CHOICES["mode"].labels),
             index=a._mode_index,
             style={"button_width": "48px"},  # side by side, as the single view's controls
-            layout=widgets.Layout(width="auto"),
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),  # never squeezed into a column
         )
         self.link = widgets.Checkbox(value=False, description="link views")
         self.links = []
@@ -275,12 +278,16 @@ class Comparison:
         ]
         self._diff_label = widgets.Label(f"{self.names[0]} − {self.names[1]}")
         self._head = widgets.HBox(list(self._labels))
-        self._pair = [widgets.Box([v], layout=widgets.Layout(width="50%")) for v in (a, b)]
-        self._diff_box = widgets.Box([], layout=widgets.Layout(width="100%"))
+        # VBoxes: a column box stretches the view to its width (a Box shrinks it to its content)
+        self._pair = [widgets.VBox([v], layout=widgets.Layout(width="50%")) for v in (a, b)]
+        self._diff_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
         self._views_box = widgets.HBox(list(self._pair), layout=widgets.Layout(width="100%"))
         self._note = widgets.Label("")
         self._note.add_class("nnviz-compare-note")
-        bar = widgets.HBox([self.play, self.slider, self.mode, self.color, self.link])
+        bar = widgets.HBox(
+            [self.play, self.slider, self.mode, self.color, self.link],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
         self._box = widgets.VBox(
             [self._head, self._views_box, self._note, bar], layout=widgets.Layout(width="100%")
         )
@@ -301,9 +308,13 @@ class Comparison:
     def _on_link(self, change: dict[str, Any]) -> None:
         for lk in self._py_links:
             lk.unlink()
-        self._py_links = []
+        for lk in self._camera_links:
+            lk.unlink()
+        self._py_links, self._camera_links = [], []
         if change["new"]:
             a, b = self.views
+            # the camera (3D orbit / zoom, 2D pan / zoom) in the browser: no kernel round trip
+            self._camera_links = [widgets.jslink((a, "_camera"), (b, "_camera"))]
             self._py_links = [traitlets.link((a, "sample"), (b, "sample"))]
             if set(a.graph.names) == set(b.graph.names):
                 self._py_links.append(traitlets.link((a, "layer"), (b, "layer")))
@@ -365,22 +376,71 @@ class Comparison:
         return fig
 
     def to_html(self, path: str | os.PathLike[str], overwrite: bool = False) -> pathlib.Path:
-        """One offline page with both runs (each view's exported page, side by side)."""
-        import html as _html
-
+        """One offline page with both runs (each view's exported page, side by side; the A − B
+        view under them once ``color_by`` was "difference"), one epoch slider for all, and a
+        "link views" box that links the cameras (plain script, no kernel, no network)."""
         frames = []
-        for v, name in zip(self.views, self.names, strict=True):
+        runs = list(zip(self.views, self.names, strict=True))
+        if self.diff is not None:
+            runs.append((self.diff, f"{self.names[0]} − {self.names[1]}"))
+        for i, (v, name) in enumerate(runs):
             page = html_page(v, title=name)
+            # a half-width page stacks its details under the view: it is the taller one
+            width, height = ("100%", 760) if i == 2 else ("calc(50% - 6px)", 980)
             frames.append(
-                f'<div style="flex:1;min-width:0"><h2>{_html.escape(name)}</h2>'
-                f'<iframe style="width:100%;height:760px;border:0" srcdoc="{_html.escape(page)}">'
-                "</iframe></div>"
+                f'<div style="flex:0 0 {width};min-width:0">'
+                f'<iframe class="nnviz-compare-frame" title="{_html.escape(name)}" '
+                f'style="width:100%;height:{height}px;border:0" '
+                f'srcdoc="{_html.escape(page)}"></iframe></div>'
             )
+        ranges = [v._epoch_range() for v in self.views]
+        lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
         title = _html.escape(f"{self.names[0]} vs {self.names[1]}")
+        bar = (
+            '<div class="nnviz-compare-bar" style="margin:8px 0">'
+            f'<label>Epoch <input type="range" id="nnviz-compare-epoch" min="{lo}" max="{hi}" '
+            f'value="{hi}" step="1"></label> <span id="nnviz-compare-label">{hi}</span> '
+            '<label><input type="checkbox" id="nnviz-compare-link"> link views</label></div>'
+        )
         doc = (
             f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f'</head><body style="font:14px system-ui"><h1>{title}</h1>'
-            f'<div style="display:flex;gap:12px">{"".join(frames)}</div></body></html>'
+            f'</head><body style="font:14px system-ui"><h1>{title}</h1>{bar}'
+            f'<div style="display:flex;flex-wrap:wrap;gap:12px">{"".join(frames)}</div>'
+            f"<script>{_PAGE_SCRIPT}</script></body></html>"
         )
         data = doc.encode("utf-8")
         return atomic_write(pathlib.Path(path), lambda f: f.write(data), overwrite)
+
+
+# The comparison page's script: the frames are srcdoc iframes (the parent's origin, also from
+# file://), each with its in-page model at window.nnvizPage.model (js/src/standalone.ts).
+_PAGE_SCRIPT = """(() => {
+  const frames = [...document.querySelectorAll('iframe.nnviz-compare-frame')];
+  const slider = document.getElementById('nnviz-compare-epoch');
+  const label = document.getElementById('nnviz-compare-label');
+  const link = document.getElementById('nnviz-compare-link');
+  const models = () => frames.map((f) => {
+    const w = f.contentWindow;
+    return w && w.nnvizPage ? w.nnvizPage.model : null;
+  }).filter(Boolean);
+  slider.addEventListener('input', () => {
+    const epoch = Number(slider.value);
+    label.textContent = epoch < 0 ? 'init' : String(epoch);
+    for (const m of models()) m.set('epoch', epoch);
+  });
+  const same = (a, b) => JSON.stringify(a || {}) === JSON.stringify(b || {});
+  const hooked = new Set();
+  const hook = () => {
+    for (const m of models()) {
+      if (hooked.has(m)) continue;
+      hooked.add(m);
+      m.on('change:_camera', () => {
+        if (!link.checked) return;
+        const c = m.get('_camera');
+        for (const o of models()) if (o !== m && !same(o.get('_camera'), c)) o.set('_camera', c);
+      });
+    }
+    return hooked.size === frames.length;
+  };
+  const timer = setInterval(() => { if (hook()) clearInterval(timer); }, 200);
+})();"""

@@ -64,6 +64,10 @@ class NNViz(anywidget.AnyWidget):
     _notice = t.Unicode("").tag(sync=True)
     sample = t.Int(0).tag(sync=True)  # which probe sample lights the network (activation mode)
     _probe = t.Dict().tag(sync=True)  # n, labels (ints), input layer, image_shape
+    # the user's camera: {"3d": {position, target}, "2d": {zoom, tx, ty}}, written by the view
+    # (throttled) when the user moves it and applied when it changes from outside: nnv.compare
+    # jslinks two views' cameras, so they move together without a kernel
+    _camera = t.Dict().tag(sync=True)
     # ipywidgets selection controls sync an index, not a value; these mirror the traits above
     # (CHOICES names each pair) and the browser keeps each pair equal (js/src/shell/model.ts),
     # so controls need no kernel.

@@ -57,9 +57,12 @@ def test_link_toggle_links_layer_and_sample() -> None:
     assert b.layer == n[1]
     a.sample = 3
     assert b.sample == 3
+    (cam,) = cmp._camera_links  # the cameras move together in the browser
+    assert (cam.source, cam.target) == ((a, "_camera"), (b, "_camera"))
     cmp.link.value = False
     a.layer = n[2]
     assert b.layer == n[1]
+    assert cmp._camera_links == [] and cam.comm is None  # the link widget closed
 
 
 def test_difference_equals_a_minus_b_from_recorders_and_files(tmp_path: Path) -> None:
@@ -135,6 +138,8 @@ def test_difference_mode_shows_one_view_of_a_minus_b_and_back() -> None:
     assert box.children[1].children[0].children == (d,)  # one view, A's graph
     assert [w.value for w in box.children[0].children] == ["plain − dropout"]
     assert d.history.epochs == a.history.epochs
+    la, lb = a.history.metrics["loss"], b.history.metrics["loss"]
+    np.testing.assert_allclose(d.history.metrics["loss A − B"], np.asarray(la) - np.asarray(lb))
     weighted = [n for n in cmp.matched_layers if n in a.recorder.snapshots[-1].weights]
     assert len(weighted) == 2
     for layer in weighted:
@@ -216,3 +221,23 @@ def test_shared_slider_past_one_runs_end_is_accepted_from_the_browser() -> None:
     assert a.epoch == 4
     with pytest.raises(traitlets.TraitError, match="recorded range"):
         a.epoch = 99  # from Python it is still an error
+
+
+def test_the_difference_run_stays_within_the_byte_budget() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.ReLU(), torch.nn.Linear(64, 3))
+    x = torch.randn(8, 4)
+    a, b = (nnv.NNViz(model, x, max_bytes=40_000, sync_interval=0) for _ in range(2))
+    cmp = nnv.compare(a, b)
+    cmp.color_by = "difference"
+    assert cmp.diff is not None
+    for e in range(40):
+        with torch.no_grad():
+            model[0].weight.add_(0.01)
+        a.record(e, loss=1.0)
+        b.record(e, loss=2.0)
+        a.flush()
+        b.flush()
+    rec = cmp.diff.recorder
+    assert len(rec.snapshots) == 41 and rec.nbytes <= rec.max_bytes
+    assert rec.thinned_epochs  # older epochs gave their arrays, as in a recorded run

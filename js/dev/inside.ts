@@ -117,6 +117,9 @@ export function mount(st: ProbeState, opts: Opts = {}): MountedInside {
     requestFrame() {},
     theme: () => LIGHT,
     onTheme: () => () => {},
+    camera: () => ({}),
+    setCamera() {},
+    onCamera: () => () => {},
   };
   const probe = () => (st.traits._probe ?? null) as ProbeInfo | null;
   const host = document.getElementById("panel")!;

@@ -198,6 +198,24 @@ export interface Choices {
 export const HEALTH_THRESHOLDS = { dead: 0.5, saturated: 0.5, gradLow: 1e-2, gradHigh: 1e2 };
 export type Mode = "3d" | "2d";
 
+/** The 3D camera as the `_camera` trait holds it: where it stands and the point it orbits. */
+export interface Camera3D {
+  position: [number, number, number];
+  target: [number, number, number];
+}
+/** The 2D view's transform: zoom, then a translation in CSS pixels. */
+export interface Camera2D {
+  zoom: number;
+  tx: number;
+  ty: number;
+}
+/** `_camera`: each view writes its own mode's entry when the user moves it (a linked view,
+ *  nnv.compare's "link views", gets the same dict through a jslink and applies it). */
+export interface CameraState {
+  "3d"?: Camera3D;
+  "2d"?: Camera2D;
+}
+
 /**
  * Synced traits of the NNViz model the views read (anywidget `model.get(name)`):
  *   _graph: GraphInfo            _snapshots: string[]  ("IPY_MODEL_<id>" refs to Snapshot widgets,
@@ -206,6 +224,7 @@ export type Mode = "3d" | "2d";
  *   delta_ref: "previous" | "init"    max_connections: number (draw budget, default 20000)
  *   height: number (px)          _notice: string (e.g. "older epochs thinned to stay within 64 MB")
  *   sample: number (which probe sample lights the network in "activation" mode)   _probe: ProbeInfo
+ *   _camera: CameraState (the user's 3D camera / 2D pan and zoom; {} until the user moves one)
  *   _layer_index / _mode_index / _color_index / _delta_index: number — mirrors of layer / mode /
  *   color_by / delta_ref that ipywidgets' Dropdown / ToggleButtons are jslinked to (selection widgets
  *   sync `index`, not `value`). _layer_index: 0 = no layer, i + 1 = _graph.layers[i];

@@ -1,7 +1,7 @@
 // What every sub-view (3D scene, 2D graph, details panel, metrics chart, legend) gets and returns.
 import type { Theme } from "../styles/theme";
 import type { Store } from "./store";
-import type { ViewState } from "./types";
+import type { CameraState, ViewState } from "./types";
 
 /** Text-only tooltip rows: [label, value]. Rendered with textContent (layer names are untrusted). */
 export type TooltipRows = [string, string][];
@@ -28,6 +28,12 @@ export interface ViewContext {
   /** Called when the host's theme changes (the widget's CSS variables and the color scales have
    *  already followed); returns an unsubscribe. Views repaint what they drew with its colors. */
   onTheme(cb: (t: Theme) => void): () => void;
+  /** The `_camera` trait now (the shared camera of linked views; {} when nobody moved one). */
+  camera(): CameraState;
+  /** The user moved this view's camera: write it to `_camera` (throttled; merged per mode). */
+  setCamera<K extends keyof CameraState>(mode: K, value: NonNullable<CameraState[K]>): void;
+  /** Called when `_camera` changes from outside this view (a linked view); returns an unsubscribe. */
+  onCamera(cb: (c: CameraState) => void): () => void;
 }
 
 /** A piece of the view. `destroy` frees GPU resources and removes exactly the listeners it added. */

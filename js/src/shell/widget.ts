@@ -13,7 +13,7 @@ import { styleSheet } from "../styles/styles";
 import { themeVars, type Theme } from "../styles/theme";
 import { currentTheme, watchTheme } from "../styles/watch";
 import { useScales } from "../color/scales";
-import type { AnyModel, Mode, ProbeInfo, ViewState } from "../data/types";
+import type { AnyModel, CameraState, Mode, ProbeInfo, ViewState } from "../data/types";
 import { createView2D } from "../view2d/view2d";
 import type { SubView, TooltipRows, ViewContext } from "../data/view";
 import { fmtCount, fmtInt } from "../util/format";
@@ -198,6 +198,36 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
     updateReady();
   }));
 
+  // the shared camera (`_camera`): this view's user moves are written at most every 60 ms; a
+  // change it did not write (a linked view's, through a jslink) goes to the views to apply
+  const camSubs = new Set<(c: CameraState) => void>();
+  let camPending: CameraState | null = null;
+  let camTimer = 0;
+  let camWritten = "";
+  const readCamera = (): CameraState => {
+    const c = model.get("_camera");
+    return c && typeof c === "object" ? (c as CameraState) : {};
+  };
+  const writeCamera = () => {
+    camTimer = 0;
+    if (!camPending) return;
+    const value = { ...readCamera(), ...camPending };
+    camPending = null;
+    camWritten = JSON.stringify(value);
+    model.set("_camera", value);
+    model.save_changes();
+  };
+  const onCameraTrait = () => {
+    const c = readCamera();
+    if (JSON.stringify(c) === camWritten) return; // our own write coming back
+    for (const cb of [...camSubs]) cb(c);
+  };
+  model.on("change:_camera", onCameraTrait);
+  d.add(() => model.off("change:_camera", onCameraTrait));
+  d.add(() => {
+    if (camTimer) clearTimeout(camTimer);
+  });
+
   let frameReq = 0;
   const ctx: ViewContext = {
     store,
@@ -223,6 +253,15 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
     onTheme(cb) {
       themeSubs.add(cb);
       return () => themeSubs.delete(cb);
+    },
+    camera: readCamera,
+    setCamera(mode, value) {
+      camPending = { ...(camPending ?? {}), [mode]: value };
+      if (!camTimer) camTimer = window.setTimeout(writeCamera, 60);
+    },
+    onCamera(cb) {
+      camSubs.add(cb);
+      return () => camSubs.delete(cb);
     },
     requestFrame() {
       // sub-views that draw with the DOM / 2D canvas paint themselves; this marks the frame

@@ -8,7 +8,7 @@
 import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, wrapLayout, type EdgeRoute } from "../layout/layout2d";
 import { mapShape, mapSource } from "../data/maps";
 import { createWheelHint, isZoomWheel } from "../util/wheel";
-import type { LayerInfo } from "../data/types";
+import type { Camera2D, LayerInfo } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
 import { fmtInt } from "../util/format";
 import { gridLayout, tileSize } from "../util/grid";
@@ -350,7 +350,10 @@ export function createView2D(ctx: ViewContext): SubView {
       rebuildConnections(vs);
       vs.dirtyColors = true;
     }
-    if (!vs.fitted) initialView();
+    if (!vs.fitted) {
+      initialView();
+      takeShared();
+    }
     if (vs.dirtyColors) recolor(vs);
     const c = g2d;
     c.setTransform(1, 0, 0, 1, 0, 0);
@@ -505,6 +508,7 @@ export function createView2D(ctx: ViewContext): SubView {
       rewrap();
     }
     fit();
+    shareView();
   }
 
   /** Re-wrap the graph into the rows the view now wants; true when the rows changed. */
@@ -542,7 +546,25 @@ export function createView2D(ctx: ViewContext): SubView {
     vs.tx = sx - (sx - vs.tx) * k;
     vs.ty = sy - (sy - vs.ty) * k;
     vs.zoom = nz;
+    shareView();
     schedule();
+  }
+
+  // ---- the shared camera (`_camera["2d"]`): the user's pan / zoom is written (a linked view
+  // follows); a linked view's is applied, and kept over re-layouts (until this user moves)
+  const validView = (c: Camera2D | undefined): Camera2D | null =>
+    c && [c.zoom, c.tx, c.ty].every(Number.isFinite) && c.zoom > 0 ? { zoom: c.zoom, tx: c.tx, ty: c.ty } : null;
+  let shared: Camera2D | null = validView(ctx.camera()["2d"]);
+  function takeShared(): void {
+    if (!shared) return;
+    vs.zoom = shared.zoom;
+    vs.tx = shared.tx;
+    vs.ty = shared.ty;
+    vs.fitted = true;
+  }
+  function shareView(): void {
+    shared = { zoom: vs.zoom, tx: vs.tx, ty: vs.ty };
+    ctx.setCamera("2d", shared);
   }
 
   function zoomBy(f: number): void {
@@ -606,6 +628,7 @@ export function createView2D(ctx: ViewContext): SubView {
         hideHint();
         vs.tx = down.tx + dx;
         vs.ty = down.ty + dy;
+        shareView();
         schedule();
         return;
       }
@@ -667,6 +690,7 @@ export function createView2D(ctx: ViewContext): SubView {
       e.preventDefault();
       hideHint();
       vs.tx -= (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) * unit;
+      shareView();
       schedule();
       return;
     }
@@ -715,6 +739,15 @@ export function createView2D(ctx: ViewContext): SubView {
     rebuildConnections(vs);
     vs.dirtyColors = true;
     publish();
+    schedule();
+  }));
+
+  d.add(ctx.onCamera((c) => {
+    const v = validView(c["2d"]);
+    if (!v) return;
+    shared = v;
+    hideHint();
+    if (vs.layout) takeShared();
     schedule();
   }));
 

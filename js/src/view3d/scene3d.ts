@@ -16,7 +16,7 @@ import { pick, pickedLayer, showPick } from "./pick";
 import { writeColors } from "./colors";
 import { fitCamera } from "./camera";
 import { mapShape, mapSource } from "../data/maps";
-import type { ViewState } from "../data/types";
+import type { CameraState, ViewState } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
 import { colorNumber, parseColor } from "../styles/theme";
 import { NEUTRAL_NEURON, type Built, type ConvMap, type ConvPlane, hexRGB, mix, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
@@ -183,6 +183,52 @@ export function createScene3D(ctx: ViewContext): SubView {
   };
   controls.addEventListener("start", onStart);
   d.add(() => controls.removeEventListener("start", onStart));
+  // the user's camera goes to `_camera` (a linked view follows); only moves made between the
+  // controls' start and end are the user's (applying a linked camera also fires "change")
+  let interacting = false;
+  const shareCamera = () => {
+    ctx.setCamera("3d", {
+      position: camera.position.toArray() as [number, number, number],
+      target: controls.target.toArray() as [number, number, number],
+    });
+  };
+  const onMove = () => {
+    if (interacting) shareCamera();
+  };
+  const onStartShare = () => {
+    interacting = true;
+  };
+  const onEnd = () => {
+    if (interacting) shareCamera();
+    interacting = false;
+  };
+  controls.addEventListener("start", onStartShare);
+  controls.addEventListener("change", onMove);
+  controls.addEventListener("end", onEnd);
+  d.add(() => {
+    controls.removeEventListener("start", onStartShare);
+    controls.removeEventListener("change", onMove);
+    controls.removeEventListener("end", onEnd);
+  });
+  /** Stand where a linked view's camera stands (or this view's own, kept from before). */
+  const applyCamera = (c: CameraState) => {
+    const cam = c["3d"];
+    const ok = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every(Number.isFinite);
+    if (!cam || !ok(cam.position) || !ok(cam.target)) return;
+    camera.position.set(...cam.position);
+    controls.target.set(...cam.target);
+    const dist = camera.position.distanceTo(controls.target);
+    if (dist > 0) {
+      camera.near = dist / 100;
+      camera.far = dist * 20;
+      camera.updateProjectionMatrix();
+    }
+    userMoved = true; // a resize keeps it
+    needFit = false;
+    controls.update();
+    paint();
+  };
+  d.add(ctx.onCamera(applyCamera));
 
   // ---------------------------------------------------------------------------------------------
   // Building
@@ -469,6 +515,7 @@ export function createScene3D(ctx: ViewContext): SubView {
   d.add(listen(fitBtn, "click", () => {
     userMoved = false;
     fit();
+    shareCamera();
   }));
 
   // ---------------------------------------------------------------------------------------------
@@ -574,6 +621,7 @@ export function createScene3D(ctx: ViewContext): SubView {
 
   applyTheme();
   build(true);
+  applyCamera(ctx.camera());
 
   return {
     el,
