@@ -150,7 +150,8 @@ class NNViz(anywidget.AnyWidget):
         shown = ""
         if g.modules:
             n = len(hierarchy.visible(g, self.expanded))
-            shown = f", {n} nodes shown ({len(self.expanded)} of {len(g.modules)} modules open)"
+            blocks = sum(1 for m in g.modules if not m.container)
+            shown = f", {n} nodes shown ({len(self.expanded)} of {blocks} modules open)"
         return (
             f"NNViz({g.framework} {g.model_name!r}: {len(g.layers)} layers, "
             f"{g.total_params:,} params, {len(self.history.epochs)} epochs recorded{shown})"
