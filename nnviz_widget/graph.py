@@ -339,36 +339,38 @@ def _signatures(
             chain.append(p)
             p = parent_of[p]
         chains[layer.name] = chain
-    items: dict[str, list[Any]] = {p: [] for p in parent_of}
+    items: dict[str, list[str]] = {p: [] for p in parent_of}
     pos: dict[tuple[str, str], int] = {}  # (module, layer) -> the layer's index inside it
     for layer in layers:
-        chain = chains[layer.name]
-        for i, m in enumerate(chain):
-            below = "/".join(_last(q) for q in reversed(chain[:i]))  # its path inside m
+        key = json.dumps(
+            [
+                layer.kind,
+                layer.op,
+                sorted((k, list(v)) for k, v in layer.param_shapes.items()),
+                list(layer.output_shape),
+            ],
+            separators=(",", ":"),
+        )
+        below = ""  # the layer's module path inside m, grown one part per level up
+        for i, m in enumerate(chain := chains[layer.name]):
+            if i:
+                part = _last(chain[i - 1])
+                below = f"{part}/{below}" if below else part
             pos[(m, layer.name)] = len(items[m])
-            items[m].append(
-                [
-                    layer.kind,
-                    layer.op,
-                    sorted((k, list(v)) for k, v in layer.param_shapes.items()),
-                    list(layer.output_shape),
-                    below,
-                ]
-            )
-    inner: dict[str, list[Any]] = {p: [] for p in parent_of}
+            items[m].append(f"{key} {below}")
+    # a set: how many outside layers read a block's output is not the block's structure
+    inner: dict[str, set[tuple[Any, ...]]] = {p: set() for p in parent_of}
     for a, b in edges:
         ca, cb = chains.get(a, []), chains.get(b, [])
         sa, sb = set(ca), set(cb)
         for m in ca:
-            inner[m].append(["e", pos[(m, a)], pos[(m, b)]] if m in sb else ["out", pos[(m, a)]])
+            inner[m].add(("e", pos[(m, a)], pos[(m, b)]) if m in sb else ("out", pos[(m, a)]))
         for m in cb:
             if m not in sa:
-                inner[m].append(["in", pos[(m, b)]])
+                inner[m].add(("in", pos[(m, b)]))
     out: dict[str, str] = {}
     for p in parent_of:
-        # a set: how many outside layers read a block's output is not the block's structure
-        marks = sorted({json.dumps(x) for x in inner[p]})
-        text = json.dumps([cls_of[p], items[p], marks], separators=(",", ":"))
+        text = "\n".join([cls_of[p], *items[p], repr(sorted(inner[p]))])
         out[p] = hashlib.sha1(text.encode()).hexdigest()[:12]
     return out
 

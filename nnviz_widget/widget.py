@@ -269,14 +269,15 @@ class NNViz(anywidget.AnyWidget):
 
     @t.validate("expanded")
     def _valid_expanded(self, proposal: dict[str, Any]) -> list[str]:
-        paths = list(proposal["value"])
+        paths = set(proposal["value"])
         g = self.recorder.graph
-        for p in paths:
+        known = hierarchy.modules(g)
+        for p in sorted(paths - set(known)):
             try:
                 hierarchy.check_path(g, p)
             except ValueError as e:
                 raise t.TraitError(f"expanded: {e}") from None
-        return self._ordered(set(paths))
+        return self._ordered(paths)
 
     @t.validate("depth")
     def _valid_depth(self, proposal: dict[str, Any]) -> int:
