@@ -307,14 +307,16 @@ def module_tree(
     structural signature.
 
     ``known`` maps module path -> (parent path, class name, container) for every module the
-    adapter knows (it may hold more than the layers use)."""
+    adapter knows (it may hold more than the layers use); a parent it lacks becomes a top-level
+    module of no class."""
+    known = dict(known)
     used: dict[str, None] = {}  # insertion order = first layer's order, ancestors included
     for layer in layers:
         chain: list[str] = []
         p = layer.parent
         while p is not None and p not in used:
-            if p not in known:
-                raise ValueError(f"layer {layer.name!r}: module {p!r} is not known")
+            if p not in known:  # never a crash over a path the adapter did not list
+                known[p] = (None, "", False)
             chain.append(p)
             p = known[p][0]
         for q in reversed(chain):
