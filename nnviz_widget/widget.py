@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import traitlets as t
 from ipywidgets import widget_serialization
 
-from . import export, png
+from . import export, hierarchy, png
 from .controls import CHOICES, Controls
 from .figures import figure
 from .history import History
@@ -31,7 +31,10 @@ from .sync import (
     shared_bundle,
 )
 
-_KWARGS = ("epoch", "layer", "mode", "color_by", "delta_ref", "max_connections", "height", "sample")
+_KWARGS = (
+    *("epoch", "layer", "mode", "color_by", "delta_ref", "max_connections", "height", "sample"),
+    *("expanded", "depth"),
+)
 #: what NNViz passes on to Recorder: its keyword-only parameters, read from its signature
 _RECORDER_KWARGS = tuple(
     p.name
@@ -68,6 +71,12 @@ class NNViz(anywidget.AnyWidget):
     # (throttled) when the user moves it and applied when it changes from outside: nnv.compare
     # jslinks two views' cameras, so they move together without a kernel
     _camera = t.Dict().tag(sync=True)
+    #: module paths shown open (graph.modules; containers are always open and never listed);
+    #: starts at hierarchy.default_expanded: big models open at their top-level blocks
+    expanded = t.List(t.Unicode()).tag(sync=True)
+    #: -1: no depth cut (the default opening, or blocks opened by hand); n >= 0 opens every
+    #: module with fewer than n blocks above it (``expanded`` follows)
+    depth = t.Int(-1).tag(sync=True)
     # ipywidgets selection controls sync an index, not a value; these mirror the traits above
     # (CHOICES names each pair) and the browser keeps each pair equal (js/src/shell/model.ts),
     # so controls need no kernel.
@@ -109,8 +118,13 @@ class NNViz(anywidget.AnyWidget):
         self._last_sync = -float("inf")  # when the last batch was sent
         recorder.flush()  # what the recorder holds goes in the first state
         layer = kwargs.pop("layer", "")
+        expanded = kwargs.pop("expanded", None)
+        depth = kwargs.pop("depth", -1)
         super().__init__(_bundle=shared_bundle(), **kwargs)
         self._graph = recorder.graph.to_dict()
+        self.expanded = hierarchy.default_expanded(recorder.graph) if expanded is None else expanded
+        self.observe(self._on_cut, names=["expanded", "depth"])
+        self.depth = depth
         self._probe = dict(recorder.probe_info)
         self._children = Children(recorder)
         for s in recorder.snapshots:
@@ -137,9 +151,14 @@ class NNViz(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         g = self.recorder.graph
+        shown = ""
+        if g.modules:
+            n = len(hierarchy.visible(g, self.expanded))
+            blocks = sum(1 for m in g.modules if not m.container)
+            shown = f", {n} nodes shown ({len(self.expanded)} of {blocks} modules open)"
         return (
             f"NNViz({g.framework} {g.model_name!r}: {len(g.layers)} layers, "
-            f"{g.total_params:,} params, {len(self.history.epochs)} epochs recorded)"
+            f"{g.total_params:,} params, {len(self.history.epochs)} epochs recorded{shown})"
         )
 
     # -- public API --
@@ -157,6 +176,38 @@ class NNViz(anywidget.AnyWidget):
         In a fast loop the browser gets new epochs at most every ``sync_interval`` seconds
         (several at once); the rest are sent when the cell ends, or by ``flush()``."""
         self.recorder.record(epoch, **metrics)
+
+    def expand(self, path: str) -> None:
+        """Show module ``path`` open (and the modules around it), e.g.
+        ``viz.expand("transformer.h.3")``; a container opens the blocks it holds. ValueError
+        naming close matches for a path that is no module (``viz.graph.modules`` lists them)."""
+        g = self.recorder.graph
+        m = hierarchy.check_path(g, path)
+        by_path = hierarchy.modules(g)
+        add = [] if m.container else [m.path]
+        if m.container:
+            add = [c.path for c in g.modules if c.parent == m.path and not c.container]
+        p = m.parent
+        while p is not None:
+            add.append(p)
+            p = by_path[p].parent
+        self.expanded = self._ordered({*self.expanded, *add})
+
+    def collapse(self, path: str) -> None:
+        """Show module ``path`` as one block (what is open inside it stays open for the next
+        ``expand``); a container closes every block inside it. ValueError as ``expand``."""
+        g = self.recorder.graph
+        m = hierarchy.check_path(g, path)
+        drop = {m.path}
+        if m.container:
+            for x in g.modules:  # parents come first: one pass finds all inside
+                if x.parent in drop:
+                    drop.add(x.path)
+        self.expanded = self._ordered(set(self.expanded) - drop)
+
+    def _ordered(self, paths: set[str]) -> list[str]:
+        """Paths of non-container modules in the graph's order (parents first)."""
+        return [m.path for m in self.recorder.graph.modules if m.path in paths and not m.container]
 
     def flush(self) -> None:
         """Send the recorded epochs the browser doesn't have yet (record() batches them)."""
@@ -234,6 +285,35 @@ class NNViz(anywidget.AnyWidget):
         else:
             where = f"the recorded range is {INIT_EPOCH} (init) to {newest}"
         raise t.TraitError(f"epoch {epoch} is not in this run: {where}")
+
+    @t.validate("expanded")
+    def _valid_expanded(self, proposal: dict[str, Any]) -> list[str]:
+        paths = set(proposal["value"])
+        g = self.recorder.graph
+        known = hierarchy.modules(g)
+        for p in sorted(paths - set(known)):
+            try:
+                hierarchy.check_path(g, p)
+            except ValueError as e:
+                raise t.TraitError(f"expanded: {e}") from None
+        return self._ordered(paths)
+
+    @t.validate("depth")
+    def _valid_depth(self, proposal: dict[str, Any]) -> int:
+        depth = int(proposal["value"])
+        if depth < -1:
+            raise t.TraitError(f"depth is -1 (no depth cut) or a depth >= 0, got {depth}")
+        return depth
+
+    def _on_cut(self, change: dict[str, Any]) -> None:
+        """``depth = n`` opens ``hierarchy.at_depth(n)``; any other ``expanded`` (a click, an
+        ``expand``) is no depth cut, so ``depth`` goes back to -1."""
+        g = self.recorder.graph
+        if change["name"] == "depth":
+            if self.depth >= 0:
+                self.expanded = hierarchy.at_depth(g, self.depth)
+        elif self.depth >= 0 and set(self.expanded) != set(hierarchy.at_depth(g, self.depth)):
+            self.depth = -1
 
     @t.validate("layer")
     def _valid_layer(self, proposal: dict[str, Any]) -> str:

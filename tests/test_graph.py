@@ -134,3 +134,10 @@ def test_a_bad_module_tree_is_refused() -> None:
         Graph(g.layers, g.edges, modules=g.modules[:3])
     with pytest.raises(ValueError, match="listed twice"):
         Graph(g.layers, g.edges, modules=[*g.modules, g.modules[-1]])
+
+
+def test_a_parent_the_adapter_did_not_list_is_a_top_level_module() -> None:
+    layers = [Layer(0, "x", "input", "Input", (2,)), Layer(1, "fc", "dense", "Linear", (2,))]
+    layers[1].parent = "mystery"
+    tree = module_tree(layers, [("x", "fc")], {})
+    assert [(m.path, m.parent, m.cls) for m in tree] == [("mystery", None, "")]

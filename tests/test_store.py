@@ -1209,3 +1209,21 @@ def test_cli_demo(tmp_path: Path) -> None:
     r = _cli("demo", "-o", "demo.html", cwd=tmp_path)
     assert r.returncode == 1 and "exists" in r.stderr
     assert _cli("demo", cwd=tmp_path).returncode == 2
+
+
+def test_a_damaged_module_tree(good: tuple[Path, Recorder], tmp_path: Path) -> None:
+    path, _ = good
+    bad = tmp_path / "m.nnviz"
+    cases: list[tuple[Any, str]] = [
+        ("nope", r"graph\.modules: expected a list"),
+        ([{"parent": None}], r"graph\.modules\[0\]"),
+        ([{"path": "a", "container": "yes"}], r"graph\.modules\[0\]\.container"),
+        ([{"path": "a", "parent": "b"}], "before its parent"),
+    ]
+    for modules, match in cases:
+        _edit_manifest(path, bad, lambda m, v=modules: m["graph"].__setitem__("modules", v))
+        with pytest.raises(nnv.RunFileError, match=match):
+            nnv.load(bad)
+    tree = [{"path": "body", "parent": None, "class": "Body", "container": False}]
+    _edit_manifest(path, bad, lambda m: m["graph"].__setitem__("modules", tree))
+    assert [m.path for m in nnv.load(bad).graph.modules] == ["body"]
