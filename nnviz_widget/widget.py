@@ -75,6 +75,7 @@ class NNViz(anywidget.AnyWidget):
         max_bytes: int = DEFAULT_MAX_BYTES,
         boundary: bool | None = None,
         image_shape: tuple[int, ...] | None = None,
+        tokenizer: Any = None,
         sync_interval: float = 0.5,
         **kwargs: Any,
     ) -> None:
@@ -83,12 +84,15 @@ class NNViz(anywidget.AnyWidget):
             raise TypeError(
                 f"NNViz() got unexpected keyword argument(s) {sorted(unknown)}; accepted: inputs, "
                 "input_shape, labels, max_bytes, layer, mode, color_by, delta_ref, "
-                "max_connections, height, epoch, sample, boundary, image_shape, sync_interval"
+                "max_connections, height, epoch, sample, boundary, image_shape, tokenizer, "
+                "sync_interval"
             )
         if isinstance(model, Recorder):
-            if any(v is not None for v in (inputs, input_shape, labels, boundary, image_shape)):
+            given = (inputs, input_shape, labels, boundary, image_shape, tokenizer)
+            if any(v is not None for v in given):
                 raise TypeError(
-                    "NNViz(recorder) takes no inputs/input_shape/labels: the recorder has them"
+                    "NNViz(recorder) takes no inputs/input_shape/labels/tokenizer: the recorder "
+                    "has them"
                 )
             recorder = model
         else:
@@ -100,6 +104,7 @@ class NNViz(anywidget.AnyWidget):
                 max_bytes=max_bytes,
                 boundary=boundary,
                 image_shape=image_shape,
+                tokenizer=tokenizer,
             )
         self.recorder = recorder
         if not sync_interval >= 0:
