@@ -174,6 +174,8 @@ class Recorder:
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        #: token ids -> text, from the user's tokenizer (never saved: only the text it gave)
+        self._text = TokenText(tokenizer) if tokenizer is not None else None
         self.adapter: ModelAdapter = adapt(
             model, inputs=inputs, input_shape=input_shape, labels=labels
         )
@@ -197,8 +199,6 @@ class Recorder:
         self._samples = self._choose_samples(params, shared=2 if grads else 1)
         self._prev_full: ParamDict = params  # full params of the last snapshot (update ratios)
         self._before_last: ParamDict = params  # ... and of the one before (for a replaced epoch)
-        #: token ids -> text, from the user's tokenizer (never saved: only the text it gave)
-        self._text = TokenText(tokenizer) if tokenizer is not None else None
         self._positions = 0  # a language model's probe: its token positions (0: not one)
         first_acts = self._activations()
         self.probe_info = self._probe_info(first_acts, image_shape)

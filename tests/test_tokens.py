@@ -72,20 +72,41 @@ def _ids(b: int = 3, t: int = 7) -> Any:
     return torch.randint(0, VOCAB, (b, t), generator=g)
 
 
-def test_token_probe_is_tokens_not_an_image() -> None:
-    ids = _ids()
-    tok = FakeTokenizer()
-    viz = nnv.NNViz(_gpt2(), inputs=ids, tokenizer=tok)
-    probe = viz._probe
+class LM:
+    """One model, its probe ids, its tokenizer and its view, built once per module (export is
+    the slow part); tests that train build their own."""
+
+    def __init__(self, make: Any) -> None:
+        self.make, self.model, self.ids, self.tok = make, make(), _ids(), FakeTokenizer()
+        self.viz = nnv.NNViz(self.model, inputs=self.ids, tokenizer=self.tok)
+
+
+@pytest.fixture(scope="module", params=MODELS, ids=IDS)
+def lm(request: Any) -> LM:
+    return LM(request.param)
+
+
+def test_token_probe_is_tokens_not_an_image(lm: LM) -> None:
+    probe, ids = lm.viz._probe, lm.ids
     assert probe["image_shape"] is None
     assert probe["tokens"]["ids"] == ids.tolist()
     assert probe["tokens"]["text"] == [[f" w{i}" for i in row] for row in ids.tolist()]
-    # without a tokenizer the ids alone
-    plain = nnv.NNViz(_gpt2(), inputs=ids)._probe["tokens"]
-    assert plain == {"ids": ids.tolist(), "text": None}
-    # convert_ids_to_tokens where there is no decode
-    conv = nnv.NNViz(_gpt2(), inputs=ids, tokenizer=ConvertOnly())._probe["tokens"]["text"]
-    assert conv[0][0] == f"Ġt{ids[0, 0].item()}"
+
+
+def test_without_a_tokenizer_the_ids_alone() -> None:
+    from torch import nn
+
+    ids = _ids()
+    viz = nnv.NNViz(nn.Sequential(nn.Embedding(VOCAB, 4), nn.Linear(4, 2)), inputs=ids)
+    assert viz._probe["tokens"] == {"ids": ids.tolist(), "text": None}
+    assert viz._probe["image_shape"] is None
+
+
+def test_tokenizer_text_prefers_decode_then_convert_ids_to_tokens() -> None:
+    from nnviz_widget.probe import TokenText
+
+    assert TokenText(FakeTokenizer())([3, 4]) == [" w3", " w4"]
+    assert TokenText(ConvertOnly())(np.array([[5]])) == ["Ġt5"]
 
 
 def test_a_tokenizer_without_either_method_is_one_clear_error() -> None:
@@ -93,11 +114,8 @@ def test_a_tokenizer_without_either_method_is_one_clear_error() -> None:
         nnv.NNViz(_gpt2(), inputs=_ids(), tokenizer=object())
 
 
-@pytest.mark.parametrize("make", MODELS, ids=IDS)
-def test_the_prediction_is_the_top_tokens_per_position(make: Any) -> None:
-    model, ids = make(), _ids()
-    tok = FakeTokenizer()
-    viz = nnv.NNViz(model, inputs=ids, tokenizer=tok)
+def test_the_prediction_is_the_top_tokens_per_position(lm: LM) -> None:
+    model, ids, tok, viz = lm.model, lm.ids, lm.tok, lm.viz
     with torch.no_grad():
         logits = model(ids).logits
     probs = torch.softmax(logits, -1)
@@ -114,8 +132,8 @@ def test_the_prediction_is_the_top_tokens_per_position(make: Any) -> None:
     assert snap.tokens[snap.preds[0]] == f" w{snap.preds[0]}"
     # each id is decoded once, whatever the number of epochs
     calls = tok.calls
-    viz.record(0, loss=1.0)
-    viz.record(1, loss=1.0)
+    viz.record(100, loss=1.0)
+    viz.record(101, loss=1.0)
     viz.flush()
     assert tok.calls == calls
     # on the wire: the arrays as binary, the text as JSON strings
@@ -131,10 +149,8 @@ def test_the_prediction_is_the_top_tokens_per_position(make: Any) -> None:
     assert back["tokens"] == snap.tokens
 
 
-def test_the_run_file_keeps_the_tokens_and_not_the_tokenizer(tmp_path: Path) -> None:
-    ids = _ids()
-    viz = nnv.NNViz(_gpt2(), inputs=ids, tokenizer=FakeTokenizer())
-    viz.record(0, loss=1.0)
+def test_the_run_file_keeps_the_tokens_and_not_the_tokenizer(lm: LM, tmp_path: Path) -> None:
+    viz = lm.viz
     path = tmp_path / "lm.nnviz"
     viz.save(path)
     loaded = nnv.load(path)
@@ -149,9 +165,8 @@ def test_the_run_file_keeps_the_tokens_and_not_the_tokenizer(tmp_path: Path) -> 
     assert "FakeTokenizer" not in manifest
 
 
-@pytest.mark.parametrize("make", MODELS, ids=IDS)
-def test_token_layers_are_tokens_by_features(make: Any) -> None:
-    viz = nnv.NNViz(make(), inputs=_ids())
+def test_token_layers_are_tokens_by_features(lm: LM) -> None:
+    viz = lm.viz
     snap = viz.recorder.snapshots[0]
     emb = next(layer.name for layer in viz.graph.layers if layer.kind == "embedding")
     assert snap.act_info[emb].shape == [7, 32]
@@ -160,11 +175,9 @@ def test_token_layers_are_tokens_by_features(make: Any) -> None:
         assert snap.act_info[name].shape == [7, 32]
 
 
-@pytest.mark.parametrize("make", MODELS, ids=IDS)
-def test_sdpa_attention_per_head_matches_the_eager_models_own(make: Any) -> None:
-    model, ids = make(), _ids()
-    viz = nnv.NNViz(model, inputs=ids)
-    eager = make("eager")
+def test_sdpa_attention_per_head_matches_the_eager_models_own(lm: LM) -> None:
+    model, ids, viz = lm.model, lm.ids, lm.viz
+    eager = lm.make("eager")
     eager.load_state_dict(model.state_dict())
     with torch.no_grad():
         want = eager(ids, output_attentions=True).attentions
@@ -222,22 +235,18 @@ def test_fresh_models_carry_no_health_badge(make: Any) -> None:
     assert len(judged) >= 8, judged
 
 
-def test_llama_query_key_projections_are_score_only_and_values_are_not() -> None:
+def test_query_key_projections_are_score_only_and_values_are_not(lm: LM) -> None:
     from nnviz_widget.probe import score_only
 
-    viz = nnv.NNViz(_llama(), inputs=_ids())
-    got = score_only(viz.graph)
-    assert got == {f"model.layers.{i}.self_attn.{p}_proj" for i in range(2) for p in ("q", "k")}, (
-        got
-    )
-    # GPT-2's fused c_attn also makes the values: judged as any layer
-    assert score_only(nnv.NNViz(_gpt2(), inputs=_ids()).graph) == set()
+    got = score_only(lm.viz.graph)
+    if lm.make is _llama:
+        assert got == {f"model.layers.{i}.self_attn.{p}_proj" for i in range(2) for p in "qk"}
+    else:  # GPT-2's fused c_attn also makes the values: judged as any layer
+        assert got == set()
 
 
-@pytest.mark.parametrize("make", MODELS, ids=IDS)
-def test_parameter_total_is_the_frameworks(make: Any) -> None:
-    model = make()
-    viz = nnv.NNViz(model, inputs=_ids())
+def test_parameter_total_is_the_frameworks(lm: LM) -> None:
+    model, viz = lm.model, lm.viz
     total = model.num_parameters()
     assert total == sum(p.numel() for p in model.parameters())
     assert viz.graph.total_params == total
