@@ -261,3 +261,18 @@ def test_a_non_token_model_is_unchanged() -> None:
         viz = nnv.NNViz(nn.Sequential(nn.Linear(4, 3)), inputs=torch.randn(5, 4))
     assert "tokens" not in viz._probe
     assert not viz.recorder.snapshots[0].top
+
+
+@pytest.mark.keras
+def test_keras_int_inputs_into_an_embedding_are_tokens() -> None:
+    keras = pytest.importorskip("keras")
+    inp = keras.Input(shape=(7,), dtype="int32")
+    out = keras.layers.Dense(20)(keras.layers.Embedding(20, 8)(inp))
+    model = keras.Model(inp, out)
+    ids = np.random.default_rng(0).integers(0, 20, (3, 7)).astype("int32")
+    viz = nnv.NNViz(model, inputs=ids, tokenizer=FakeTokenizer())
+    assert viz._probe["tokens"]["text"][0] == [f" w{i}" for i in ids[0]]
+    logits = np.asarray(model(ids))
+    got_i, _ = viz.history.next_tokens(INIT_EPOCH)
+    np.testing.assert_array_equal(got_i[..., 0], logits.argmax(-1))
+    assert viz.recorder.snapshots[0].preds == logits[:, -1].argmax(-1).tolist()
