@@ -148,10 +148,14 @@ def grad_ratios(graph: Graph, grad_norms: dict[str, float | None]) -> dict[str, 
     return out
 
 
+_PRODUCTS = {"matmul", "bmm", "einsum"}
+
+
 def score_only(graph: Graph) -> set[str]:
     """Weight layers whose output reaches the loss only through attention scores: the query and
     key projections of an attention op the adapter named them for (``detail["score_inputs"]``:
-    torch's ``scaled_dot_product_attention``). Their gradient passes through the softmax's
+    torch's ``scaled_dot_product_attention``), or of eager attention (every path reaches a
+    softmax whose output is multiplied with the values). Their gradient passes through the softmax's
     Jacobian, which is close to zero while attention is near uniform (every freshly built
     transformer), so a ratio far below 1 is their normal state, not a vanishing gradient. A
     projection that also feeds the values (GPT-2's fused ``c_attn``), or anything else, is judged
@@ -164,6 +168,24 @@ def score_only(graph: Graph) -> set[str]:
     def blocks(layer: Layer) -> bool:  # a weight layer or the output: the path ends there
         has_matrix = len(layer.param_shapes.get("weight", ())) >= 2
         return layer.kind == "output" or (has_matrix and not LAYER_KINDS[layer.kind].pass_through)
+
+    def weighs_values(name: str) -> bool:
+        """A softmax whose output weighs values (through dropout): attention probabilities, as
+        eager attention computes them (matmul(q, kᵀ) -> scale, mask -> softmax -> matmul)."""
+        if activation_of(by_name[name]) != "softmax":
+            return False
+        todo, seen = list(succs.get(name, [])), set()
+        while todo:
+            b = todo.pop()
+            if b in seen:
+                continue
+            seen.add(b)
+            node = by_name[b]
+            if node.op in _PRODUCTS:
+                return True
+            if node.kind == "dropout":
+                todo.extend(succs.get(b, []))
+        return False
 
     out: set[str] = set()
     for layer in graph.layers:
@@ -184,10 +206,13 @@ def score_only(graph: Graph) -> set[str]:
                     other = True
             elif blocks(node):
                 other = True
+            elif weighs_values(b):
+                score = True
             elif b not in seen:
                 seen.add(b)
                 todo.extend((b, c) for c in succs.get(b, []))
             if not succs.get(b) and not blocks(node) and "score_inputs" not in node.detail:
+                # (a softmax weighing values always has a successor: never here)
                 other = True  # a dead end (a model output without an output node)
         if score and not other:
             out.add(layer.name)
