@@ -151,18 +151,30 @@ class History:
             raise KeyError(f"no activations of {layer!r} recorded at epoch {epoch}{why}")
         return snap.acts[layer]["act"].astype(np.float32)
 
-    def attention(self, layer: str, epoch: int) -> np.ndarray:
+    def attention(self, layer: str, epoch: int, heads: bool = False) -> np.ndarray:
         """An attention layer's attention weights on the probe at ``epoch``, averaged over heads:
         (samples, queries, keys) float32, rows summing to 1 (the first samples only where the
-        budget is tight). Recorded where the model exposes them (torch ``nn.MultiheadAttention``,
-        Keras ``MultiHeadAttention``)."""
+        budget is tight); with ``heads=True`` each head's, (samples, heads, queries, keys).
+        Recorded where the model exposes them (torch ``nn.MultiheadAttention`` and
+        ``scaled_dot_product_attention``, Keras ``MultiHeadAttention``)."""
         self._layer(layer)
         snap = self._snap(epoch)
         arrays = snap.acts.get(layer, {})
-        if "attn" not in arrays:
+        key = "heads" if heads else "attn"
+        if key not in arrays:
             why = " (thinned)" if snap.thinned else ""
-            raise KeyError(f"no attention maps of {layer!r} recorded at epoch {epoch}{why}")
-        return arrays["attn"].astype(np.float32)
+            what = "per-head attention maps" if heads else "attention maps"
+            raise KeyError(f"no {what} of {layer!r} recorded at epoch {epoch}{why}")
+        return arrays[key].astype(np.float32)
+
+    def next_tokens(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """A language model's likeliest next tokens at ``epoch``: their ids (samples, positions,
+        3) and probabilities, likeliest first (position t predicts token t + 1). KeyError for a
+        model whose probe is not token ids with (positions, vocabulary) logits."""
+        snap = self._snap(epoch)
+        if not snap.top:
+            raise KeyError(f"no token predictions recorded at epoch {epoch}")
+        return snap.top["ids"].astype(np.int64), snap.top["p"].astype(np.float32)
 
     def activation_units(self, layer: str) -> np.ndarray | None:
         """Unit indices kept for a layer whose activations are sampled, else None."""

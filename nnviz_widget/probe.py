@@ -110,7 +110,8 @@ def grad_ratios(graph: Graph, grad_norms: dict[str, float | None]) -> dict[str, 
     far above exploding. Only layers with a weight matrix or kernel take part: a norm's gain and
     bias are a few numbers whose gradient is small next to a matrix's by its size alone (every
     fresh LayerNorm would be "vanishing"); and parallel branches (attention's q, k, v) are not
-    compared with each other, only with what feeds them."""
+    compared with each other, only with what feeds them. Layers that reach the loss only
+    through attention scores (``score_only``) get no ratio: theirs is small by design."""
 
     def weighted(layer: Layer) -> float | None:
         g = grad_norms.get(layer.name)
@@ -124,10 +125,11 @@ def grad_ratios(graph: Graph, grad_norms: dict[str, float | None]) -> dict[str, 
     for a, b in graph.edges:
         preds.setdefault(b, []).append(a)
     by_name = {layer.name: layer for layer in graph.layers}
+    scores = score_only(graph)
     out: dict[str, float | None] = {}
     for layer in graph.layers:
         g = weighted(layer)
-        if g is None:
+        if g is None or layer.name in scores:
             continue
         upstream: list[float] = []
         seen, todo = set(), list(preds.get(layer.name, []))
@@ -143,6 +145,77 @@ def grad_ratios(graph: Graph, grad_norms: dict[str, float | None]) -> dict[str, 
                 todo.extend(preds.get(name, []))
         ref = max(upstream, default=0.0)
         out[layer.name] = g / ref if ref > 0 else None
+    return out
+
+
+_PRODUCTS = {"matmul", "bmm", "einsum"}
+
+
+def score_only(graph: Graph) -> set[str]:
+    """Weight layers whose output reaches the loss only through attention scores: the query and
+    key projections of an attention op the adapter named them for (``detail["score_inputs"]``:
+    torch's ``scaled_dot_product_attention``), or of eager attention (every path reaches a
+    softmax whose output is multiplied with the values). Their gradient passes through the softmax's
+    Jacobian, which is close to zero while attention is near uniform (every freshly built
+    transformer), so a ratio far below 1 is their normal state, not a vanishing gradient. A
+    projection that also feeds the values (GPT-2's fused ``c_attn``), or anything else, is judged
+    as any layer."""
+    succs: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        succs.setdefault(a, []).append(b)
+    by_name = {layer.name: layer for layer in graph.layers}
+
+    def blocks(layer: Layer) -> bool:  # a weight layer or the output: the path ends there
+        has_matrix = len(layer.param_shapes.get("weight", ())) >= 2
+        return layer.kind == "output" or (has_matrix and not LAYER_KINDS[layer.kind].pass_through)
+
+    def weighs_values(name: str) -> bool:
+        """A softmax whose output weighs values (through dropout): attention probabilities, as
+        eager attention computes them (matmul(q, kᵀ) -> scale, mask -> softmax -> matmul)."""
+        if activation_of(by_name[name]) != "softmax":
+            return False
+        todo, seen = list(succs.get(name, [])), set()
+        while todo:
+            b = todo.pop()
+            if b in seen:
+                continue
+            seen.add(b)
+            node = by_name[b]
+            if node.op in _PRODUCTS:
+                return True
+            if node.kind == "dropout":
+                todo.extend(succs.get(b, []))
+        return False
+
+    out: set[str] = set()
+    for layer in graph.layers:
+        if not blocks(layer) or layer.kind == "output":
+            continue
+        score, other = False, False
+        seen: set[str] = set()
+        todo = [(layer.name, b) for b in succs.get(layer.name, [])]
+        while todo and not other:
+            a, b = todo.pop()
+            node = by_name[b]
+            if "score_inputs" in node.detail:
+                if a in node.detail["score_inputs"] and a not in node.detail.get(
+                    "value_inputs", []
+                ):
+                    score = True
+                else:
+                    other = True
+            elif blocks(node):
+                other = True
+            elif weighs_values(b):
+                score = True
+            elif b not in seen:
+                seen.add(b)
+                todo.extend((b, c) for c in succs.get(b, []))
+            if not succs.get(b) and not blocks(node) and "score_inputs" not in node.detail:
+                # (a softmax weighing values always has a successor: never here)
+                other = True  # a dead end (a model output without an output node)
+        if score and not other:
+            out.add(layer.name)
     return out
 
 
@@ -237,6 +310,67 @@ def predictions(out: np.ndarray) -> list[int]:
     if not np.isfinite(o).all():
         o = np.where(np.isfinite(o), o, -np.inf)
     return np.argmax(o, axis=1).tolist()
+
+
+#: Top predicted tokens kept per position, and most (sample, position) pairs kept per epoch.
+TOP_K = 3
+MAX_TOKEN_POSITIONS = 2048
+
+
+def token_ids(x: Any) -> np.ndarray | None:
+    """The probe as token ids: an integer (batch, positions) array, else None."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype.kind not in "iu":
+        return None
+    return x
+
+
+def top_tokens(logits: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
+    """(samples, positions, vocab) logits -> the k likeliest tokens per position: their ids
+    (uint32) and softmax probabilities (float32), likeliest first."""
+    x = np.asarray(logits, np.float32)
+    x = np.where(np.isfinite(x), x, -np.inf)
+    k = min(k, x.shape[-1])
+    idx = np.argpartition(-x, k - 1, axis=-1)[..., :k]
+    top = np.take_along_axis(x, idx, axis=-1)
+    order = np.argsort(-top, axis=-1, kind="stable")
+    idx, top = np.take_along_axis(idx, order, -1), np.take_along_axis(top, order, -1)
+    m = x.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    z = np.exp(x - m).sum(axis=-1, keepdims=True)
+    p = np.exp(top - m) / np.where(z > 0, z, 1.0)
+    return idx.astype(np.uint32), p.astype(np.float32)
+
+
+class TokenText:
+    """Token ids -> text with the user's tokenizer: ``decode([id])`` where it has one (" sat"),
+    else ``convert_ids_to_tokens``. Each id is decoded once (the mapping never changes)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        decode = getattr(tokenizer, "decode", None)
+        convert = getattr(tokenizer, "convert_ids_to_tokens", None)
+        if not callable(decode) and not callable(convert):
+            raise TypeError(
+                f"tokenizer must have a decode(ids) or convert_ids_to_tokens(ids) method (a "
+                f"Hugging Face tokenizer has both); got {type(tokenizer).__name__}"
+            )
+        self._decode = decode if callable(decode) else None
+        self._convert = convert if callable(convert) else None
+        self._known: dict[int, str] = {}
+
+    def one(self, i: int) -> str:
+        text = self._known.get(i)
+        if text is None:
+            if self._decode is not None:
+                got: Any = self._decode([i])
+            else:
+                assert self._convert is not None
+                got = self._convert([i])
+                got = got[0] if isinstance(got, list | tuple) and got else got
+            text = self._known[i] = str(got)
+        return text
+
+    def __call__(self, ids: Any) -> list[str]:
+        return [self.one(int(i)) for i in np.asarray(ids).ravel()]
 
 
 def image_shape_for(n: int) -> list[int] | None:

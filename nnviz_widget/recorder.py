@@ -23,7 +23,9 @@ from .adapters import ModelAdapter, ParamDict, adapt
 from .graph import Graph
 from .history import History
 from .probe import (
+    MAX_TOKEN_POSITIONS,
     Boundary,
+    TokenText,
     activation_of,
     boundary_arrays,
     canonical,
@@ -32,6 +34,8 @@ from .probe import (
     layer_health,
     predictions,
     reduce_activation,
+    token_ids,
+    top_tokens,
 )
 from .snapshot import INIT_EPOCH, Snapshot, grad_norm, layer_stats
 
@@ -52,13 +56,16 @@ Listener = Callable[[str, list[Snapshot]], None]
 
 class ProbeActs(dict[str, np.ndarray]):
     """Layer outputs on the probe batch, plus ``attention``: attention layer name -> its
-    attention weights averaged over heads, (batch, queries, keys), where the model exposes them."""
+    attention weights averaged over heads, (batch, queries, keys), where the model exposes them,
+    and ``heads``: the same per head, (samples, heads, queries, keys), where it exposes those."""
 
     attention: dict[str, np.ndarray]
+    heads: dict[str, np.ndarray]
 
     def __init__(self) -> None:
         super().__init__()
         self.attention = {}
+        self.heads = {}
 
 
 @dataclass
@@ -174,9 +181,12 @@ class Recorder:
         boundary: bool | None = None,
         image_shape: tuple[int, ...] | None = None,
         path: str | os.PathLike[str] | None = None,
+        tokenizer: Any = None,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        #: token ids -> text, from the user's tokenizer (never saved: only the text it gave)
+        self._text = TokenText(tokenizer) if tokenizer is not None else None
         self.adapter: ModelAdapter = adapt(
             model, inputs=inputs, input_shape=input_shape, labels=labels
         )
@@ -218,6 +228,7 @@ class Recorder:
         self._samples = self._choose_samples(params, shared=2 if grads else 1)
         self._prev_full: ParamDict = params  # full params of the last snapshot (update ratios)
         self._before_last: ParamDict = params  # ... and of the one before (for a replaced epoch)
+        self._positions = 0  # a language model's probe: its token positions (0: not one)
         first_acts = self._activations()
         self.probe_info = self._probe_info(first_acts, image_shape)
         self._boundary = self._make_boundary(boundary, first_acts)
@@ -263,6 +274,7 @@ class Recorder:
         rec._before_last = {}
         rec.probe_info = dict(settings.get("probe_info") or {"n": 0, "labels": None})
         rec._boundary = None
+        rec._text, rec._positions = None, 0
         rec.history = History(rec)
         rec.path = None
         return rec
@@ -318,7 +330,10 @@ class Recorder:
         attention = self.adapter.attention
         for name, w in attention.items():
             w = np.asarray(w)
-            if name in out and w.ndim == 3:
+            if name in out and w.ndim == 4:  # per head: the mean, and the heads themselves
+                out.attention[name] = w.mean(axis=1)
+                out.heads[name] = w
+            elif name in out and w.ndim == 3:
                 out.attention[name] = w
         return out
 
@@ -334,6 +349,16 @@ class Recorder:
         if self.labels is not None:
             lab = self.labels[: x.shape[0]]
             info["labels"] = [int(v) if float(v).is_integer() else float(v) for v in lab]
+        ids = self._probe_ids()
+        if ids is not None:  # a language model: its probe is shown as tokens, not pixels
+            self._positions = int(ids.shape[1])
+            k = max(1, min(len(ids), MAX_TOKEN_POSITIONS // max(1, ids.shape[1])))
+            kept = ids[:k]
+            text = None
+            if self._text is not None:
+                text = [self._text(row) for row in kept]
+            info["tokens"] = {"ids": kept.tolist(), "text": text}
+            return info
         per = x.shape[1:]
         if image_shape is not None:
             info["image_shape"] = [int(v) for v in image_shape]
@@ -346,6 +371,23 @@ class Recorder:
         elif len(per) == 2:
             info["image_shape"] = [int(per[0]), int(per[1])]
         return info
+
+    def _probe_ids(self) -> np.ndarray | None:
+        """The probe's token ids where the model reads token ids into an embedding: an integer
+        (batch, positions) first input (or ``input_ids`` of a dict), else None."""
+        if not any(layer.kind == "embedding" for layer in self.graph.layers):
+            return None
+        x = self.adapter.inputs
+        if isinstance(x, dict):
+            x = x.get("input_ids", next(iter(x.values()), None))
+        elif isinstance(x, list | tuple):
+            x = x[0] if x else None
+        if x is None:
+            return None
+        try:
+            return token_ids(np.asarray(_numpy(x)))
+        except (TypeError, ValueError):
+            return None
 
     def _make_boundary(self, want: bool | None, acts: dict[str, np.ndarray]) -> Boundary | None:
         inputs = self._input_layers()
@@ -530,8 +572,10 @@ class Recorder:
                 continue  # the probe itself never changes: sent once, with init
             keep[layer.name] = a
         attention = {name: w for name, w in getattr(acts, "attention", {}).items() if name in keep}
+        heads = {name: w for name, w in getattr(acts, "heads", {}).items() if name in attention}
         sizes: dict[Any, int] = {name: int(a.size) for name, a in keep.items()}
         sizes.update({(name, "attn"): int(w.size) for name, w in attention.items()})
+        sizes.update({(name, "heads"): int(w.size) for name, w in heads.items()})
         shares = allocate(sizes, self.snapshot_budget // 2)
         for name, a in keep.items():
             arrays, info = reduce_activation(name, a, shares[name])
@@ -540,6 +584,11 @@ class Recorder:
             # the mean attention over heads: whole, or the first samples' maps that fit
             k = max(1, min(w.shape[0], shares[(name, "attn")] // max(1, w[0].size)))
             snap.acts[name]["attn"] = w[:k].astype(np.float16)
+        for name, w in heads.items():
+            # each head's map: the first samples that fit, none where not even one does
+            k = min(w.shape[0], shares[(name, "heads")] // max(1, w[0].size))
+            if k:
+                snap.acts[name]["heads"] = w[:k].astype(np.float16)
         ratios = grad_ratios(self.graph, {n: st.get("grad_norm") for n, st in snap.stats.items()})
         for layer in self.graph.layers:
             # the output repeats its predecessor; the probe input is the same every epoch
@@ -553,7 +602,24 @@ class Recorder:
                 snap.health[layer.name] = h
         outputs = [x.name for x in self.graph.layers if x.kind == "output"]
         if outputs and outputs[0] in acts:
-            snap.preds = predictions(acts[outputs[0]])
+            out = acts[outputs[0]]
+            if self._positions and out.ndim == 3 and out.shape[1] == self._positions:
+                self._token_predictions(snap, out)
+            else:
+                snap.preds = predictions(out)
+
+    def _token_predictions(self, snap: Snapshot, logits: np.ndarray) -> None:
+        """A language model's prediction: the likeliest tokens at every position (the first
+        samples' positions, within ``MAX_TOKEN_POSITIONS``), and as ``preds`` the token each
+        sample predicts after its last one."""
+        k = max(1, min(len(logits), MAX_TOKEN_POSITIONS // max(1, logits.shape[1])))
+        ids, p = top_tokens(logits[:k])
+        snap.top = {"ids": ids, "p": p.astype(np.float16)}
+        last = logits[:, -1, :]
+        snap.preds = np.argmax(np.where(np.isfinite(last), last, -np.inf), axis=1).tolist()
+        if self._text is not None:
+            seen = np.unique(np.concatenate([ids.ravel(), np.asarray(snap.preds, np.uint32)]))
+            snap.tokens = {int(i): self._text.one(int(i)) for i in seen}
 
     def _check_shapes(self, params: ParamDict) -> None:
         for layer, shapes in self._shapes.items():

@@ -80,6 +80,8 @@ SNAPSHOT_FIELDS = frozenset(
         "boundary",
         "boundary_meta",
         "fields",
+        "top",
+        "tokens",
     }
 )
 _ACT_MODES = ("full", "units", "maps")
@@ -92,6 +94,7 @@ _GROUPS = {
     "act_index": (True, False),
     "boundary": (False, True),
     "fields": (True, False),
+    "top": (False, True),
 }
 
 
@@ -243,6 +246,8 @@ def _snapshot_manifest(snap: Snapshot, members: _Members) -> dict[str, Any]:
         arrays.append(members.add(arr, group="boundary", param=param))
     for layer, arr in snap.fields.items():
         arrays.append(members.add(arr, group="fields", layer=layer))
+    for param, arr in snap.top.items():
+        arrays.append(members.add(arr, group="top", param=param))
     return {
         "epoch": int(snap.epoch),
         "label": str(snap.label),
@@ -263,6 +268,7 @@ def _snapshot_manifest(snap: Snapshot, members: _Members) -> dict[str, Any]:
             for layer, info in snap.act_info.items()
         },
         "preds": [int(p) for p in snap.preds],
+        "tokens": [[int(i), str(t)] for i, t in snap.tokens.items()],
         "boundary_meta": _json_any(snap.boundary_meta),
         "arrays": arrays,
     }
@@ -636,6 +642,12 @@ def _check_snapshot(
         c.int_(p, f"{where}.preds[{i}]", 0, 2**31)
         for i, p in enumerate(c.lst(s.get("preds", []), f"{where}.preds"))
     ]
+    for i, pair in enumerate(c.lst(s.get("tokens", []), f"{where}.tokens")):
+        w = f"{where}.tokens[{i}]"
+        pair = c.lst(pair, w)
+        if len(pair) != 2:
+            raise c.fail(w, "a token is [id, text]")
+        snap.tokens[c.int_(pair[0], f"{w}[0]", 0, 2**32)] = c.str_(pair[1], f"{w}[1]")
     meta = c.obj(s.get("boundary_meta", {}), f"{where}.boundary_meta")
     snap.boundary_meta = _from_json_any(meta)
     act_index: dict[str, np.ndarray] = {}
@@ -673,6 +685,10 @@ def _check_snapshot(
             act_index[layer] = arr
         elif group == "boundary":
             snap.boundary[param] = arr
+        elif group == "top":
+            if param not in ("ids", "p") or arr.ndim != 3:
+                raise c.fail(w, "top tokens are 'ids' / 'p' arrays of (samples, positions, k)")
+            snap.top[param] = arr
         else:
             snap.fields[layer] = arr
     for layer, raw in c.obj(s.get("act_info", {}), f"{where}.act_info").items():
@@ -731,6 +747,16 @@ def _parse(zf: zipfile.ZipFile, since: int | None = None) -> Run:
         c.str_(probe["input"], "settings.probe_info.input")
     if probe.get("image_shape") is not None:
         c.shape(probe["image_shape"], "settings.probe_info.image_shape")
+    if probe.get("tokens") is not None:
+        w = "settings.probe_info.tokens"
+        tok = c.obj(probe["tokens"], w)
+        for i, row in enumerate(c.lst(c.key(tok, "ids", w), f"{w}.ids")):
+            for j, v in enumerate(c.lst(row, f"{w}.ids[{i}]")):
+                c.int_(v, f"{w}.ids[{i}][{j}]", 0, 2**32)
+        if tok.get("text") is not None:
+            for i, row in enumerate(c.lst(tok["text"], f"{w}.text")):
+                for j, v in enumerate(c.lst(row, f"{w}.text[{i}]")):
+                    c.str_(v, f"{w}.text[{i}][{j}]")
     settings["probe_info"] = probe
     if st.get("labels") is not None:
         settings["labels"] = reader.array(st["labels"], "settings.labels")

@@ -39,6 +39,11 @@ class Snapshot:
     boundary: dict[str, np.ndarray] = field(default_factory=dict)
     boundary_meta: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, np.ndarray] = field(default_factory=dict)
+    # a language model's probe (token ids in, (positions, vocab) logits out): the likeliest
+    # tokens per position, "ids" (samples, positions, k) uint32 and "p" the same in float16, and
+    # the text of those ids where a tokenizer was given
+    top: dict[str, np.ndarray] = field(default_factory=dict)
+    tokens: dict[int, str] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
@@ -48,6 +53,9 @@ class Snapshot:
         n += sum(a.nbytes for p in self.acts.values() for a in p.values())
         n += sum(a.nbytes for a in self.boundary.values()) + sum(
             a.nbytes for a in self.fields.values()
+        )
+        n += sum(a.nbytes for a in self.top.values()) + sum(
+            8 + len(t) for t in self.tokens.values()
         )
         return n + sum(h.nbytes for h in self.hists.values()) + 64 * len(self.stats)
 

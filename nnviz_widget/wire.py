@@ -130,6 +130,8 @@ def encode_snapshot(
         add(("", param, "boundary", arr, None))
     for layer, arr in snap.fields.items():  # (units, r, r) per-neuron fields on the plane
         add((layer, "field", "field", arr, None))
+    for param, arr in snap.top.items():  # "ids" uint32 / "p" float16, (samples, positions, k)
+        add(("", param, "top", arr, None))
     if include_indices:
         for (layer, param), (idx, full_shape) in sampled.items():
             # astype copies even to its own dtype
@@ -180,6 +182,8 @@ def encode_snapshot(
     preds = snap.preds
     if preds:
         header["pred"] = list(preds)
+    if snap.tokens:  # text of the token ids in "top" and "pred" (JSON strings, never HTML)
+        header["tokens"] = {str(i): t for i, t in snap.tokens.items()}
     if snap.boundary_meta:
         header["boundary"] = {
             k: (encode_number(v) if isinstance(v, float) else v)
@@ -248,4 +252,5 @@ def decode_snapshot(header: dict[str, Any], data: bytes | memoryview) -> dict[st
         "act_info": header.get("act_info", {}),
         "pred": header.get("pred", []),
         "boundary": header.get("boundary", {}),
+        "tokens": {int(k): str(v) for k, v in header.get("tokens", {}).items()},
     }

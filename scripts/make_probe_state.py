@@ -8,6 +8,8 @@ Writes one JSON file per run:
   cnn.json      a small torch CNN on the 8x8 digits (1x8x8), 4 epochs (feature maps, filters)
   seq.json      a token model (embedding -> dense per token), 4 epochs: (tokens, features) outputs
   attn.json     a one-layer transformer encoder on the same tokens, 6 epochs: attention maps
+  lm.json       a tiny Hugging Face GPT-2 with a word tokenizer, 4 epochs: the probe as tokens,
+                the predicted next tokens, per-head attention
 
 Each file is ``{"traits": {...}, "graph": {...}, "snapshots": [{"header", "data_b64"}]}``:
 ``traits`` holds every synced trait of the NNViz widget except ``_snapshots`` and ``_esm``
@@ -251,12 +253,52 @@ def attention_model() -> Any:
     return viz
 
 
+class WordTokenizer:
+    """A tokenizer of made-up words (what the widget needs of one: ``decode(ids)``)."""
+
+    WORDS = ("the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "big", "red")
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(
+            " " + self.WORDS[i % len(self.WORDS)] + ("" if i < 12 else str(i)) for i in ids
+        )
+
+
+def language_model() -> Any:
+    """A tiny Hugging Face GPT-2 (built from its config, no download) learning to repeat a
+    pattern of words: its probe as tokens, the next tokens it predicts, per-head attention."""
+    import torch
+    import transformers
+
+    import nnviz_widget as nnv
+
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=24, n_positions=16)
+    model = transformers.GPT2LMHeadModel(cfg)
+    pattern = torch.tensor([0, 1, 2, 3, 4, 5])  # "the cat sat on a mat"
+    x = torch.stack([pattern.roll(-k).repeat(2)[:10] for k in range(6)])
+    viz = nnv.NNViz(model, inputs=x[:4], tokenizer=WordTokenizer())
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-2)
+    for epoch in range(4):
+        for _ in range(15):
+            opt.zero_grad()
+            loss = model(x, labels=x).loss
+            loss.backward()
+            opt.step()
+        model.eval()
+        viz.record(epoch, loss=float(loss))
+        model.train()
+    viz.flush()
+    return viz
+
+
 RUNS = {
     "digits": digits_mlp,
     "moons": moons_mlp,
     "cnn": digits_cnn,
     "seq": token_model,
     "attn": attention_model,
+    "lm": language_model,
 }
 
 

@@ -49,7 +49,8 @@ class ModelAdapter(ABC):
     #: topology ...); the recorder shows them after the graph's own notes
     notes: list[str]
     #: set by each ``activations()``: attention layer name -> its attention weights on the
-    #: probe averaged over heads, (batch, queries, keys) float32; {} where there are none
+    #: probe, per head (samples, heads, queries, keys) or averaged over heads (batch, queries,
+    #: keys), float32; {} where there are none
     attention: dict[str, np.ndarray]
 
     def __init__(

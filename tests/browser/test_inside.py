@@ -31,7 +31,7 @@ PAGE_DIR = JS / "test-dist" / "inside"
 STATE_DIR = JS / "test-dist" / "probe-state"
 SCRIPT = REPO / "scripts" / "make_probe_state.py"
 ORIGIN = "http://inside.test"
-RUNS = ("digits", "moons", "cnn", "seq")
+RUNS = ("digits", "moons", "cnn", "seq", "lm")
 
 # pixels of the first canvas matching a selector: a hash, the shares of "ink" (darker than near
 # white) and of colored (not grey) pixels, and the RGBA bytes
@@ -297,6 +297,41 @@ def test_sequence_heatmap_and_health_strip(inside: Any, artifacts: Path) -> None
     page.wait_for_function("document.querySelector('.nnviz-inside').dataset.epoch === '-1'")
     assert page.inner_text(".nnviz-inside [data-part=health]").splitlines()[-1].startswith("init:")
     page.locator("#panel").screenshot(path=str(artifacts / "inside-seq.png"))
+
+
+def test_language_model_tokens_predictions_and_heads(inside: Any, artifacts: Path) -> None:
+    """A tiny GPT-2 with a tokenizer: the probe is a strip of words with the predicted next word
+    under each, the facts line names the next token after the context, the selected layer's
+    heatmap rows are the tokens, and the attention op shows one map per head."""
+    page = inside
+    epochs = load(page, "lm", epoch=-1, sample=0)
+    probe = ".nnviz-inside [data-part=probe]"
+    assert page.locator(f"{probe} .nnviz-inside-tok").count() == 10
+    first = page.locator(f"{probe} .nnviz-inside-tok-in").all_inner_texts()
+    assert [t.strip() for t in first[:6]] == ["the", "cat", "sat", "on", "a", "mat"]
+    assert "nnviz-inside-probe-img" not in page.inner_html(probe)  # not drawn as pixels
+    set_state(page, epoch=epochs[-1])
+    facts = page.inner_text(f"{probe} .nnviz-inside-pred")
+    # trained on the repeating pattern "the cat sat on a mat": after "on" comes "a"
+    assert facts.startswith("next token after '… the cat sat on': ' a' "), facts
+    nexts = page.locator(f"{probe} .nnviz-inside-tok-next").all_inner_texts()
+    words = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "big", "red"}
+    shown = [t.lstrip("→").strip() for t in nexts]
+    assert len(shown) == 10 and set(shown) <= words | {f"{w}{i}" for w in words for i in range(24)}
+    assert shown[-1] == "a" and shown[3] == "a", shown  # after each "on"
+    page.locator("#panel").screenshot(path=str(artifacts / "inside-lm-tokens.png"))
+    # a token layer: tokens x features, the rows labelled with the tokens
+    set_state(page, layer="transformer.h.0.mlp.c_fc")
+    rows = page.locator(".nnviz-inside [data-part=layer] .nnviz-inside-rows span")
+    assert [t.strip() for t in rows.all_inner_texts()[:3]] == ["the", "cat", "sat"]
+    assert pixels(page, "canvas.nnviz-inside-heatmap")["h"] == 10
+    # the attention op: the mean map and one map per head
+    set_state(page, layer="scaled_dot_product_attention")
+    text = page.inner_text(".nnviz-inside [data-part=layer]")
+    assert "attention per head of scaled_dot_product_attention for sample 0" in text
+    heads = pixels(page, "canvas.nnviz-inside-heads")
+    assert heads["ink"] > 0.05
+    page.locator("#panel").screenshot(path=str(artifacts / "inside-lm-heads.png"))
 
 
 def test_hostile_layer_name_is_text(inside: Any, artifacts: Path) -> None:

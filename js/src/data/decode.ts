@@ -110,6 +110,8 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
     acts: new Map(),
     health: {},
     pred: header.pred ?? [],
+    top: null,
+    tokens: new Map(Object.entries(header.tokens ?? {}).map(([k, v]) => [Number(k), String(v)])),
     boundary: null,
     fields: new Map(),
   };
@@ -120,7 +122,9 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
   }
   const actRaw = new Map<string, {
     act?: Float32Array; mean?: Float32Array; index?: Uint32Array; attn?: Float32Array; attnShape?: [number, number, number];
+    heads?: Float32Array; headsShape?: [number, number, number, number];
   }>();
+  const top: { ids?: Uint32Array; p?: Float32Array; shape?: [number, number, number] } = {};
   const bnd: { value: Float32Array | null; cls: Uint8Array | null; confidence: Float32Array | null } = {
     value: null, cls: null, confidence: null,
   };
@@ -153,6 +157,12 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
             e.attn = arr instanceof Float32Array ? arr : Float32Array.from(arr);
             e.attnShape = [ref.shape[0], ref.shape[1], ref.shape[2]];
           }
+        } else if (ref.param === "heads") {
+          // (samples, heads, queries, keys)
+          if (ref.shape.length === 4) {
+            e.heads = arr instanceof Float32Array ? arr : Float32Array.from(arr);
+            e.headsShape = [ref.shape[0], ref.shape[1], ref.shape[2], ref.shape[3]];
+          }
         } else if (ref.param === "act") e.act = arr as Float32Array;
         actRaw.set(ref.layer, e);
         break;
@@ -171,6 +181,12 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
       case "field":
         snap.fields.set(ref.layer, arr as Float32Array);
         break;
+      case "top":
+        if (ref.shape.length !== 3) break;
+        if (ref.param === "ids") top.ids = arr instanceof Uint32Array ? arr : Uint32Array.from(arr);
+        else if (ref.param === "p") top.p = arr instanceof Float32Array ? arr : Float32Array.from(arr);
+        top.shape = [ref.shape[0], ref.shape[1], ref.shape[2]];
+        break;
       default:
         break;
     }
@@ -181,8 +197,10 @@ export function decodeSnapshot(header: SnapshotHeader, data: DataView | null): S
     snap.acts.set(layer, {
       act: e.act, mean: e.mean ?? null, index: e.index ?? null, info,
       attn: e.attn ?? null, attnShape: e.attnShape ?? null,
+      heads: e.heads ?? null, headsShape: e.headsShape ?? null,
     });
   }
+  if (top.ids && top.p && top.shape && top.ids.length === top.p.length) snap.top = { ids: top.ids, p: top.p, shape: top.shape };
   if (header.boundary) snap.boundary = { meta: header.boundary, ...bnd };
   return snap;
 }

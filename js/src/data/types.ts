@@ -62,7 +62,7 @@ export interface GraphInfo {
 export interface ArrayRef {
   layer: string;
   param: string;           // "weight" | "bias" | ... ; for kind "hist" the param it summarises
-  kind: "weight" | "grad" | "hist" | "index" | "act" | "act_index" | "boundary" | "field";
+  kind: "weight" | "grad" | "hist" | "index" | "act" | "act_index" | "boundary" | "field" | "top";
   dtype: "float16" | "float32" | "int32" | "uint32" | "uint8";
   shape: number[];
   offset: number;          // byte offset in the snapshot's data, aligned to 8
@@ -98,7 +98,9 @@ export interface SnapshotHeader {
   thinned?: boolean;       // weights dropped to stay within max_bytes (stats, hists, metrics kept)
   act_info?: Record<string, ActInfo>;
   health?: Record<string, Record<string, number | string | null>>;
-  pred?: number[];         // predicted class per probe sample at this epoch
+  pred?: number[];         // predicted class per probe sample at this epoch (a language model: the next token's id)
+  /** a language model's token id -> its text (the ids in "top" and "pred"; from the user's tokenizer) */
+  tokens?: Record<string, string>;
   boundary?: BoundaryMeta;
   arrays: ArrayRef[];
   stats: Record<string, LayerStats>;
@@ -124,6 +126,17 @@ export interface ActEntry {
   /** mean attention over heads, (samples, queries, keys); kind "act", param "attn" */
   attn: Float32Array | null;
   attnShape: [number, number, number] | null;
+  /** each head's attention, (samples, heads, queries, keys); kind "act", param "heads" */
+  heads: Float32Array | null;
+  headsShape: [number, number, number, number] | null;
+}
+
+/** A language model's likeliest next tokens per position (kind "top": "ids" uint32, "p"):
+ *  (samples, positions, k) row-major, likeliest first; position t predicts token t + 1. */
+export interface TopTokens {
+  ids: Uint32Array;
+  p: Float32Array;
+  shape: [number, number, number];
 }
 
 /** Decision boundary of a 2-D-input model: kind "boundary" arrays ("value" (res,res) for one
@@ -155,6 +168,9 @@ export interface ProbeInfo {
   labels: number[] | null;
   input: string | null;        // the input layer's name (its "act" holds the probe, in init)
   image_shape: number[] | null; // [h, w] or [h, w, c] when the input reads as an image
+  /** a language model's probe: token ids per sample (the first samples), and their text where
+   *  a tokenizer was given (strings: rendered with textContent) */
+  tokens?: { ids: number[][]; text: string[][] | null } | null;
 }
 
 /** A decoded snapshot: the header plus typed arrays (float16 widened to Float32Array). */
@@ -177,6 +193,9 @@ export interface Snapshot {
   acts: Map<string, ActEntry>;
   health: Record<string, LayerHealth>;
   pred: number[];
+  /** a language model's top tokens per position (null for other models) and the text of ids */
+  top: TopTokens | null;
+  tokens: Map<number, string>;
   boundary: { meta: BoundaryMeta; value: Float32Array | null; cls: Uint8Array | null; confidence: Float32Array | null } | null;
   /** layer -> per-neuron fields over the input plane (units * field_res * field_res) */
   fields: Map<string, Float32Array>;

@@ -41,6 +41,16 @@ export const insideCss = `
 .nnviz-inside-hstrip { cursor: pointer; }
 .nnviz-inside-hline { font-size: 11.5px; margin-top: 4px; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
 .nnviz-inside-hline.nnviz-inside-warn { color: var(--nnviz-bad); }
+.nnviz-inside-tokens { display: flex; flex-wrap: wrap; gap: 3px; margin: 4px 0 2px; }
+.nnviz-inside-tok { display: flex; flex-direction: column; align-items: flex-start; min-width: 22px; padding: 1px 4px 2px;
+  border: 1px solid var(--nnviz-line); border-radius: 4px; background: var(--nnviz-soft); font-size: 11px; line-height: 1.25; }
+.nnviz-inside-tok-in { white-space: pre; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--nnviz-fg); }
+.nnviz-inside-tok-next { white-space: pre; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--nnviz-fg2); }
+.nnviz-inside-tok-p { font-size: 10px; color: var(--nnviz-muted); font-variant-numeric: tabular-nums; }
+.nnviz-inside-rows { display: flex; flex-direction: column; font-size: 10px; color: var(--nnviz-muted);
+  font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: pre; overflow: hidden; }
+.nnviz-inside-rows span { display: block; overflow: hidden; text-overflow: ellipsis; max-width: 70px; }
+.nnviz-inside-seq { display: flex; gap: 4px; align-items: flex-start; }
 .nnviz-inside-toggle { display: inline-flex; margin: 0 0 4px; border: 1px solid var(--nnviz-line2); border-radius: 5px; overflow: hidden; }
 .nnviz-inside-toggle button { font: inherit; font-size: 11px; padding: 1px 8px; border: 0; background: var(--nnviz-bg); color: var(--nnviz-fg2);
   cursor: pointer; }

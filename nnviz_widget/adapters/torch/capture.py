@@ -1,11 +1,15 @@
 """The probe pass of every ``record()``: each input, module and output node's output on the probe
-batch, and each ``nn.MultiheadAttention``'s attention weights (averaged over heads). The captured
+batch, each ``nn.MultiheadAttention``'s attention weights and each traced
+``scaled_dot_product_attention`` op's (per head: the functional op is wrapped for the pass and
+its weights computed from its own query, key and mask, as Hugging Face's "sdpa" models call it).
+The captured
 modules' ``forward`` is wrapped for the pass only: a forward hook anywhere would send every module
 down torch's slow call path."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +22,10 @@ from .run import Runner, _first_tensor, _tensor_leaves, _to_numpy
 
 # Positions of need_weights / average_attn_weights in nn.MultiheadAttention.forward's arguments.
 _MHA_NEED_WEIGHTS, _MHA_AVERAGE = 4, 6
+# scaled_dot_product_attention's arguments after (query, key, value), in order
+_SDPA_ARGS = ("attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+#: the probe samples whose scaled_dot_product_attention weights are computed (an extra QK^T)
+SDPA_SAMPLES = 8
 
 
 @dataclass
@@ -28,6 +36,7 @@ class _ProbePlan:
     paths: set[str]  # the module paths whose first output is kept
     wrap: list[tuple[str, nn.Module]]  # (path, module) whose forward is wrapped for the pass
     attention: bool  # an nn.MultiheadAttention among the module nodes
+    sdpa: list[str]  # the traced scaled_dot_product_attention nodes, in the order they run
     inputs: list[str]  # input node names
     outputs: list[str]  # output node names
 
@@ -56,10 +65,10 @@ class Capture(Runner):
             grad = torch.is_grad_enabled()
             torch.set_grad_enabled(False)
             try:
-                if plan.attention:  # no hooks to place or remove without attention
-                    with self._attention_hooks(plan.module_nodes) as attention:
-                        captured, output = self._capture(plan)
-                else:
+                with contextlib.ExitStack() as stack:
+                    if plan.attention:  # no hooks to place or remove without attention
+                        attention = stack.enter_context(self._attention_hooks(plan.module_nodes))
+                    calls = stack.enter_context(_sdpa_calls()) if plan.sdpa else []
                     captured, output = self._capture(plan)
             finally:
                 torch.set_grad_enabled(grad)
@@ -78,6 +87,11 @@ class Capture(Runner):
         for name, path in plan.module_nodes.items():
             if path in captured:
                 acts[name] = captured[path]
+        if plan.sdpa and len(calls) == len(plan.sdpa):  # else a call can't be told from another
+            for name, (out, weights) in zip(plan.sdpa, calls, strict=True):
+                acts[name] = out
+                if weights is not None:
+                    attention[name] = weights
         for name, t in zip(plan.outputs, _tensor_leaves(output), strict=False):
             acts[name] = _to_numpy(t)
         return acts
@@ -102,6 +116,11 @@ class Capture(Runner):
                 isinstance(self._mods.get(path), nn.MultiheadAttention)
                 for path in module_nodes.values()
             ),
+            sdpa=[
+                layer.name
+                for layer in graph.layers
+                if layer.kind == "attention" and "scaled_dot_product_attention" in layer.op
+            ],
             inputs=[layer.name for layer in graph.layers if layer.kind == "input"],
             outputs=[layer.name for layer in graph.layers if layer.kind == "output"],
         )
@@ -110,10 +129,11 @@ class Capture(Runner):
     @contextlib.contextmanager
     def _attention_hooks(self, nodes: dict[str, str]) -> Iterator[dict[str, np.ndarray]]:
         """For one probe pass: each ``nn.MultiheadAttention`` node's attention weights on its
-        first call, averaged over heads, (batch, queries, keys), by node name.
+        first call, per head (batch, heads, queries, keys), by node name; (batch, queries, keys)
+        where the caller asked for the mean itself.
 
         A call made with ``need_weights=False`` (``nn.TransformerEncoderLayer`` does) is made
-        with ``need_weights=True, average_attn_weights=True`` instead, and its caller gets
+        with ``need_weights=True, average_attn_weights=False`` instead, and its caller gets
         ``(output, None)`` back as it asked for. Calls whose weights can't be had (unbatched,
         functional ``scaled_dot_product_attention``) are skipped silently. Hooks are removed
         on exit. The probe runs in the model's own mode: in train mode with attention dropout
@@ -131,14 +151,14 @@ class Capture(Runner):
                 if need:
                     return None  # weights come back anyway: leave the call as it is
                 kw = dict(kwargs)
-                for i, key in (
-                    (_MHA_NEED_WEIGHTS, "need_weights"),
-                    (_MHA_AVERAGE, "average_attn_weights"),
+                for i, key, value in (
+                    (_MHA_NEED_WEIGHTS, "need_weights", True),
+                    (_MHA_AVERAGE, "average_attn_weights", False),  # per head
                 ):
                     if len(pos) > i:
-                        pos[i] = True
+                        pos[i] = value
                     else:
-                        kw[key] = True
+                        kw[key] = value
                 return tuple(pos), kw
 
             return hook
@@ -149,12 +169,9 @@ class Capture(Runner):
                 if not (isinstance(output, tuple) and len(output) == 2):
                     return None
                 w = output[1]
-                if name not in found and isinstance(w, torch.Tensor):
-                    w = w.detach()
-                    if w.ndim == 4:  # per-head weights (average_attn_weights=False)
-                        w = w.float().mean(dim=1)
-                    if w.ndim == 3:
-                        found[name] = _to_numpy(w)
+                if name not in found and isinstance(w, torch.Tensor) and w.ndim in (3, 4):
+                    # (batch, heads, q, k) per head, or the caller's own mean (batch, q, k)
+                    found[name] = _to_numpy(w.detach())
                 return (output[0], None) if was_forced else None
 
             return hook
@@ -226,3 +243,61 @@ def _unpatch(patched: list[tuple[nn.Module, Any]]) -> None:
             m.__dict__.pop("forward", None)
         else:
             m.__dict__["forward"] = own
+
+
+@contextlib.contextmanager
+def _sdpa_calls() -> Iterator[list[tuple[np.ndarray, np.ndarray | None]]]:
+    """For one probe pass: ``torch.nn.functional.scaled_dot_product_attention`` wrapped, each
+    call's (output as (batch, queries, heads * dim), its weights per head (samples, heads,
+    queries, keys) for the first ``SDPA_SAMPLES`` samples, or None) in call order."""
+    calls: list[tuple[np.ndarray, np.ndarray | None]] = []
+    original = torch.nn.functional.scaled_dot_product_attention
+
+    def sdpa(query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original(query, key, value, *args, **kwargs)
+        if isinstance(out, torch.Tensor) and out.ndim == 4:
+            options = dict(zip(_SDPA_ARGS, args, strict=False)) | kwargs
+            flat = out.detach().transpose(1, 2).flatten(2)  # what the output projection reads
+            try:
+                weights = _sdpa_weights(query, key, **options)
+            except Exception:  # an argument form not known here: the output still counts
+                weights = None
+            calls.append((_to_numpy(flat), weights))
+        return out
+
+    torch.nn.functional.scaled_dot_product_attention = sdpa
+    try:
+        yield calls
+    finally:
+        torch.nn.functional.scaled_dot_product_attention = original
+
+
+def _sdpa_weights(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    attn_mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> np.ndarray | None:
+    """softmax(q k^T * scale + mask) per head, as scaled_dot_product_attention computes it
+    (without its dropout), for the first samples; None for inputs that are not (B, H, L, E)."""
+    if query.ndim != 4 or key.ndim != 4:
+        return None
+    q = query[:SDPA_SAMPLES].detach().float()
+    k = key[:SDPA_SAMPLES].detach().float()
+    if k.shape[1] != q.shape[1]:  # grouped-query attention: each key head serves a group
+        k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+    s = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    scores = q @ k.transpose(-2, -1) * s
+    n_q, n_k = scores.shape[-2], scores.shape[-1]
+    if is_causal:
+        keep = torch.ones(n_q, n_k, dtype=torch.bool, device=scores.device).tril()
+        scores = scores.masked_fill(~keep, -math.inf)
+    if attn_mask is not None:
+        m = attn_mask[: scores.shape[0]] if attn_mask.ndim == 4 else attn_mask
+        bool_mask = m.dtype == torch.bool  # True: may attend; else added to the scores
+        scores = scores.masked_fill(~m, -math.inf) if bool_mask else scores + m.float()
+    w = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a row with every key masked: zeros
+    return _to_numpy(w)

@@ -275,6 +275,16 @@ class Trace(Describe):
                 gname = _unique(n.name, taken)
                 n_in = sum(1 for a in ins if a in params or is_data.get(a) or _meta_shape(a))
                 nodes[gname] = self._function_node(gname, op, idx, container, n, n_in, ins, is_data)
+                if "attention" in op and len(n.args) >= 3:
+                    # which nodes feed the scores (query, key) and which the values: health
+                    # judges a layer that reaches the loss only through the scores on its own
+                    def feeds(args: Any) -> list[str]:
+                        leaves = pytree.tree_leaves(args)
+                        got = set().union(*(producers.get(a, frozenset()) for a in leaves))
+                        return sorted(got)
+
+                    nodes[gname].detail["score_inputs"] = feeds(n.args[:2])
+                    nodes[gname].detail["value_inputs"] = feeds(n.args[2])
             for h in src:
                 if h not in nodes:  # a container's own params: placed before their first use
                     nodes[h] = self._holder_node(h, owners[h].path, idx - 0.5)
@@ -454,6 +464,14 @@ def _fold_plumbing(
                 out.append(a)
         return out
 
+    def sources_of(name: str) -> list[str]:
+        return sources(name, frozenset({name}))
+
+    for n in nodes:  # an attention op's named inputs, folded the same way as its edges
+        for key in ("score_inputs", "value_inputs"):
+            if key in n.detail:
+                named = [s for a in n.detail[key] for s in (sources_of(a) if a in fold else [a])]
+                n.detail[key] = sorted(set(named))
     kept: list[tuple[str, str]] = []
     have: set[tuple[str, str]] = set()
     for n in nodes:

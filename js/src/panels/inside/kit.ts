@@ -71,6 +71,44 @@ export function fmtLabel(v: number | undefined): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3)));
 }
 
+/** A token's text as shown: whitespace made visible where it would vanish (a newline as ↵, a
+ *  tab as →); an empty string as ∅. Always rendered with textContent. */
+export function showToken(text: string): string {
+  if (!text) return "∅";
+  return text.replace(/\r?\n/g, "↵").replace(/\t/g, "→");
+}
+
+/** The probe's token at position t of sample s: its text where a tokenizer gave one, else "#id". */
+export function probeToken(p: ProbeInfo, s: number, t: number): string | null {
+  const id = p.tokens?.ids?.[s]?.[t];
+  if (id === undefined) return null;
+  const text = p.tokens?.text?.[s]?.[t];
+  return text === undefined ? `#${id}` : showToken(text);
+}
+
+/** A predicted token id's text at a snapshot (the text travels with the snapshot), else "#id". */
+export function predToken(snap: Snapshot, id: number): string {
+  const text = snap.tokens.get(id);
+  return text === undefined ? `#${id}` : showToken(text);
+}
+
+/** The k likeliest next tokens at position t of sample s in a snapshot, likeliest first. */
+export function topAt(snap: Snapshot | null | undefined, s: number, t: number): { id: number; p: number }[] {
+  const top = snap?.top;
+  if (!top) return [];
+  const [n, T, k] = top.shape;
+  if (!(s >= 0 && s < n && t >= 0 && t < T)) return [];
+  const out = [];
+  for (let j = 0; j < k; j++) out.push({ id: top.ids[(s * T + t) * k + j], p: top.p[(s * T + t) * k + j] });
+  return out;
+}
+
+/** Where a language model's top tokens live at an epoch (thinned epochs fall back). */
+export function topSnapshot(store: Store, epoch: number): Snapshot | null {
+  for (let j = store.indexAt(epoch); j >= 0; j--) if (store.snapshots[j].top) return store.snapshots[j];
+  return null;
+}
+
 type ActEntry = NonNullable<ReturnType<Snapshot["acts"]["get"]>>;
 
 /** Where a layer's activations live at an epoch: this snapshot, else the last earlier one with them. */
@@ -191,7 +229,25 @@ export function createKit(ctx: ViewContext, probe: () => ProbeInfo | null): Insi
       const label = p?.labels?.[s];
       labelEl.textContent = label === undefined ? "" : `label ${fmtLabel(label)}`;
       labelEl.style.display = label === undefined ? "none" : "";
-      const pred = store.at(epochNow())?.pred?.[s];
+      const snap = store.at(epochNow());
+      const pred = snap?.pred?.[s];
+      const tops = p?.tokens ? topSnapshot(store, epochNow()) : null;
+      if (p?.tokens && tops && snap && pred !== undefined) {
+        // a language model: the token it predicts after the sample's last one
+        const ids = p.tokens.ids[s] ?? [];
+        const last = Math.max(0, ids.length - 1);
+        const ctx: string[] = [];
+        for (let t = Math.max(0, ids.length - 4); t < ids.length; t++) ctx.push(probeToken(p, s, t) ?? "");
+        const joiner = p.tokens.text ? "" : " ";
+        const lead = ids.length > 4 ? "…" : "";
+        const top = topAt(tops, s, last)[0];
+        const prob = top && top.id === pred ? ` ${top.p.toFixed(2)}` : "";
+        predEl.style.display = "";
+        predEl.className = "nnviz-inside-pred";
+        predEl.dataset.correct = "";
+        predEl.textContent = `next token after '${lead}${ctx.join(joiner)}': '${predToken(snap, pred)}'${prob}`;
+        return;
+      }
       if (pred === undefined) {
         predEl.textContent = "";
         predEl.style.display = "none";

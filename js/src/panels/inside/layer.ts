@@ -3,7 +3,7 @@ import { h } from "../../util/dom";
 import { modeRange, modeValues } from "../../color/modes";
 import { divergingImage, gridImage, heatmapImage, makeImage, maxAbs, putImage, sequentialImage, type Img, type Place } from "../../color/images";
 import type { LayerInfo } from "../../data/types";
-import { ATTN_CELL_MAX, ATTN_MAX_H, type Draw, GRID_MAX_H, type InsideKit, MAX_TILES, type Part, actAt, fitGrid, pxCanvas, sizeCss } from "./kit";
+import { ATTN_CELL_MAX, ATTN_MAX_H, type Draw, GRID_MAX_H, type InsideKit, MAX_TILES, type Part, actAt, fitGrid, probeToken, pxCanvas, sizeCss } from "./kit";
 
 export function layerPart(k: InsideKit): Part | null {
   const { store, st, epochNow, probeInfo, sampleNow, avail, actRange, section } = k;
@@ -182,14 +182,39 @@ export function layerPart(k: InsideKit): Part | null {
       const [tok, feat] = a1.info.shape;
       const titleNode = h("div", "nnviz-inside-title");
       const canvas = pxCanvas("nnviz-inside-heatmap");
-      const sW = avail() / feat;
-      const sH = Math.min(Math.max(sW, 160 / tok), 12, 200 / tok);
-      sizeCss(canvas, avail(), Math.max(tok * sH, 8));
-      sec.append(titleNode, canvas, h("div", "nnviz-inside-note", `rows: ${tok} tokens · columns: ${feat} features`));
+      // a language model's layer: its rows are the probe's tokens, labelled with them
+      const labelled = !!p?.tokens && (p.tokens.ids[0]?.length ?? -1) === tok;
+      const rows = labelled ? h("div", "nnviz-inside-rows") : null;
+      const width = labelled ? avail() - 74 : avail();
+      const sW = width / feat;
+      const sH = labelled ? Math.min(14, Math.max(2, 320 / tok)) : Math.min(Math.max(sW, 160 / tok), 12, 200 / tok);
+      const height = Math.max(tok * sH, 8);
+      sizeCss(canvas, width, height);
+      if (rows) {
+        rows.style.height = `${Math.round(height)}px`;
+        const every = Math.max(1, Math.ceil(11 / sH)); // a label fits in ~11 px
+        for (let t = 0; t < tok; t++) {
+          const span = h("span");
+          span.style.height = `${sH}px`;
+          span.style.lineHeight = `${sH}px`;
+          rows.appendChild(span);
+          if (t % every) span.style.visibility = "hidden";
+        }
+        const box = h("div", "nnviz-inside-seq");
+        box.append(rows, canvas);
+        sec.append(titleNode, box);
+      } else sec.append(titleNode, canvas);
+      sec.append(h("div", "nnviz-inside-note", `rows: ${tok} tokens · columns: ${feat} features`));
       let img: Img | null = null;
       draws.push(() => {
         const s = sampleNow();
         titleNode.textContent = `output of ${l.name} for sample ${s} (tokens × features)`;
+        if (rows && p) {
+          rows.dataset.sample = String(s);
+          rows.childNodes.forEach((c, t) => {
+            c.textContent = probeToken(p, s, t) ?? String(t);
+          });
+        }
         const a = actAt(store, l.name, epochNow());
         if (!a || s >= a.info.samples) return;
         const r = actRange(l.name);
@@ -202,9 +227,46 @@ export function layerPart(k: InsideKit): Part | null {
     // attention layers: the current sample's attention averaged over heads (queries x keys)
     const attnShape = l.kind === "attention" ? store.attentionShape(l.name) : null;
     if (attnShape) draws.push(attentionBlock(sec, l.name, attnShape[1], attnShape[2]));
+    const headsShape = l.kind === "attention" ? headsShapeOf(l.name) : null;
+    if (headsShape) draws.push(headsBlock(sec, l.name, headsShape));
 
     if (!draws.length) return null;
     return { el: sec, draw: () => draws.forEach((d) => d()) };
+  }
+
+  function headsShapeOf(name: string): [number, number, number, number] | null {
+    for (const snap of store.snapshots) {
+      const sh = snap.acts.get(name)?.headsShape;
+      if (sh) return sh;
+    }
+    return null;
+  }
+
+  /** Each head's queries x keys map for the current sample, small multiples on one scale. */
+  function headsBlock(sec: HTMLElement, name: string, shape: [number, number, number, number]): Draw {
+    const [, nh, tq, tk] = shape;
+    const n = Math.min(nh, MAX_TILES);
+    const box = h("div");
+    const draw = gridBlock(box, "nnviz-inside-heads", "", n, tq, tk, (i, at) => {
+      const e = epochNow();
+      const s = sampleNow();
+      for (let j = store.indexAt(e); j >= 0; j--) {
+        const a = store.snapshots[j].acts.get(name);
+        if (!a?.heads || !a.headsShape) continue;
+        const [ns, hh, q, kk] = a.headsShape;
+        if (s >= ns || i >= hh) return false;
+        heatmapImage(a.heads, q, kk, { scale: "sequential", range: 1, offset: ((s * hh) + i) * q * kk }, at);
+        return true;
+      }
+      return false;
+    }, nh);
+    const titleNode = box.firstChild as HTMLElement;
+    box.appendChild(h("div", "nnviz-inside-note", `one map per head, left to right: heads 0–${nh - 1} · rows: queries · columns: keys · scale 0–1`));
+    sec.appendChild(box);
+    return () => {
+      titleNode.textContent = `attention per head of ${name} for sample ${sampleNow()}`;
+      draw();
+    };
   }
 
   /** A queries x keys heatmap of a layer's mean attention over heads for the current sample at
@@ -244,7 +306,9 @@ export function layerPart(k: InsideKit): Part | null {
       const j = Math.floor(((e.clientX - r.left) / Math.max(1, r.width)) * tk);
       const i = Math.floor(((e.clientY - r.top) / Math.max(1, r.height)) * tq);
       const v = shown && i >= 0 && i < tq && j >= 0 && j < tk ? shown[i * tk + j] : undefined;
-      canvas.title = v === undefined ? "" : `query ${i} → key ${j}: ${v.toFixed(3)}`;
+      const p = probeInfo();
+      const tokOf = (t: number) => (p && p.tokens ? ` '${probeToken(p, sampleNow(), t) ?? ""}'` : "");
+      canvas.title = v === undefined ? "" : `query ${i}${tokOf(i)} → key ${j}${tokOf(j)}: ${v.toFixed(3)}`;
     });
     return () => {
       const s = sampleNow();

@@ -1,12 +1,61 @@
 // The inside panel's probe part: the probe input as an image (or, for other inputs, its label and prediction).
 import { h } from "../../util/dom";
 import { grayscaleImage, makeImage, putImage, rgbImage, type Img, type Place } from "../../color/images";
-import { type InsideKit, PROBE_CSS, type Part, actAt, fitScale, pxCanvas, sizeCss } from "./kit";
+import type { ProbeInfo } from "../../data/types";
+import { type InsideKit, PROBE_CSS, type Part, actAt, fitScale, predToken, probeToken, pxCanvas, sizeCss, topAt, topSnapshot } from "./kit";
+
+/** Most positions drawn in the token strip (the rest are counted in a note). */
+export const MAX_STRIP_TOKENS = 128;
+
+/** A language model's probe sample as a strip of tokens, each with the token the model predicts
+ *  after it (its probability; the top 3 in the tooltip) at the shown epoch. */
+function tokenPart(k: InsideKit, p: ProbeInfo): Part {
+  const { store, epochNow, sampleNow, section, predictionFacts } = k;
+  const { sec } = section("probe input");
+  const facts = h("div", "nnviz-inside-facts");
+  const strip = h("div", "nnviz-inside-tokens");
+  strip.setAttribute("aria-label", "probe tokens and the predicted next token after each");
+  const note = h("div", "nnviz-inside-note");
+  sec.append(facts, strip, note);
+  const drawFacts = predictionFacts(facts);
+  return {
+    el: sec,
+    draw: () => {
+      drawFacts();
+      const s = sampleNow();
+      const ids = p.tokens?.ids[s];
+      const snap = topSnapshot(store, epochNow());
+      strip.replaceChildren();
+      if (!ids) {
+        note.textContent = `tokens were kept for the first ${p.tokens?.ids.length ?? 0} probe samples only`;
+        return;
+      }
+      const n = Math.min(ids.length, MAX_STRIP_TOKENS);
+      for (let t = 0; t < n; t++) {
+        const chip = h("div", "nnviz-inside-tok");
+        chip.dataset.pos = String(t);
+        chip.appendChild(h("span", "nnviz-inside-tok-in", probeToken(p, s, t) ?? ""));
+        const top = snap ? topAt(snap, s, t) : [];
+        if (top.length && snap) {
+          chip.appendChild(h("span", "nnviz-inside-tok-next", `→ ${predToken(snap, top[0].id)}`));
+          chip.appendChild(h("span", "nnviz-inside-tok-p", top[0].p.toFixed(2)));
+          chip.title = `position ${t} (id ${ids[t]}); next: ` + top.map((x) => `'${predToken(snap, x.id)}' ${x.p.toFixed(2)}`).join(", ");
+        } else chip.title = `position ${t} (id ${ids[t]})`;
+        strip.appendChild(chip);
+      }
+      strip.dataset.tokens = String(n);
+      const notes = ["each token, and below it the token the model predicts next (its probability)"];
+      if (ids.length > n) notes.push(`first ${n} of ${ids.length} tokens`);
+      note.textContent = notes.join(" — ");
+    },
+  };
+}
 
 export function probePart(k: InsideKit): Part | null {
   const { store, epochNow, probeInfo, sampleNow, section, predictionFacts } = k;
   const p = probeInfo();
   if (!p) return null;
+  if (p.tokens) return tokenPart(k, p);
   const hasImage = !!p.input && !!p.image_shape && p.image_shape.length >= 2 && !!actAt(store, p.input, epochNow());
   if (!hasImage) {
     if (!p.labels && !store.snapshots.some((s) => s.pred.length)) return null;
