@@ -235,7 +235,8 @@ export function collapsePath(h: Hierarchy, expanded: readonly string[], path: st
   }
   const inside = (p: string): boolean => {
     const q = parseRun(p);
-    const chain = ancestry(h.modules, q ? q[0] : p);
+    // a run sits among its blocks' siblings: inside what holds them, not inside its first block
+    const chain = ancestry(h.modules, q ? h.modules.get(q[0])?.parent ?? null : p);
     return roots.some((x) => chain.includes(x));
   };
   return expanded.filter((p) => p !== path && !inside(p));
@@ -259,8 +260,28 @@ export function trail(h: Hierarchy, expanded: readonly string[]): Crumb[] {
   const chain = ancestry(h.modules, r ? r[0] : last).filter((p) => !h.modules.get(p)?.container);
   const out: Crumb[] = [];
   const set = new Set(open);
-  for (const p of r ? chain.slice(0, -1) : chain) if (set.has(p)) out.push({ path: p, label: shortName(h, p) });
-  if (r) out.push({ path: last, label: `${shortName(h, r[0])}…${shortName(h, r[1])}` });
+  const runCrumb = (id: string): Crumb => {
+    const q = parseRun(id)!;
+    return { path: id, label: `${shortName(h, q[0])}…${shortName(h, q[1])}` };
+  };
+  // an opened run that holds a module of the chain comes before it
+  const runs = open.filter((p) => isRun(h, p));
+  const mods = [...h.modules.values()];
+  const runOf = (p: string) => runs.find((id) => {
+    const q = parseRun(id)!;
+    const parent = h.modules.get(p)?.parent;
+    if (h.modules.get(q[0])?.parent !== parent) return false;
+    const kids = mods.filter((m) => m.parent === parent).map((m) => m.path);
+    const [i, j, k] = [kids.indexOf(q[0]), kids.indexOf(q[1]), kids.indexOf(p)];
+    return Math.min(i, j) <= k && k <= Math.max(i, j);
+  });
+  for (const p of r ? chain.slice(0, -1) : chain) {
+    if (!set.has(p)) continue;
+    const run = runOf(p);
+    if (run && run !== last && !out.some((c) => c.path === run)) out.push(runCrumb(run));
+    out.push({ path: p, label: shortName(h, p) });
+  }
+  if (r) out.push(runCrumb(last));
   return out;
 }
 

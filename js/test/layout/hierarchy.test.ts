@@ -113,6 +113,7 @@ test("collapse closes a module and everything inside it; a run's pseudo-path rol
   const open = ["transformer", run, "transformer.h.1", "transformer.h.1.attn"];
   const h = hierarchy(g, open);
   assert.deepEqual(collapsePath(h, open, "transformer.h.1"), ["transformer", run]);
+  assert.deepEqual(collapsePath(h, [...open, "transformer.h.0"], "transformer.h.0"), open, "a run is not inside its first block");
   assert.deepEqual(collapsePath(h, open, run), ["transformer"]);
   assert.deepEqual(collapsePath(h, open, "transformer"), []);
   // and the display is back to the roll-up
@@ -126,6 +127,7 @@ test("breadcrumb: the open chain down to the last module opened", () => {
   const h = hierarchy(g, open);
   assert.deepEqual(trail(h, open), [
     { path: "transformer", label: "transformer" },
+    { path: run, label: "h.0…h.2" },
     { path: "transformer.h.1", label: "h.1" },
     { path: "transformer.h.1.attn", label: "attn" },
   ]);
