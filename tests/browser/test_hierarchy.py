@@ -30,7 +30,8 @@ def expanded(page: Any) -> list[str]:
 
 def wait_nodes(page: Any, test: str) -> None:
     page.wait_for_function(
-        f"() => {{ const n = (document.querySelector('.nnviz-root').dataset.nodes || '').split('|'); return {test}; }}"
+        "() => { const n = (document.querySelector('.nnviz-root').dataset.nodes || '')"
+        f".split('|'); return {test}; }}"
     )
 
 
@@ -54,12 +55,14 @@ def click_node(page: Any, name: str, mode: str) -> None:
 def overlapping_labels(page: Any) -> list[tuple[str, str]]:
     return page.evaluate(
         """() => {
-          const ls = [...document.querySelectorAll('.nnviz-label')].filter((l) => l.style.display !== 'none');
+          const ls = [...document.querySelectorAll('.nnviz-label')]
+            .filter((l) => l.style.display !== 'none');
           const r = ls.map((l) => [l.dataset.layer, l.getBoundingClientRect()]);
           const out = [];
           for (let i = 0; i < r.length; i++) for (let j = i + 1; j < r.length; j++) {
             const a = r[i][1], b = r[j][1];
-            if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) out.push([r[i][0], r[j][0]]);
+            const x = a.left < b.right - 1 && b.left < a.right - 1;
+            if (x && a.top < b.bottom - 1 && b.top < a.bottom - 1) out.push([r[i][0], r[j][0]]);
           }
           return out;
         }"""
