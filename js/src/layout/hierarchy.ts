@@ -303,3 +303,17 @@ function shortName(h: Hierarchy, path: string): string {
 export function nodeLabel(layer: LayerInfo): string {
   return layer.kind === BLOCK_KIND ? layer.op : layer.name;
 }
+
+/**
+ * Where an expand / collapse happened: the first layer (graph order) drawn by another node in
+ * `after` than in `before`, with both nodes; null when nothing changed. The views keep that spot
+ * in place on screen.
+ */
+export function changedAt(graph: GraphInfo, before: Hierarchy, after: Hierarchy): { layer: string; from: string; to: string } | null {
+  for (const l of graph.layers) {
+    const from = before.hostOf.get(l.name) ?? l.name;
+    const to = after.hostOf.get(l.name) ?? l.name;
+    if (from !== to) return { layer: l.name, from, to };
+  }
+  return null;
+}

@@ -16,7 +16,7 @@ import { haloText, paintBadges, paintColumn, paintTiles } from "./paint";
 import { rebuildConnections } from "./connections";
 import { FONT, F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, inkOf, type Chip, type MapTiles, type NodeGeom, measure, truncate, fitName, compactLabel, tint, roundRectPath, routePath, imageDims } from "./geometry";
 import { hostOf, type View2DState } from "./state";
-import { BLOCK_KIND, expandNode, hierarchyOf, nodeLabel } from "../layout/hierarchy";
+import { BLOCK_KIND, changedAt, expandNode, hierarchyOf, nodeLabel } from "../layout/hierarchy";
 import { fmtCount } from "../util/format";
 import { hitTest, tooltipFor } from "./hit";
 import { recolor } from "./colors";
@@ -607,18 +607,13 @@ export function createView2D(ctx: ViewContext): SubView {
     vs.tx = tx;
     vs.ty = ty;
     vs.fitted = true;
-    for (const l of store.graph.layers) {
-      const a0 = oldHier.hostOf.get(l.name) ?? l.name;
-      const a = oldDg?.hostOf.get(a0) ?? a0;
-      const b = hostOf(vs, l.name);
-      if (a === b) continue;
-      const A = oldNodes.get(a);
-      const B = vs.nodeById.get(b);
-      if (A && B) {
-        vs.tx -= (B.x - A.x) * vs.zoom;
-        vs.ty -= (B.y - A.y) * vs.zoom;
-      }
-      break;
+    const at = vs.hier ? changedAt(store.graph, oldHier, vs.hier) : null;
+    // (a layer folded into a neuron column is drawn by the column)
+    const A = at && oldNodes.get(oldDg?.hostOf.get(at.from) ?? at.from);
+    const B = at && vs.nodeById.get(hostOf(vs, at.layer));
+    if (A && B) {
+      vs.tx -= (B.x - A.x) * vs.zoom;
+      vs.ty -= (B.y - A.y) * vs.zoom;
     }
     // ... as far as the graph still fills the view (rows re-wrap: no empty screen beside it)
     const lay = vs.layout;

@@ -21,7 +21,7 @@ import type { SubView, ViewContext } from "../data/view";
 import { colorNumber, parseColor } from "../styles/theme";
 import { NEUTRAL_NEURON, type Built, type ConvMap, type ConvPlane, hexRGB, mix, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
 import { kindColor } from "../data/kinds";
-import { expandNode, hierarchyOf } from "../layout/hierarchy";
+import { changedAt, expandNode, hierarchyOf } from "../layout/hierarchy";
 
 export function createScene3D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -476,20 +476,15 @@ export function createScene3D(ctx: ViewContext): SubView {
     hovered = "";
     build(false);
     if (!old || !built) return;
-    for (const l of store.graph.layers) {
-      const a = old.hier.hostOf.get(l.name) ?? l.name;
-      const b = built.hier.hostOf.get(l.name) ?? l.name;
-      if (a === b) continue;
-      const A = old.layout.byName.get(a);
-      const B = built.layout.byName.get(b);
-      if (A && B) {
-        const dv = new Vector3(B.center[0] - A.center[0], B.center[1] - A.center[1], B.center[2] - A.center[2]);
-        camera.position.add(dv);
-        controls.target.add(dv);
-        controls.update();
-        paint();
-      }
-      break;
+    const at = changedAt(store.graph, old.hier, built.hier);
+    const A = at && old.layout.byName.get(at.from);
+    const B = at && built.layout.byName.get(at.to);
+    if (A && B) {
+      const dv = new Vector3(B.center[0] - A.center[0], B.center[1] - A.center[1], B.center[2] - A.center[2]);
+      camera.position.add(dv);
+      controls.target.add(dv);
+      controls.update();
+      paint();
     }
   }
 

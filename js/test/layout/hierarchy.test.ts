@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { collapsePath, expandNode, hierarchy, hierarchyOf, nodeLabel, runId, trail, BLOCK_KIND } from "../../src/layout/hierarchy";
+import { changedAt, collapsePath, expandNode, hierarchy, hierarchyOf, nodeLabel, runId, trail, BLOCK_KIND } from "../../src/layout/hierarchy";
 import { displayGraph, displayRanks, layoutLayers } from "../../src/layout/layout2d";
 import { gptGraph, mlpGraph } from "../../dev/fixtures";
 import { layout3d } from "../../src/layout/layout3d";
@@ -155,4 +155,16 @@ test("the layouts draw the display graph: one box per display node", () => {
   const l2 = layoutLayers(dg.nodes.map((n) => ({ id: n.id, w: 120, h: 40 })), dg.edges, displayRanks(dg, h.graph));
   assert.equal(l2.nodes.size, h.graph.layers.length);
   assert.ok(l2.nodes.has(runId("transformer.h.0", "transformer.h.11")));
+});
+
+test("changedAt: the first layer whose node an expand or collapse changed (what the views keep in place)", () => {
+  const g = gptGraph(3);
+  const run = runId("transformer.h.0", "transformer.h.2");
+  const a = hierarchy(g, ["transformer"]);
+  const b = hierarchy(g, ["transformer", run]);
+  assert.deepEqual(changedAt(g, a, b), { layer: "transformer.h.0.ln_1", from: run, to: "transformer.h.0" });
+  const c = hierarchy(g, ["transformer", run, "transformer.h.1"]);
+  assert.deepEqual(changedAt(g, b, c), { layer: "transformer.h.1.ln_1", from: "transformer.h.1", to: "transformer.h.1.ln_1" });
+  assert.deepEqual(changedAt(g, c, b), { layer: "transformer.h.1.ln_1", from: "transformer.h.1.ln_1", to: "transformer.h.1" });
+  assert.equal(changedAt(g, a, a), null);
 });
