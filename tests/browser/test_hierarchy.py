@@ -40,9 +40,22 @@ def click_node(page: Any, name: str, mode: str) -> None:
     if mode == "3d":
         label = page.query_selector(f'.nnviz-label[data-layer="{name}"]')
         assert label is not None and label.is_visible(), f"no label for {name}"
+        title = label.query_selector(".nnviz-label-name").inner_text()
         box = label.bounding_box()
-        # the label sits just above the block: click a little under it
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] + 18)
+        # the label sits above its block: find the block under it by its tooltip, click there
+        for dy in (20, 35, 50, 70, 90, 115):
+            for dx in (0, -20, 20):
+                x, y = box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] + dy
+                page.mouse.move(x, y)
+                page.wait_for_timeout(60)
+                tip = page.query_selector(".nnviz-tooltip")
+                if (
+                    tip.is_visible()
+                    and tip.query_selector(".nnviz-tooltip-title").inner_text() == title
+                ):
+                    page.mouse.click(x, y)
+                    return
+        raise AssertionError(f"no point over the block {name}")
     else:
         pos = page.evaluate(
             """(name) => { const btns = [...document.querySelectorAll('.nnviz-sr-only button')];
@@ -89,30 +102,34 @@ def test_blocks_expand_and_collapse(harness: Any, artifacts: Path, mode: str) ->
         assert overlapping_labels(page) == []
     root.screenshot(path=str(artifacts / f"hier-{mode}-collapsed.png"))
 
-    # the roll-up opens into its four blocks, still closed; then block 1 opens into its layers
+    # a click on the roll-up opens its first block (the others stay rolled up: "GPT2Block × 3")
     click_node(page, RUN, mode)
-    wait_nodes(page, "n.includes('transformer.h.0')")
-    assert expanded(page) == ["transformer", RUN]
-    assert root_data(page)["blocks"] == "|".join(["GPT2Block"] * 4)
-    root.screenshot(path=str(artifacts / f"hier-{mode}-blocks.png"))
-    click_node(page, "transformer.h.0", mode)
     wait_nodes(page, "n.includes('transformer.h.0.ln_1')")
-    assert expanded(page) == ["transformer", RUN, "transformer.h.0"]
+    assert expanded(page) == ["transformer", "transformer.h.0"]
     shown = nodes(page)
     assert "transformer.h.0.attn" in shown and "transformer.h.0.mlp" in shown  # submodules closed
-    assert (
-        "transformer.h.0" not in shown and "transformer.h.1" in shown and "transformer.h.3" in shown
-    )
+    rest = "transformer.h.1..transformer.h.3"
+    assert rest in shown
+    assert root_data(page)["blocks"] == "GPT2Attention|GPT2MLP|GPT2Block × 3"
     if mode == "3d":
         assert overlapping_labels(page) == []
     root.screenshot(path=str(artifacts / f"hier-{mode}-expanded.png"))
+    # the next click opens the next block
+    click_node(page, rest, mode)
+    wait_nodes(page, "n.includes('transformer.h.1.ln_1')")
+    assert expanded(page) == ["transformer", "transformer.h.0", "transformer.h.1"]
+    assert root_data(page)["blocks"].endswith("GPT2Block × 2")
+    if mode == "3d":
+        assert overlapping_labels(page) == []
+    root.screenshot(path=str(artifacts / f"hier-{mode}-expanded2.png"))
 
-    # the breadcrumb: transformer › h.0…h.3 › h.0; a click on "h.0" closes it again
+    # the breadcrumb: model › transformer › h.1; a click on "h.1" closes it again
     crumbs = page.eval_on_selector_all(".nnviz-crumb", "bs => bs.map(b => b.textContent)")
-    assert crumbs == ["GPT2LMHeadModel", "transformer", "h.0…h.3", "h.0"]
-    page.click('.nnviz-crumb[data-path="transformer.h.0"]')
-    wait_nodes(page, "!n.includes('transformer.h.0.ln_1') && n.includes('transformer.h.0')")
-    assert expanded(page) == ["transformer", RUN]
+    assert crumbs == ["GPT2LMHeadModel", "transformer", "h.1"]
+    page.click('.nnviz-crumb[data-path="transformer.h.1"]')
+    wait_nodes(page, "!n.includes('transformer.h.1.ln_1')")
+    assert expanded(page) == ["transformer", "transformer.h.0"]
+    assert rest in nodes(page)
     # the root step collapses everything: the whole transformer is one block
     page.click('.nnviz-crumb[data-path=""]')
     wait_nodes(page, "n.includes('transformer')")

@@ -86,6 +86,6 @@ export function blockRows(store: Store, epoch: number, block: { paths: readonly 
   if (f.nonfinite) rows.push(["NaN/Inf", fmtInt(f.nonfinite)]);
   if (f.health) rows.push(["health", `${f.health}: ${f.healthLayers.slice(0, 3).join(", ")}${f.healthLayers.length > 3 ? ` +${f.healthLayers.length - 3}` : ""}`]);
   if (snap?.label) rows.push(["at", snap.label]);
-  rows.push(["click", "expand"]);
+  rows.push(["click", p.length > 1 ? `expand ${p[0]}` : "expand"]);
   return rows;
 }

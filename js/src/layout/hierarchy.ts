@@ -4,9 +4,11 @@
 // "block" node standing for all its layers; a run of identical closed sibling blocks (same
 // signature) is one roll-up node ("GPT2Block × 12"). Pure: no DOM (unit-tested in node).
 //
-// Expanding a roll-up opens the run into its blocks, still closed: `expanded` then holds the
-// run's pseudo-path `${first}..${last}` (two sibling module paths; ".." never occurs in a path),
-// which keeps the blocks from first to last from rolling up. Python ignores such entries.
+// A click on a roll-up opens its first block (a plain module path, which Python's `expanded`
+// validation accepts): the run then splits around it ("GPT2Block" open, "GPT2Block × 11" after).
+// `expanded` may also hold a run's pseudo-path `${first}..${last}` (two sibling module paths;
+// ".." never occurs in a path), which keeps those blocks from rolling up (`expandNode` with
+// `{ unroll: true }`); Python does not write or accept such entries yet.
 import type { GraphInfo, KindInfo, LayerInfo, ModuleInfo } from "../data/types";
 
 /** The kind of a collapsed block's node (the views' kind table gets this entry). */
@@ -213,11 +215,12 @@ export function hierarchy(graph: GraphInfo, expanded: readonly string[]): Hierar
   return { graph: display, blocks, hostOf, modules };
 }
 
-/** `expanded` after a click on display node `id`: a block opens; a roll-up opens into its blocks. */
-export function expandNode(h: Hierarchy, expanded: readonly string[], id: string): string[] {
+/** `expanded` after a click on display node `id`: a block opens; a roll-up opens its first block
+ *  (with `unroll`: the run opens into its blocks, still closed, through its pseudo-path). */
+export function expandNode(h: Hierarchy, expanded: readonly string[], id: string, opts: { unroll?: boolean } = {}): string[] {
   const b = h.blocks.get(id);
   if (!b) return [...expanded];
-  const add = b.paths.length > 1 ? id : b.paths[0];
+  const add = b.paths.length > 1 && opts.unroll ? id : b.paths[0];
   return expanded.includes(add) ? [...expanded] : [...expanded, add];
 }
 

@@ -35,7 +35,7 @@ export function makeLabels(graph: GraphInfo, boxes: LayerBox[], withSub: boolean
     if (sub && (withSub || block)) lab.appendChild(h("span", "nnviz-label-sub", sub));
     if (block) {
       lab.classList.add("nnviz-label-block");
-      lab.title = `${info.name}: click the block to expand it`;
+      lab.title = `${info.name}: click the block to expand it`; // (a roll-up: its first block)
     }
     const badges = h("div", "nnviz-label-badges");
     badges.style.display = "none";

@@ -59,11 +59,17 @@ test("GPT-2-like, transformer open: embeddings, GPT2Block × 3 rolled up, ln_f, 
   checkDisplay(top.graph);
 });
 
-test("expanding the roll-up opens the run into its blocks, collapsed; a block opens into its layers and submodules", () => {
+test("a click on the roll-up opens its first block; unrolled, the run opens into its blocks, collapsed", () => {
   const g = gptGraph(3);
   const h = hierarchy(g, ["transformer"]);
   const run = runId("transformer.h.0", "transformer.h.2");
-  const e1 = expandNode(h, ["transformer"], run);
+  const first = expandNode(h, ["transformer"], run);
+  assert.deepEqual(first, ["transformer", "transformer.h.0"]);
+  const hf = hierarchy(g, first);
+  assert.ok(names(hf.graph).includes("transformer.h.0.ln_1"));
+  assert.equal(hf.blocks.get(runId("transformer.h.1", "transformer.h.2"))!.label, "GPT2Block × 2");
+  checkDisplay(hf.graph);
+  const e1 = expandNode(h, ["transformer"], run, { unroll: true });
   assert.deepEqual(e1, ["transformer", run]);
   const h1 = hierarchy(g, e1);
   assert.deepEqual(names(h1.graph).slice(5, 8), ["transformer.h.0", "transformer.h.1", "transformer.h.2"]);
