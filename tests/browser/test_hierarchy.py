@@ -101,6 +101,14 @@ def test_blocks_expand_and_collapse(harness: Any, artifacts: Path, mode: str) ->
         assert label.inner_text().startswith("GPT2Block × 4")
         assert overlapping_labels(page) == []
     root.screenshot(path=str(artifacts / f"hier-{mode}-collapsed.png"))
+    # every color mode colors the blocks (by their aggregate); the legend says what it shows
+    set_trait(page, "color_by", "gradient")
+    page.wait_for_function(
+        "() => document.querySelector('.nnviz-legend').textContent"
+        ".includes('gradient norm per block')"
+    )
+    root.screenshot(path=str(artifacts / f"hier-{mode}-gradient.png"))
+    set_trait(page, "color_by", "weight")
 
     # a click on the roll-up opens its first block (the others stay rolled up: "GPT2Block × 3")
     click_node(page, RUN, mode)

@@ -122,11 +122,13 @@ export function writeColors(store: Store, built: Built, st: ViewState, tally: Co
   }
 }
 
-/** A block's color: its mode value on the sequential scale (its range fixed over epochs). */
+/** A block's color: its mode value on the sequential scale (its range fixed over epochs), from a
+ *  quarter of the way up, so a block at the low end still stands out from the background. */
 export function blockTint(store: Store, id: string, members: readonly string[], st: ViewState): RGB | null {
   const col = blockColoring(store, id, members, st.epoch, st);
   if (col.kind !== "scalar") return null;
-  return Number.isFinite(col.value) ? sequential(col.value, col.max) : ([...NAN_COLOR] as RGB);
+  if (!Number.isFinite(col.value)) return [...NAN_COLOR] as RGB;
+  return sequential(0.25 * col.max + 0.75 * Math.max(0, col.value), col.max);
 }
 
 /** A layer's color in delta / gradient modes: sequential by the RMS of its values, or its scalar. */
