@@ -103,6 +103,8 @@ export function createView2D(ctx: ViewContext): SubView {
   };
 
   const is2d = () => ctx.state().mode === "2d";
+  const FADE_MS = 320;
+  const reveal = { ids: new Set<string>(), t0: 0 };
   /** the display graph now: the store's graph cut at the open modules (layout/hierarchy.ts) */
   const hierNow = () => hierarchyOf(store.graph, ctx.state().expanded);
 
@@ -412,12 +414,17 @@ export function createView2D(ctx: ViewContext): SubView {
       c.stroke();
     }
 
+    // nodes an expand / collapse just showed fade in over FADE_MS
+    const fresh = reveal.ids;
+    const fade = fresh.size ? Math.min(1, 0.15 + (performance.now() - reveal.t0) / FADE_MS) : 1;
+    if (fade >= 1) fresh.clear();
     // full labels from zoom 0.75; below that, names only, at a constant on-screen size
     const showText = vs.zoom >= 0.75;
     const compactText = !showText && vs.zoom >= 0.2;
     const compactFont = `600 ${10.5 / vs.zoom}px ${FONT}`;
     for (const n of vs.nodes) {
       if (!visible(n.x - 10, n.y - 10, n.w + 20, n.h + 20)) continue;
+      c.globalAlpha = fresh.has(n.id) ? fade : 1;
       const selected = n.id === selHost;
       const hovered = n.id === hoverHost;
       const kc = kindColor(vs.graphRef ?? store.graph, n.layer.kind);
@@ -478,6 +485,8 @@ export function createView2D(ctx: ViewContext): SubView {
         }
       }
     }
+    c.globalAlpha = 1;
+    if (fade < 1) schedule(); // nodes an expand just showed fade in
     // health tags (after every node, so none is hidden under a neighbour)
     if (vs.zoom >= 0.3) {
       for (const n of vs.nodes) {
@@ -603,6 +612,9 @@ export function createView2D(ctx: ViewContext): SubView {
     rebuildConnections(vs);
     vs.dirtyColors = true;
     if (!oldHier || !hadView) return;
+    const still = typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
+    reveal.ids = still ? new Set() : new Set(vs.nodes.map((n) => n.id).filter((id) => !oldNodes.has(id)));
+    reveal.t0 = performance.now();
     vs.zoom = zoom;
     vs.tx = tx;
     vs.ty = ty;
