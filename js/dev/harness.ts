@@ -59,6 +59,11 @@ export function state(name: string): DevState {
       const evil = g.layers[2].name;
       return pack(g, fx.runFor(g, { epochs: 2 }), { layer: evil });
     }
+    case "gpt": {
+      // a GPT-2-like model with its module tree, opened at the transformer (GPT2Block × 4)
+      const g = fx.gptGraph(4);
+      return pack(g, fx.runFor(g, { epochs: 3, health: true }), { expanded: ["transformer"] });
+    }
     case "empty":
       return pack(fx.mlpGraph(), []);
     default:

@@ -88,6 +88,7 @@ export function mount(st: ProbeState, opts: Opts = {}): MountedInside {
     deltaRef: "previous",
     maxConnections: 20000,
     sample: opts.sample ?? 0,
+    expanded: [],
   };
   const subs = new Set<(c: Set<keyof ViewState>) => void>();
   const set = (patch: Partial<ViewState>): boolean => {
@@ -107,6 +108,7 @@ export function mount(st: ProbeState, opts: Opts = {}): MountedInside {
     state: () => ({ ...state }),
     select: (layer) => void set({ layer }),
     setEpoch: (epoch) => void set({ epoch }),
+    setExpanded: (expanded) => void set({ expanded }),
     onState(cb) {
       subs.add(cb);
       return () => subs.delete(cb);

@@ -105,3 +105,14 @@ export function badgeHosts(graph: GraphInfo): Map<string, string> {
   }
   return host;
 }
+
+/** One tag per flag (a block's members may share one): the first layer's, the count in its title. */
+export function onePerFlag(list: Badge[]): Badge[] {
+  const out: Badge[] = [];
+  for (const b of list) {
+    const i = out.findIndex((x) => x.badge === b.badge);
+    if (i < 0) out.push(b);
+    else if (!out[i].title.endsWith("more)")) out[i] = { ...out[i], title: `${out[i].title} (and more)` };
+  }
+  return out;
+}

@@ -2,7 +2,10 @@
 // stats and health records): what its color in every mode, its tooltip and its badge show.
 // Pure: no DOM.
 import { BADGE_PRIORITY, healthBadges, type HealthBadge } from "./health";
+import type { Store } from "./store";
 import type { LayerInfo, Snapshot } from "./types";
+import type { TooltipRows } from "./view";
+import { fmt, fmtInt } from "../util/format";
 
 export interface BlockFigures {
   /** parameters of the member layers */
@@ -65,4 +68,24 @@ export function blockFigures(snap: Snapshot | null, members: readonly string[], 
     healthLayers,
     nonfinite,
   };
+}
+
+/** A collapsed block's tooltip rows at `epoch`: what it stands for and its figures. */
+export function blockRows(store: Store, epoch: number, block: { paths: readonly string[]; members: readonly string[] }): TooltipRows {
+  const snap = store.at(epoch);
+  const f = blockFigures(snap, block.members, (n) => store.layer(n));
+  const p = block.paths;
+  const rows: TooltipRows = [
+    [p.length > 1 ? "modules" : "module", p.length > 1 ? `${p[0]} … ${p[p.length - 1]}` : p[0] ?? ""],
+    ["layers", fmtInt(block.members.length)],
+    ["params", fmtInt(f.params)],
+  ];
+  if (f.weightRms !== null) rows.push(["RMS weight", fmt(f.weightRms)]);
+  if (f.gradNorm !== null) rows.push(["|grad|", fmt(f.gradNorm)]);
+  if (f.updateRatio !== null) rows.push(["max update", fmt(f.updateRatio)]);
+  if (f.nonfinite) rows.push(["NaN/Inf", fmtInt(f.nonfinite)]);
+  if (f.health) rows.push(["health", `${f.health}: ${f.healthLayers.slice(0, 3).join(", ")}${f.healthLayers.length > 3 ? ` +${f.healthLayers.length - 3}` : ""}`]);
+  if (snap?.label) rows.push(["at", snap.label]);
+  rows.push(["click", p.length > 1 ? `expand ${p[0]}` : "expand"]);
+  return rows;
 }

@@ -264,6 +264,9 @@ export interface CameraState {
  *   data-connection-colors: per layer with drawn connections, how many distinct colors they have
  *   now, "layer:count" joined by "," (1 where a layer is colored by one value).
  *   3D labels carry data-layer and data-badges.
+ *   data-nodes: the drawn display nodes (layout/hierarchy.ts), "name" joined by "|" (a collapsed
+ *   block: its module path, or "first..last" for a roll-up); data-blocks: the collapsed blocks'
+ *   labels, "GPT2Block × 12" joined by "|"; data-expanded: the `expanded` trait joined by "|".
  */
 export interface ViewState {
   epoch: number;
@@ -275,6 +278,8 @@ export interface ViewState {
   /** probe sample (the `sample` trait, 0 when absent) that lights the network in "activation" mode,
    *  textures conv planes with its feature maps and drives the inside panel */
   sample: number;
+  /** the module paths shown open (the `expanded` trait; layout/hierarchy.ts), [] when absent */
+  expanded: string[];
 }
 
 // The slice of anywidget's model API used here.

@@ -12,6 +12,8 @@ export interface ViewContext {
   state(): ViewState;
   /** Select a layer ("" clears): sets the model's `layer` (and `_layer_index`) and saves. */
   select(layer: string): void;
+  /** Open / close modules: sets the model's `expanded` (module paths, layout/hierarchy.ts) and saves. */
+  setExpanded(paths: string[]): void;
   /** Jump to an epoch (sets the model's `epoch` and saves). */
   setEpoch(epoch: number): void;
   /** Called with the names of the ViewState fields that changed; returns an unsubscribe. */

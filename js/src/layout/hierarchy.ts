@@ -4,9 +4,11 @@
 // "block" node standing for all its layers; a run of identical closed sibling blocks (same
 // signature) is one roll-up node ("GPT2Block × 12"). Pure: no DOM (unit-tested in node).
 //
-// Expanding a roll-up opens the run into its blocks, still closed: `expanded` then holds the
-// run's pseudo-path `${first}..${last}` (two sibling module paths; ".." never occurs in a path),
-// which keeps the blocks from first to last from rolling up. Python ignores such entries.
+// A click on a roll-up opens its first block (a plain module path, which Python's `expanded`
+// validation accepts): the run then splits around it ("GPT2Block" open, "GPT2Block × 11" after).
+// `expanded` may also hold a run's pseudo-path `${first}..${last}` (two sibling module paths;
+// ".." never occurs in a path), which keeps those blocks from rolling up (`expandNode` with
+// `{ unroll: true }`); Python does not write or accept such entries yet.
 import type { GraphInfo, KindInfo, LayerInfo, ModuleInfo } from "../data/types";
 
 /** The kind of a collapsed block's node (the views' kind table gets this entry). */
@@ -213,11 +215,12 @@ export function hierarchy(graph: GraphInfo, expanded: readonly string[]): Hierar
   return { graph: display, blocks, hostOf, modules };
 }
 
-/** `expanded` after a click on display node `id`: a block opens; a roll-up opens into its blocks. */
-export function expandNode(h: Hierarchy, expanded: readonly string[], id: string): string[] {
+/** `expanded` after a click on display node `id`: a block opens; a roll-up opens its first block
+ *  (with `unroll`: the run opens into its blocks, still closed, through its pseudo-path). */
+export function expandNode(h: Hierarchy, expanded: readonly string[], id: string, opts: { unroll?: boolean } = {}): string[] {
   const b = h.blocks.get(id);
   if (!b) return [...expanded];
-  const add = b.paths.length > 1 ? id : b.paths[0];
+  const add = b.paths.length > 1 && opts.unroll ? id : b.paths[0];
   return expanded.includes(add) ? [...expanded] : [...expanded, add];
 }
 
@@ -235,7 +238,8 @@ export function collapsePath(h: Hierarchy, expanded: readonly string[], path: st
   }
   const inside = (p: string): boolean => {
     const q = parseRun(p);
-    const chain = ancestry(h.modules, q ? q[0] : p);
+    // a run sits among its blocks' siblings: inside what holds them, not inside its first block
+    const chain = ancestry(h.modules, q ? h.modules.get(q[0])?.parent ?? null : p);
     return roots.some((x) => chain.includes(x));
   };
   return expanded.filter((p) => p !== path && !inside(p));
@@ -259,8 +263,28 @@ export function trail(h: Hierarchy, expanded: readonly string[]): Crumb[] {
   const chain = ancestry(h.modules, r ? r[0] : last).filter((p) => !h.modules.get(p)?.container);
   const out: Crumb[] = [];
   const set = new Set(open);
-  for (const p of r ? chain.slice(0, -1) : chain) if (set.has(p)) out.push({ path: p, label: shortName(h, p) });
-  if (r) out.push({ path: last, label: `${shortName(h, r[0])}…${shortName(h, r[1])}` });
+  const runCrumb = (id: string): Crumb => {
+    const q = parseRun(id)!;
+    return { path: id, label: `${shortName(h, q[0])}…${shortName(h, q[1])}` };
+  };
+  // an opened run that holds a module of the chain comes before it
+  const runs = open.filter((p) => isRun(h, p));
+  const mods = [...h.modules.values()];
+  const runOf = (p: string) => runs.find((id) => {
+    const q = parseRun(id)!;
+    const parent = h.modules.get(p)?.parent;
+    if (h.modules.get(q[0])?.parent !== parent) return false;
+    const kids = mods.filter((m) => m.parent === parent).map((m) => m.path);
+    const [i, j, k] = [kids.indexOf(q[0]), kids.indexOf(q[1]), kids.indexOf(p)];
+    return Math.min(i, j) <= k && k <= Math.max(i, j);
+  });
+  for (const p of r ? chain.slice(0, -1) : chain) {
+    if (!set.has(p)) continue;
+    const run = runOf(p);
+    if (run && run !== last && !out.some((c) => c.path === run)) out.push(runCrumb(run));
+    out.push({ path: p, label: shortName(h, p) });
+  }
+  if (r) out.push(runCrumb(last));
   return out;
 }
 
@@ -281,4 +305,18 @@ function shortName(h: Hierarchy, path: string): string {
 /** The name a node is labelled with: a block's class ("GPT2Block × 12"), a layer's name. */
 export function nodeLabel(layer: LayerInfo): string {
   return layer.kind === BLOCK_KIND ? layer.op : layer.name;
+}
+
+/**
+ * Where an expand / collapse happened: the first layer (graph order) drawn by another node in
+ * `after` than in `before`, with both nodes; null when nothing changed. The views keep that spot
+ * in place on screen.
+ */
+export function changedAt(graph: GraphInfo, before: Hierarchy, after: Hierarchy): { layer: string; from: string; to: string } | null {
+  for (const l of graph.layers) {
+    const from = before.hostOf.get(l.name) ?? l.name;
+    const to = after.hostOf.get(l.name) ?? l.name;
+    if (from !== to) return { layer: l.name, from, to };
+  }
+  return null;
 }

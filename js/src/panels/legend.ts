@@ -1,4 +1,5 @@
 // Color legend: what the colors mean in the current mode (scale, range, NaN color).
+import { hierarchyOf } from "../layout/hierarchy";
 import { NAN_COLOR, css, diverging, sequential, type RGB } from "../color/scales";
 import type { SubView, ViewContext } from "../data/view";
 import { h } from "../util/dom";
@@ -38,7 +39,8 @@ export function createLegend(ctx: ViewContext): SubView {
   sw.style.background = css(NAN_COLOR);
   nan.append(sw, document.createTextNode("NaN / Inf"));
   const width = span("nnviz-legend-note");
-  el.append(title, scale, note, nan, width);
+  const blocks = span("nnviz-legend-note");
+  el.append(title, scale, note, nan, width, blocks);
   el.setAttribute("aria-live", "polite");
 
   // per (colorBy, deltaRef): the largest range over layers (ranges are fixed across epochs)
@@ -122,11 +124,15 @@ export function createLegend(ctx: ViewContext): SubView {
     ctx.setData("coloring", s.kind === "none" ? "none" : coloringShows(st.colorBy, s.kind));
     width.textContent = st.mode === "2d" ? "line width ∝ |weight|" : "";
     width.style.display = st.mode === "2d" ? "" : "none";
+    // collapsed blocks are colored by one aggregate each (sequential: pale = low, dark = high)
+    const shown = hierarchyOf(store.graph, st.expanded).blocks.size > 0;
+    blocks.textContent = shown ? `blocks: ${colorMode(st.colorBy)?.blockShows ?? ""}, pale → dark` : "";
+    blocks.style.display = shown ? "" : "none";
   }
 
   const offState = ctx.onState((changed) => {
     if (
-      changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("epoch") || changed.has("mode") ||
+      changed.has("colorBy") || changed.has("deltaRef") || changed.has("layer") || changed.has("epoch") || changed.has("mode") || changed.has("expanded") ||
       (changed.has("sample") && ctx.state().colorBy === "activation")
     ) {
       render();

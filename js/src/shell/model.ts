@@ -194,7 +194,18 @@ export const TRAIT_OF: Record<keyof ViewState, string> = {
   deltaRef: "delta_ref",
   maxConnections: "max_connections",
   sample: "sample",
+  expanded: "expanded",
 };
+
+/** The `expanded` trait as a list of strings (anything else reads as nothing open); the same
+ *  array while the trait holds the same one, so the display graph's memo hits. */
+const EXPANDED = new WeakMap<object, string[]>();
+function expandedOf(v: unknown): string[] {
+  if (!Array.isArray(v)) return [];
+  let out = EXPANDED.get(v);
+  if (!out) EXPANDED.set(v, (out = v.map(String)));
+  return out;
+}
 
 export function readState(model: AnyModel): ViewState {
   const num = (v: unknown, dflt: number) => (typeof v === "number" && Number.isFinite(v) ? v : dflt);
@@ -212,5 +223,6 @@ export function readState(model: AnyModel): ViewState {
     deltaRef: pick("delta_ref", choices.delta_ref, "previous") === "init" ? "init" : "previous",
     maxConnections: Math.max(0, num(model.get("max_connections"), 20000)),
     sample: Math.max(0, Math.floor(num(model.get("sample"), 0))),
+    expanded: expandedOf(model.get("expanded")),
   };
 }

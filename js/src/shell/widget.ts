@@ -19,6 +19,7 @@ import type { SubView, TooltipRows, ViewContext } from "../data/view";
 import { fmtCount, fmtInt } from "../util/format";
 
 import { createControls, hosted, type Controls } from "./controls";
+import { createBreadcrumb } from "./breadcrumb";
 import { TRAIT_OF, readState, setup } from "./model";
 
 /** The main view of each `mode`. */
@@ -242,6 +243,10 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
       model.set("epoch", epoch);
       model.save_changes();
     },
+    setExpanded(paths: string[]) {
+      model.set("expanded", [...paths]);
+      model.save_changes();
+    },
     onState(cb) {
       subs.add(cb);
       return () => subs.delete(cb);
@@ -321,6 +326,10 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
   subs.add((changed) => {
     if (changed.has("mode")) showMode();
   });
+  // the open module path above the view (graphs with a module tree); a click collapses
+  const crumbs = createBreadcrumb(ctx);
+  main.appendChild(crumbs.el);
+  d.add(() => crumbs.destroy());
   mount(createPanel, paneDetails);
   const probe = (): ProbeInfo | null => {
     const p = model.get("_probe");

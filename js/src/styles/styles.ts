@@ -122,6 +122,16 @@ const SHELL = () => `
   position: absolute; left: 8px; bottom: 6px; font-size: 11px; color: var(--nnviz-muted); pointer-events: none;
 }
 .nnviz-root.nnviz-narrow .nnviz-hint { display: none; }
+.nnviz-root .nnviz-crumbs {
+  position: absolute; left: 8px; top: 8px; z-index: 2; display: flex; align-items: center; gap: 2px; flex-wrap: wrap;
+  max-width: calc(100% - 160px); font-size: 12px;
+}
+.nnviz-root .nnviz-crumb {
+  font: inherit; padding: 1px 7px; border: 1px solid var(--nnviz-line); border-radius: 4px; cursor: pointer;
+  background: var(--nnviz-overlay); color: var(--nnviz-fg); max-width: 220px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+}
+.nnviz-root .nnviz-crumb:hover { background: var(--nnviz-soft); border-color: var(--nnviz-edge); }
+.nnviz-root .nnviz-crumb-sep { color: var(--nnviz-muted); padding: 0 1px; }
 
 .nnviz-root .nnviz-tooltip {
   position: absolute; left: 0; top: 0; z-index: 10; pointer-events: none; display: none; max-width: 320px;

@@ -2,14 +2,14 @@
 // feature-map tiles and the probe thumbnail, health badges; rewritten on epoch / mode /
 // selection changes only.
 import { ColorTally, NAN_COLOR, css, diverging, sequential, type RGB } from "../color/scales";
-import { layerBadges, type Badge } from "../data/badges";
+import { layerBadges, onePerFlag, type Badge } from "../data/badges";
 import { finiteRange, gridImage, inkGray, putImage, quantileAbs, resampledImage, rgbImage } from "../color/images";
 import { featureMaps } from "../data/maps";
-import { coloring as layerColoring, modeRange, modeValues, type LayerColoring } from "../color/modes";
+import { blockColoring, coloring as layerColoring, modeRange, modeValues, type LayerColoring } from "../color/modes";
 import type { ViewState } from "../data/types";
 import { channelOf } from "../layout/common";
 import { STRIP_CELLS, type Column, type MapTiles, type NodeGeom, type Bucket, unitActivations } from "./geometry";
-import type { View2DState } from "./state";
+import { hostOf, type View2DState } from "./state";
 
 // ---- colors (on epoch / mode / selection changes)
 /** The probe sample's image above an input column (one small canvas, redrawn on change). */
@@ -125,7 +125,7 @@ export function recolor(vs: View2DState): void {
   vs.dirtyColors = false;
   const st = vs.ctx.state();
   const selected = st.layer;
-  const selHost = selected ? vs.dg?.hostOf.get(selected) ?? selected : "";
+  const selHost = selected ? hostOf(vs, selected) : "";
   const selectedOwnsConns = vs.conns.some((s) => s.layer === selHost && s.n > 0);
   const rgb: RGB = [0, 0, 0];
   const map = new Map<string, Bucket>();
@@ -178,14 +178,15 @@ export function recolor(vs: View2DState): void {
   // the probe's pixels as ink on paper; white where nothing is recorded)
   const badges = new Map<string, Badge[]>();
   for (const b of layerBadges(vs.store, st.epoch)) {
-    const host = vs.dg?.hostOf.get(b.layer) ?? b.layer;
+    const host = hostOf(vs, b.layer);
     const list = badges.get(host);
     if (list) list.push(b);
     else badges.set(host, [b]);
   }
   const tiles: string[] = []; // "layer:tiles" of the layers showing feature maps
   for (const n of vs.nodes) {
-    n.badges = badges.get(n.id) ?? [];
+    const block = vs.hier?.blocks.get(n.id);
+    n.badges = block ? onePerFlag(badges.get(n.id) ?? []) : badges.get(n.id) ?? [];
     const c = n.column;
     if (c) {
       const b = neuronValues(vs, n.id, st);
@@ -212,7 +213,11 @@ export function recolor(vs: View2DState): void {
       if (n.maps.showing) tiles.push(`${n.id}:${n.maps.grid.n}`);
     }
     n.strip = [];
-    if (n.maps?.input) {
+    if (block) {
+      // a collapsed block: its aggregate in the mode (data/blocks.ts), one cell
+      const col = blockColoring(vs.store, block.id, block.members, st.epoch, st);
+      if (col.kind === "scalar") n.strip.push(css(sequential(col.value, col.max, rgb)));
+    } else if (n.maps?.input) {
       // the probe image is the whole story: no strip
     } else if (!c && st.colorBy === "activation") {
       const a = unitActivations(vs.store, n.id, st.epoch, st.sample);

@@ -7,7 +7,8 @@ import { colorMode, modeValues } from "../color/modes";
 import type { TooltipRows } from "../data/view";
 import { fmt, fmtInt, fmtShape } from "../util/format";
 import { R, BODY_W, type ConnSet, type Hit, unitActivations, segDist2 } from "./geometry";
-import type { View2DState } from "./state";
+import { hostOf, type View2DState } from "./state";
+import { blockRows } from "../data/blocks";
 
 // ---- hit testing
 export function hitTest(vs: View2DState, sx: number, sy: number): Hit | null {
@@ -60,6 +61,8 @@ export function hitTest(vs: View2DState, sx: number, sy: number): Hit | null {
 }
 export function tooltipFor(vs: View2DState, h: Hit): [string, TooltipRows] {
   const st = vs.ctx.state();
+  const block = vs.hier?.blocks.get(h.layer);
+  if (block) return [block.label, blockRows(vs.store, st.epoch, block)];
   const l = vs.store.layer(h.layer);
   const snap = vs.store.at(st.epoch);
   const label = snap?.label ?? "";
@@ -124,7 +127,7 @@ export function tooltipFor(vs: View2DState, h: Hit): [string, TooltipRows] {
   }
   const dn = vs.dg?.nodes.find((d) => d.id === h.layer);
   if (dn && dn.attached.length) rows.push(["then", dn.attached.map((a) => vs.store.layer(a)?.op ?? a).join(" → ")]);
-  for (const b of vs.nodeById.get(vs.dg?.hostOf.get(h.layer) ?? h.layer)?.badges ?? []) rows.push(["health", b.title]);
+  for (const b of vs.nodeById.get(hostOf(vs, h.layer))?.badges ?? []) rows.push(["health", b.title]);
   const host = vs.dg?.hostOf.get(h.layer);
   if (host && host !== h.layer) rows.push(["applied to", host]);
   return [h.layer, rows];

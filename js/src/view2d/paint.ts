@@ -25,7 +25,7 @@ export function haloText(c: CanvasRenderingContext2D, text: string, x: number, y
 export function paintTiles(vs: View2DState, c: CanvasRenderingContext2D, n: NodeGeom, showText: boolean, st: ViewState, px: number): void {
   const m = n.maps!;
   const g = m.grid;
-  const kc = kindColor(vs.store.graph, n.layer.kind);
+  const kc = kindColor(vs.graphRef ?? vs.store.graph, n.layer.kind);
   const ink = vs.ink;
   const lw = Math.min(px, 1.2);
   const frame = new Path2D();
@@ -106,7 +106,7 @@ export function paintColumn(
   st: ViewState, px: number,
 ): void {
   const col = n.column!;
-  const kc = kindColor(vs.store.graph, n.layer.kind);
+  const kc = kindColor(vs.graphRef ?? vs.store.graph, n.layer.kind);
   const ink = vs.ink;
   const bx = col.cx - BODY_W / 2;
   const bw = BODY_W;
@@ -179,7 +179,7 @@ export function paintColumn(
   }
   for (const chip of col.chips) {
     const al = vs.store.layer(chip.layer);
-    const ck = kindColor(vs.store.graph, al?.kind ?? "other");
+    const ck = kindColor(vs.graphRef ?? vs.store.graph, al?.kind ?? "other");
     const sel = st.layer === chip.layer;
     const hov = vs.hover?.layer === chip.layer;
     c.beginPath();

@@ -3,9 +3,16 @@ import type { Store } from "../data/store";
 import type { GraphInfo } from "../data/types";
 import type { ViewContext } from "../data/view";
 import type { DisplayGraph, EdgeRoute, Layout2D } from "../layout/layout2d";
+import type { Hierarchy } from "../layout/hierarchy";
 import type { Bucket, ConnSet, Hit, Ink, NodeGeom } from "./geometry";
 
 /** The 2D view's mutable state, shared by its parts (colors.ts, hit.ts and the view). */
+/** The node drawing a layer (of the store's graph): its block, or the column it folds into. */
+export function hostOf(vs: View2DState, layer: string): string {
+  const d = vs.hier?.hostOf.get(layer) ?? layer;
+  return vs.dg?.hostOf.get(d) ?? d;
+}
+
 export interface View2DState {
   ctx: ViewContext;
   store: Store;
@@ -20,7 +27,9 @@ export interface View2DState {
   tx: number;
   ty: number;
   fitted: boolean;
+  /** the display graph laid out (hier.graph: the store's graph cut at the open modules) */
   graphRef: GraphInfo | null;
+  hier: Hierarchy | null;
   cap: number;
   neuronGap: number;
   wideGaps: Set<number>;

@@ -15,7 +15,9 @@ import { gridLayout, tileSize } from "../util/grid";
 import { haloText, paintBadges, paintColumn, paintTiles } from "./paint";
 import { rebuildConnections } from "./connections";
 import { FONT, F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, inkOf, type Chip, type MapTiles, type NodeGeom, measure, truncate, fitName, compactLabel, tint, roundRectPath, routePath, imageDims } from "./geometry";
-import type { View2DState } from "./state";
+import { hostOf, type View2DState } from "./state";
+import { BLOCK_KIND, changedAt, expandNode, hierarchyOf, nodeLabel } from "../layout/hierarchy";
+import { fmtCount } from "../util/format";
 import { hitTest, tooltipFor } from "./hit";
 import { recolor } from "./colors";
 import { kindColor } from "../data/kinds";
@@ -73,6 +75,7 @@ export function createView2D(ctx: ViewContext): SubView {
     ty: 0,
     fitted: false,
     graphRef: null,
+    hier: null,
     cap: NEURON_CAP,
     neuronGap: GAP_NEURONS,
     wideGaps: new Set<number>(),
@@ -100,6 +103,10 @@ export function createView2D(ctx: ViewContext): SubView {
   };
 
   const is2d = () => ctx.state().mode === "2d";
+  const FADE_MS = 320;
+  const reveal = { ids: new Set<string>(), t0: 0 };
+  /** the display graph now: the store's graph cut at the open modules (layout/hierarchy.ts) */
+  const hierNow = () => hierarchyOf(store.graph, ctx.state().expanded);
 
   /** Layers that show feature maps (conv, image input): "layer>source:C,H,W" for each. */
   function currentMapsKey(): string {
@@ -136,7 +143,9 @@ export function createView2D(ctx: ViewContext): SubView {
 
   // ---- geometry (on graph / data changes)
   function rebuildLayout(): void {
-    const graph = store.graph;
+    const hier = hierNow();
+    const graph = hier.graph;
+    vs.hier = hier;
     vs.graphRef = graph;
     vs.overview = false;
     const big = graph.layers.length > MAX_LAYERS_FOR_NEURONS;
@@ -184,8 +193,8 @@ export function createView2D(ctx: ViewContext): SubView {
         h = header + shown * PITCH + 8 + more + chips.length * (CHIP_H + CHIP_GAP) + (chips.length ? 2 : 0);
       } else {
         const dims = l.output_shape.map((d) => (d === null ? "?" : String(d))).join("×");
-        sub = `${l.op}${dims ? " · " + dims : ""}`;
-        const nameW = measure(l.name, F_NAME);
+        sub = l.kind === BLOCK_KIND ? `${fmtInt(l.units ?? 0)} layers · ${fmtCount(l.params)} params` : `${l.op}${dims ? " · " + dims : ""}`;
+        const nameW = measure(nodeLabel(l), F_NAME);
         const subW = measure(sub, F_SUB);
         w = Math.max(86, Math.min(170, Math.max(nameW, subW) + 26));
         h = BOX_H;
@@ -247,7 +256,7 @@ export function createView2D(ctx: ViewContext): SubView {
       n.x = p.x - p.w / 2;
       n.y = p.y - p.h / 2;
       const textMax = n.w - (n.column ? 4 : 22);
-      n.name = fitName(n.layer.name, F_NAME, textMax);
+      n.name = fitName(nodeLabel(n.layer), F_NAME, textMax);
       n.sub = truncate(n.sub, F_SUB, textMax);
       const m = n.maps;
       if (m) {
@@ -317,7 +326,7 @@ export function createView2D(ctx: ViewContext): SubView {
         const b = document.createElement("button");
         b.type = "button";
         b.textContent = name; // untrusted: text only
-        b.addEventListener("click", () => selectLayer(name));
+        b.addEventListener("click", () => activate(name));
         list.appendChild(b);
       }
     }
@@ -334,6 +343,11 @@ export function createView2D(ctx: ViewContext): SubView {
 
   function publish(): void {
     if (!is2d()) return;
+    if (vs.hier) {
+      ctx.setData("nodes", vs.hier.graph.layers.map((l) => l.name).join("|"));
+      ctx.setData("blocks", [...vs.hier.blocks.values()].map((b) => b.label).join("|"));
+      ctx.setData("expanded", ctx.state().expanded.join("|"));
+    }
     ctx.setData("connectionsDrawn", vs.drawn);
     ctx.setData("connectionsTotal", vs.total);
   }
@@ -345,7 +359,7 @@ export function createView2D(ctx: ViewContext): SubView {
       vs.dpr = want;
       sizeCanvas();
     }
-    if (vs.graphRef !== store.graph) {
+    if (vs.graphRef !== hierNow().graph) {
       rebuildLayout();
       rebuildConnections(vs);
       vs.dirtyColors = true;
@@ -363,8 +377,8 @@ export function createView2D(ctx: ViewContext): SubView {
     c.fillRect(0, 0, canvas.width, canvas.height);
     c.setTransform(vs.dpr * vs.zoom, 0, 0, vs.dpr * vs.zoom, vs.dpr * vs.tx, vs.dpr * vs.ty);
     const st = ctx.state();
-    const selHost = st.layer ? vs.dg?.hostOf.get(st.layer) ?? st.layer : "";
-    const hoverHost = vs.hover ? vs.hover.layer && (vs.dg?.hostOf.get(vs.hover.layer) ?? vs.hover.layer) : "";
+    const selHost = st.layer ? hostOf(vs, st.layer) : "";
+    const hoverHost = vs.hover ? vs.hover.layer && hostOf(vs, vs.hover.layer) : "";
     // viewport in world coords (for culling)
     const vx0 = -vs.tx / vs.zoom;
     const vy0 = -vs.ty / vs.zoom;
@@ -403,15 +417,20 @@ export function createView2D(ctx: ViewContext): SubView {
       c.stroke();
     }
 
+    // nodes an expand / collapse just showed fade in over FADE_MS
+    const fresh = reveal.ids;
+    const fade = fresh.size ? Math.min(1, 0.15 + (performance.now() - reveal.t0) / FADE_MS) : 1;
+    if (fade >= 1) fresh.clear();
     // full labels from zoom 0.75; below that, names only, at a constant on-screen size
     const showText = vs.zoom >= 0.75;
     const compactText = !showText && vs.zoom >= 0.2;
     const compactFont = `600 ${10.5 / vs.zoom}px ${FONT}`;
     for (const n of vs.nodes) {
       if (!visible(n.x - 10, n.y - 10, n.w + 20, n.h + 20)) continue;
+      c.globalAlpha = fresh.has(n.id) ? fade : 1;
       const selected = n.id === selHost;
       const hovered = n.id === hoverHost;
-      const kc = kindColor(store.graph, n.layer.kind);
+      const kc = kindColor(vs.graphRef ?? store.graph, n.layer.kind);
       if (n.column) paintColumn(vs, c, n, selected, hovered, showText, compactText ? compactFont : "", st, px);
       else {
         c.beginPath();
@@ -454,7 +473,7 @@ export function createView2D(ctx: ViewContext): SubView {
           c.font = compactFont;
           c.textBaseline = "middle";
           c.textAlign = "left";
-          const label = compactLabel(n.layer.name, compactFont, n.w - 16);
+          const label = compactLabel(nodeLabel(n.layer), compactFont, n.w - 16);
           // a box with tiles: the name in its header (haloed where it runs over the tiles)
           if (label && n.maps) haloText(c, label, n.x + 10, n.y + MAP_TOP / 2, px, ink.halo);
           else if (label) c.fillText(label, n.x + 10, n.y + (n.h - (n.strip.length ? STRIP_H + 5 : 0)) / 2);
@@ -469,6 +488,8 @@ export function createView2D(ctx: ViewContext): SubView {
         }
       }
     }
+    c.globalAlpha = 1;
+    if (fade < 1) schedule(); // nodes an expand just showed fade in
     // health tags (after every node, so none is hidden under a neighbour)
     if (vs.zoom >= 0.3) {
       for (const n of vs.nodes) {
@@ -572,7 +593,7 @@ export function createView2D(ctx: ViewContext): SubView {
   }
 
   function ensureVisible(layer: string): void {
-    const host = vs.dg?.hostOf.get(layer) ?? layer;
+    const host = hostOf(vs, layer);
     const n = vs.nodeById.get(host);
     if (!n || vs.cssW <= 0) return;
     const sx0 = n.x * vs.zoom + vs.tx;
@@ -588,6 +609,54 @@ export function createView2D(ctx: ViewContext): SubView {
 
 
 
+
+  /** A click on a node: a collapsed block expands, anything else is selected. */
+  function activate(name: string): void {
+    const block = vs.hier?.blocks.get(name);
+    if (block && vs.hier) {
+      ctx.hideTooltip();
+      ctx.setExpanded(expandNode(vs.hier, ctx.state().expanded, name));
+    } else selectLayer(name);
+  }
+
+  /**
+   * Expand / collapse: a new layout at the same zoom, panned so that the first layer whose node
+   * changed stays where its old node was on screen.
+   */
+  function relayoutInPlace(): void {
+    if (vs.cssW <= 0 || vs.cssH <= 0) return;
+    const oldHier = vs.hier;
+    const oldNodes = new Map(vs.nodes.map((n) => [n.id, { x: n.x, y: n.y }]));
+    const oldDg = vs.dg;
+    const { zoom, tx, ty } = vs;
+    const hadView = vs.fitted;
+    rebuildLayout();
+    rebuildConnections(vs);
+    vs.dirtyColors = true;
+    if (!oldHier || !hadView) return;
+    const still = typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
+    reveal.ids = still ? new Set() : new Set(vs.nodes.map((n) => n.id).filter((id) => !oldNodes.has(id)));
+    reveal.t0 = performance.now();
+    vs.zoom = zoom;
+    vs.tx = tx;
+    vs.ty = ty;
+    vs.fitted = true;
+    const at = vs.hier ? changedAt(store.graph, oldHier, vs.hier) : null;
+    // (a layer folded into a neuron column is drawn by the column)
+    const A = at && oldNodes.get(oldDg?.hostOf.get(at.from) ?? at.from);
+    const B = at && vs.nodeById.get(hostOf(vs, at.layer));
+    if (A && B) {
+      vs.tx -= (B.x - A.x) * vs.zoom;
+      vs.ty -= (B.y - A.y) * vs.zoom;
+    }
+    // ... as far as the graph still fills the view (rows re-wrap: no empty screen beside it)
+    const lay = vs.layout;
+    if (!lay) return;
+    const clamp = (t: number, size: number, view: number, lo: number) =>
+      size <= view - lo - 16 ? lo + (view - lo - 16 - size) / 2 : Math.min(lo, Math.max(view - 16 - size, t));
+    vs.tx = clamp(vs.tx, lay.width * vs.zoom, vs.cssW, 16);
+    vs.ty = clamp(vs.ty, lay.height * vs.zoom, vs.cssH, 36);
+  }
 
   function selectLayer(name: string): void {
     vs.selectingHere = true;
@@ -661,7 +730,8 @@ export function createView2D(ctx: ViewContext): SubView {
     if (wasDrag) return;
     const p = local(e);
     const h = hitTest(vs, p.x, p.y);
-    selectLayer(h ? h.layer : "");
+    if (h) activate(h.layer);
+    else selectLayer("");
   };
   const onPointerLeave = () => {
     if (vs.hover) {
@@ -716,6 +786,7 @@ export function createView2D(ctx: ViewContext): SubView {
 
   // ---- subscriptions
   d.add(ctx.onState((changed) => {
+    if (changed.has("expanded")) relayoutInPlace();
     if (changed.has("maxConnections")) {
       rebuildConnections(vs);
       vs.dirtyColors = true;
@@ -728,14 +799,14 @@ export function createView2D(ctx: ViewContext): SubView {
       if (l) ensureVisible(l);
     }
     if (changed.has("mode") && !is2d()) ctx.setData("featureMaps", ""); // the 3D view says data-maps
-    if (changed.has("mode") || changed.has("maxConnections")) publish();
+    if (changed.has("mode") || changed.has("maxConnections") || changed.has("expanded")) publish();
     schedule();
   }));
   d.add(store.on(() => {
     vs.mapRanges.clear();
     for (const n of vs.nodes) if (n.maps) n.maps.buf = null; // redraw the tiles (ranges may change)
     if (vs.cssW <= 0 || vs.cssH <= 0) return; // built on the first resize
-    if (vs.graphRef !== store.graph || currentMapsKey() !== vs.mapsKey) rebuildLayout();
+    if (vs.graphRef !== hierNow().graph || currentMapsKey() !== vs.mapsKey) rebuildLayout();
     rebuildConnections(vs);
     vs.dirtyColors = true;
     publish();
@@ -774,7 +845,7 @@ export function createView2D(ctx: ViewContext): SubView {
       vs.cssH = h;
       const want = neuronCap(h);
       const gap = neuronGapFor(vs.layoutRanks, vs.wideGaps);
-      const stale = vs.graphRef !== store.graph || want !== vs.cap || Math.abs(gap - vs.neuronGap) > 0.08 * vs.neuronGap;
+      const stale = vs.graphRef !== hierNow().graph || want !== vs.cap || Math.abs(gap - vs.neuronGap) > 0.08 * vs.neuronGap;
       if (stale && h > 0 && w > 0) {
         vs.cap = want;
         vs.fitted = false;

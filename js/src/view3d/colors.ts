@@ -2,7 +2,7 @@
 // the input), boxes (kind colors, tinted in delta / gradient modes) and connections. Only color
 // attributes are rewritten: scrubbing epochs costs no geometry.
 import { BufferAttribute, Color } from "three";
-import { coloring, modeRange, modeValues, type LayerColoring } from "../color/modes";
+import { blockColoring, coloring, modeRange, modeValues, type LayerColoring } from "../color/modes";
 import { NAN_COLOR, diverging, rgbKey, scales, sequential, type ColorTally, type RGB } from "../color/scales";
 import { kindColor } from "../data/kinds";
 import type { Store } from "../data/store";
@@ -67,7 +67,10 @@ export function writeColors(store: Store, built: Built, st: ViewState, tally: Co
       const li = layers[i];
       let tint = tintCache.get(li);
       if (tint === undefined) {
-        tint = st.colorBy === "weight" ? null : layerTint(store, graph.layers[li].name, st);
+        const name = graph.layers[li].name;
+        const block = built.hier.blocks.get(name);
+        // a collapsed block: its aggregate in every mode (data/blocks.ts), the kind color where none
+        tint = block ? blockTint(store, block.id, block.members, st) : st.colorBy === "weight" ? null : layerTint(store, name, st);
         tintCache.set(li, tint);
       }
       const col = tint ?? base[i];
@@ -117,6 +120,15 @@ export function writeColors(store: Store, built: Built, st: ViewState, tally: Co
     }
     attr.needsUpdate = true;
   }
+}
+
+/** A block's color: its mode value on the sequential scale (its range fixed over epochs), from a
+ *  quarter of the way up, so a block at the low end still stands out from the background. */
+export function blockTint(store: Store, id: string, members: readonly string[], st: ViewState): RGB | null {
+  const col = blockColoring(store, id, members, st.epoch, st);
+  if (col.kind !== "scalar") return null;
+  if (!Number.isFinite(col.value)) return [...NAN_COLOR] as RGB;
+  return sequential(0.25 * col.max + 0.75 * Math.max(0, col.value), col.max);
 }
 
 /** A layer's color in delta / gradient modes: sequential by the RMS of its values, or its scalar. */

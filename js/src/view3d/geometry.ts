@@ -5,6 +5,7 @@ import type { RGB } from "../color/scales";
 import { feedsConnections, type LayerBox, type Layout3D } from "../layout/layout3d";
 import type { Store } from "../data/store";
 import type { GraphInfo } from "../data/types";
+import type { Hierarchy } from "../layout/hierarchy";
 
 // Colors are written as display (sRGB) values and shown as written: no color management, so
 // the 3D view matches the legend and the 2D view exactly.
@@ -23,7 +24,10 @@ export interface Connections {
 }
 
 export interface Built {
+  /** the display graph drawn (hier.graph) and the store's graph it was cut from */
   graph: GraphInfo;
+  source: GraphInfo;
+  hier: Hierarchy;
   layout: Layout3D;
   group: Group;
   /** one quad per neuron (4 vertices each, in instance order); picking hits spheres */
@@ -169,8 +173,7 @@ void main() {
 }`;
 
 /** Choose the connections to draw: the strongest |w| (relative to each layer's max) first. */
-export function pickConnections(store: Store, layout: Layout3D, budget: number): Connections {
-  const graph = store.graph;
+export function pickConnections(store: Store, graph: GraphInfo, layout: Layout3D, budget: number): Connections {
   const latest = store.latest();
   type Part = { li: number; w: Float32Array; idx: Uint32Array | null; nIn: number; max: number };
   const parts: Part[] = [];

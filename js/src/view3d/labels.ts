@@ -1,17 +1,19 @@
 // The 3D view's layer labels: HTML in screen space (textContent only), their health badges, and
 // greedy overlap removal by priority.
 import { Vector3, type PerspectiveCamera } from "three";
-import { layerBadges, type Badge } from "../data/badges";
+import { layerBadges, onePerFlag, type Badge } from "../data/badges";
 import { kindInfo } from "../data/kinds";
 import type { Store } from "../data/store";
 import type { GraphInfo, LayerInfo } from "../data/types";
 import type { LayerBox } from "../layout/layout3d";
 import { h } from "../util/dom";
-import { fmtInt } from "../util/format";
+import { fmtCount, fmtInt } from "../util/format";
+import { BLOCK_KIND, nodeLabel } from "../layout/hierarchy";
 import type { Built, LabelEl } from "./geometry";
 
 /** The small line under a layer's name: its shape and channels shown, kind and size, or its op. */
 export function labelSub(graph: GraphInfo, info: LayerInfo, box: LayerBox): string {
+  if (info.kind === BLOCK_KIND) return `${fmtInt(info.units ?? 0)} layers · ${fmtCount(info.params)} params`;
   if (box.planes) {
     const p = box.planes;
     const s = info.output_shape.filter((x) => x !== null).join("×");
@@ -27,9 +29,14 @@ export function makeLabels(graph: GraphInfo, boxes: LayerBox[], withSub: boolean
   return boxes.map((box) => {
     const info = graph.layers[box.index];
     const lab = h("div", "nnviz-label");
-    lab.appendChild(h("span", "nnviz-label-name", info.name));
+    const block = info.kind === BLOCK_KIND;
+    lab.appendChild(h("span", "nnviz-label-name", nodeLabel(info)));
     const sub = labelSub(graph, info, box);
-    if (sub && withSub) lab.appendChild(h("span", "nnviz-label-sub", sub));
+    if (sub && (withSub || block)) lab.appendChild(h("span", "nnviz-label-sub", sub));
+    if (block) {
+      lab.classList.add("nnviz-label-block");
+      lab.title = `${info.name}: click the block to expand it`; // (a roll-up: its first block)
+    }
     const badges = h("div", "nnviz-label-badges");
     badges.style.display = "none";
     lab.appendChild(badges);
@@ -50,7 +57,8 @@ export function updateBadges(store: Store, built: Built, epoch: number): void {
     else byHost.set(host, [b]);
   }
   for (const l of built.labels) {
-    const list = byHost.get(l.box.name) ?? [];
+    let list = byHost.get(l.box.name) ?? [];
+    if (built.hier.blocks.has(l.box.name)) list = onePerFlag(list);
     const key = list.map((b) => `${b.layer}:${b.text}`).join("|");
     if (key === l.badgeKey) continue;
     l.badgeKey = key;

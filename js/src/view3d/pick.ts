@@ -3,6 +3,7 @@
 import { Raycaster, Vector2, type Intersection, type PerspectiveCamera, type Vector3 } from "three";
 import { colorMode, modeValues } from "../color/modes";
 import { layerBadges } from "../data/badges";
+import { blockRows } from "../data/blocks";
 import { featureMaps } from "../data/maps";
 import type { Store } from "../data/store";
 import type { LayerInfo } from "../data/types";
@@ -126,6 +127,11 @@ export function showPick(ctx: ViewContext, built: Built | null, p: Pick, x: numb
     return;
   }
   const info = graph.layers[p.layer];
+  const block = built.hier.blocks.get(info.name);
+  if (block) {
+    ctx.showTooltip(x, y, block.label, blockRows(store, st.epoch, block));
+    return;
+  }
   const box = built.layout.boxes[p.layer];
   const rows = layerRows(store, st.epoch, info, box);
   if (p.kind === "box" && p.channel !== undefined) {

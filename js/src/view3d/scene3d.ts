@@ -21,6 +21,7 @@ import type { SubView, ViewContext } from "../data/view";
 import { colorNumber, parseColor } from "../styles/theme";
 import { NEUTRAL_NEURON, type Built, type ConvMap, type ConvPlane, hexRGB, mix, NEURON_VERT, NEURON_FRAG, pickConnections } from "./geometry";
 import { kindColor } from "../data/kinds";
+import { changedAt, expandNode, hierarchyOf } from "../layout/hierarchy";
 
 export function createScene3D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -251,7 +252,9 @@ export function createScene3D(ctx: ViewContext): SubView {
 
   function build(refit: boolean): void {
     disposeBuilt();
-    const graph = store.graph;
+    // the display graph: the layers cut at the open modules (layout/hierarchy.ts)
+    const hier = hierarchyOf(store.graph, ctx.state().expanded);
+    const graph = hier.graph;
     // layers with recorded feature maps get fewer, wider-spaced planes (each map visible)
     const withMaps = new Set<string>();
     const sources = new Map<string, string>();
@@ -415,7 +418,7 @@ export function createScene3D(ctx: ViewContext): SubView {
     }
 
     // connections
-    const conn = pickConnections(store, layout, ctx.state().maxConnections);
+    const conn = pickConnections(store, graph, layout, ctx.state().maxConnections);
     let lines: LineSegments | null = null;
     if (conn.count > 0) {
       const positions = new Float32Array(conn.count * 6);
@@ -447,10 +450,16 @@ export function createScene3D(ctx: ViewContext): SubView {
     const labels = makeLabels(graph, layout.boxes, layout.lod === "neurons", labelLayer);
 
     scene.add(group);
+    // a block's label carries its members' badges
+    const badgeHost = badgeHosts(graph);
+    for (const [l, host] of hier.hostOf) if (hier.blocks.has(host)) badgeHost.set(l, host);
+    ctx.setData("nodes", graph.layers.map((l) => l.name).join("|"));
+    ctx.setData("blocks", [...hier.blocks.values()].map((b) => b.label).join("|"));
+    ctx.setData("expanded", ctx.state().expanded.join("|"));
     built = {
-      graph, layout, group, neurons, neuronLayer, neuronIndex, neuronStart,
+      graph, source: store.graph, hier, layout, group, neurons, neuronLayer, neuronIndex, neuronStart,
       solids: solidMesh, glass: glassMesh, slabs: slabMesh, instLayer, instBase,
-      lines, conn, edges, labels, maps, badgeHost: badgeHosts(graph),
+      lines, conn, edges, labels, maps, badgeHost,
     };
     recolor();
     updateSelection();
@@ -486,7 +495,7 @@ export function createScene3D(ctx: ViewContext): SubView {
   }
 
   function outline(obj: LineSegments, name: string): void {
-    const box = name && built ? built.layout.byName.get(name) : undefined;
+    const box = name && built ? built.layout.byName.get(built.hier.hostOf.get(name) ?? name) : undefined;
     if (!box) {
       obj.visible = false;
       return;
@@ -501,6 +510,28 @@ export function createScene3D(ctx: ViewContext): SubView {
     const sel = ctx.state().layer;
     outline(selOutline, sel);
     outline(hoverOutline, hovered && hovered !== sel ? hovered : "");
+  }
+
+  /**
+   * Expand / collapse: the new display graph, the camera moved with the first layer whose node
+   * changed, so the block opened (or closed) stays where it was on screen and the view keeps its
+   * zoom and angle ("Fit" shows the whole graph).
+   */
+  function rebuildInPlace(): void {
+    const old = built;
+    hovered = "";
+    build(false);
+    if (!old || !built) return;
+    const at = changedAt(store.graph, old.hier, built.hier);
+    const A = at && old.layout.byName.get(at.from);
+    const B = at && built.layout.byName.get(at.to);
+    if (A && B) {
+      const dv = new Vector3(B.center[0] - A.center[0], B.center[1] - A.center[1], B.center[2] - A.center[2]);
+      camera.position.add(dv);
+      controls.target.add(dv);
+      controls.update();
+      paint();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -584,7 +615,11 @@ export function createScene3D(ctx: ViewContext): SubView {
     down = null;
     dragging = false;
     if (!wasClick || e.button !== 0 || !built) return;
-    ctx.select(pickedLayer(built, pick(built, canvas, camera, controls.target, e.clientX, e.clientY)));
+    const name = pickedLayer(built, pick(built, canvas, camera, controls.target, e.clientX, e.clientY));
+    if (built.hier.blocks.has(name)) {
+      ctx.hideTooltip();
+      ctx.setExpanded(expandNode(built.hier, ctx.state().expanded, name));
+    } else ctx.select(name);
   }));
   d.add(listen(canvas, "pointerleave", () => {
     lastMove = null;
@@ -596,6 +631,10 @@ export function createScene3D(ctx: ViewContext): SubView {
   // Reactions
 
   d.add(ctx.onState((changed) => {
+    if (changed.has("expanded")) {
+      rebuildInPlace();
+      return;
+    }
     if (changed.has("maxConnections")) {
       build(false);
       return;
@@ -609,7 +648,7 @@ export function createScene3D(ctx: ViewContext): SubView {
     }
   }));
   d.add(store.on(() => {
-    const sameGraph = built && built.graph === store.graph;
+    const sameGraph = built && built.source === store.graph;
     build(!sameGraph || !userMoved);
   }));
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { collapsePath, expandNode, hierarchy, hierarchyOf, nodeLabel, runId, trail, BLOCK_KIND } from "../../src/layout/hierarchy";
+import { changedAt, collapsePath, expandNode, hierarchy, hierarchyOf, nodeLabel, runId, trail, BLOCK_KIND } from "../../src/layout/hierarchy";
 import { displayGraph, displayRanks, layoutLayers } from "../../src/layout/layout2d";
 import { gptGraph, mlpGraph } from "../../dev/fixtures";
 import { layout3d } from "../../src/layout/layout3d";
@@ -59,11 +59,17 @@ test("GPT-2-like, transformer open: embeddings, GPT2Block × 3 rolled up, ln_f, 
   checkDisplay(top.graph);
 });
 
-test("expanding the roll-up opens the run into its blocks, collapsed; a block opens into its layers and submodules", () => {
+test("a click on the roll-up opens its first block; unrolled, the run opens into its blocks, collapsed", () => {
   const g = gptGraph(3);
   const h = hierarchy(g, ["transformer"]);
   const run = runId("transformer.h.0", "transformer.h.2");
-  const e1 = expandNode(h, ["transformer"], run);
+  const first = expandNode(h, ["transformer"], run);
+  assert.deepEqual(first, ["transformer", "transformer.h.0"]);
+  const hf = hierarchy(g, first);
+  assert.ok(names(hf.graph).includes("transformer.h.0.ln_1"));
+  assert.equal(hf.blocks.get(runId("transformer.h.1", "transformer.h.2"))!.label, "GPT2Block × 2");
+  checkDisplay(hf.graph);
+  const e1 = expandNode(h, ["transformer"], run, { unroll: true });
   assert.deepEqual(e1, ["transformer", run]);
   const h1 = hierarchy(g, e1);
   assert.deepEqual(names(h1.graph).slice(5, 8), ["transformer.h.0", "transformer.h.1", "transformer.h.2"]);
@@ -113,6 +119,7 @@ test("collapse closes a module and everything inside it; a run's pseudo-path rol
   const open = ["transformer", run, "transformer.h.1", "transformer.h.1.attn"];
   const h = hierarchy(g, open);
   assert.deepEqual(collapsePath(h, open, "transformer.h.1"), ["transformer", run]);
+  assert.deepEqual(collapsePath(h, [...open, "transformer.h.0"], "transformer.h.0"), open, "a run is not inside its first block");
   assert.deepEqual(collapsePath(h, open, run), ["transformer"]);
   assert.deepEqual(collapsePath(h, open, "transformer"), []);
   // and the display is back to the roll-up
@@ -126,6 +133,7 @@ test("breadcrumb: the open chain down to the last module opened", () => {
   const h = hierarchy(g, open);
   assert.deepEqual(trail(h, open), [
     { path: "transformer", label: "transformer" },
+    { path: run, label: "h.0…h.2" },
     { path: "transformer.h.1", label: "h.1" },
     { path: "transformer.h.1.attn", label: "attn" },
   ]);
@@ -153,4 +161,16 @@ test("the layouts draw the display graph: one box per display node", () => {
   const l2 = layoutLayers(dg.nodes.map((n) => ({ id: n.id, w: 120, h: 40 })), dg.edges, displayRanks(dg, h.graph));
   assert.equal(l2.nodes.size, h.graph.layers.length);
   assert.ok(l2.nodes.has(runId("transformer.h.0", "transformer.h.11")));
+});
+
+test("changedAt: the first layer whose node an expand or collapse changed (what the views keep in place)", () => {
+  const g = gptGraph(3);
+  const run = runId("transformer.h.0", "transformer.h.2");
+  const a = hierarchy(g, ["transformer"]);
+  const b = hierarchy(g, ["transformer", run]);
+  assert.deepEqual(changedAt(g, a, b), { layer: "transformer.h.0.ln_1", from: run, to: "transformer.h.0" });
+  const c = hierarchy(g, ["transformer", run, "transformer.h.1"]);
+  assert.deepEqual(changedAt(g, b, c), { layer: "transformer.h.1.ln_1", from: "transformer.h.1", to: "transformer.h.1.ln_1" });
+  assert.deepEqual(changedAt(g, c, b), { layer: "transformer.h.1.ln_1", from: "transformer.h.1.ln_1", to: "transformer.h.1" });
+  assert.equal(changedAt(g, a, a), null);
 });
