@@ -181,8 +181,11 @@ class Comparison:
         )
         return fig
 
-    def to_html(self, path: str | os.PathLike[str], overwrite: bool = False) -> pathlib.Path:
-        """One offline page with both runs (each view's exported page, side by side)."""
+    def to_html(
+        self, path: str | os.PathLike[str], overwrite: bool = False, title: str | None = None
+    ) -> pathlib.Path:
+        """One offline page with both runs (each view's exported page, side by side); its title
+        and heading are ``title``, or "A vs B"."""
         import html as _html
 
         frames = []
@@ -193,7 +196,7 @@ class Comparison:
                 f'<iframe style="width:100%;height:760px;border:0" srcdoc="{_html.escape(page)}">'
                 "</iframe></div>"
             )
-        title = _html.escape(f"{self.names[0]} vs {self.names[1]}")
+        title = _html.escape(title or f"{self.names[0]} vs {self.names[1]}")
         doc = (
             f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f'</head><body style="font:14px system-ui"><h1>{title}</h1>'
