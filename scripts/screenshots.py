@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page = browser.new_page(viewport={"width": 1600, "height": 1100})
                 try:
                     run_lesson(page, server, path.name, lesson_expectations(path), shot)
                 finally:
