@@ -375,10 +375,13 @@ class Comparison:
         )
         return fig
 
-    def to_html(self, path: str | os.PathLike[str], overwrite: bool = False) -> pathlib.Path:
+    def to_html(
+        self, path: str | os.PathLike[str], overwrite: bool = False, title: str | None = None
+    ) -> pathlib.Path:
         """One offline page with both runs (each view's exported page, side by side; the A − B
         view under them once ``color_by`` was "difference"), one epoch slider for all, and a
-        "link views" box that links the cameras (plain script, no kernel, no network)."""
+        "link views" box that links the cameras (plain script, no kernel, no network). Its
+        title and heading are ``title``, or "A vs B"."""
         frames = []
         runs = list(zip(self.views, self.names, strict=True))
         if self.diff is not None:
@@ -395,7 +398,7 @@ class Comparison:
             )
         ranges = [v._epoch_range() for v in self.views]
         lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
-        title = _html.escape(f"{self.names[0]} vs {self.names[1]}")
+        title = _html.escape(title or f"{self.names[0]} vs {self.names[1]}")
         bar = (
             '<div class="nnviz-compare-bar" style="margin:8px 0">'
             f'<label>Epoch <input type="range" id="nnviz-compare-epoch" min="{lo}" max="{hi}" '

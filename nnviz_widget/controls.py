@@ -53,7 +53,7 @@ class Controls:
             layout=widgets.Layout(width="170px"),
         )
         self.delta = widgets.ToggleButtons(
-            options=list(CHOICES["delta_ref"].labels), style={"button_width": "100px"}
+            options=list(CHOICES["delta_ref"].labels), style={"button_width": "116px"}
         )
         for trait, control in (
             ("mode", self.mode),

@@ -27,13 +27,20 @@ from tests.lab.labtools import lesson_expectations, run_lesson  # noqa: E402
 
 GALLERY = REPO / "docs" / "gallery"
 
-# Appended to each lesson's copy: export every NNViz the lesson made (its view as it stands).
+# Appended to each lesson's copy: export every NNViz and Comparison the lesson made (as it stands;
+# a view shown inside a comparison goes out with it, a view held by two names once).
 EXPORT_CELL = """
 import nnviz_widget as _nnv
-_views = {k: v for k, v in globals().items() if isinstance(v, _nnv.NNViz) and not k.startswith("_")}
-for _name, _viz in _views.items():
-    _page = OUT + ("" if len(_views) == 1 else "-" + _name) + ".html"
-    _viz.to_html(_page, overwrite=True, title=TITLE)
+_runs = {}
+for _name, _obj in list(globals().items()):
+    if not _name.startswith("_") and isinstance(_obj, (_nnv.NNViz, _nnv.Comparison)):
+        if all(_obj is not _seen for _seen in _runs.values()):
+            _runs[_name] = _obj
+_inside = {id(_v) for _c in _runs.values() if isinstance(_c, _nnv.Comparison) for _v in _c.views}
+_runs = {_name: _obj for _name, _obj in _runs.items() if id(_obj) not in _inside}
+for _name, _obj in _runs.items():
+    _page = OUT + ("" if len(_runs) == 1 else "-" + _name) + ".html"
+    _obj.to_html(_page, overwrite=True, title=TITLE)
     print("exported", _page)
 """
 
@@ -60,15 +67,15 @@ def main(argv: list[str]) -> int:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page = browser.new_page(viewport={"width": 1600, "height": 1100})
                 try:
                     run_lesson(page, server, path.name, lesson_expectations(path), shot)
                 finally:
                     browser.close()
-            size = shot.stat().st_size
-            print(
-                f"{path.name}: {time.monotonic() - t0:.0f} s, {shot.relative_to(REPO)} {size:,} B"
-            )
+            made = [shot, *sorted(GALLERY.glob(f"{path.stem}.html"))]
+            made += sorted(GALLERY.glob(f"{path.stem}-*.html"))
+            sizes = ", ".join(f"{p.relative_to(REPO)} {p.stat().st_size:,} B" for p in made)
+            print(f"{path.name}: {time.monotonic() - t0:.0f} s, {sizes}")
     return 0
 
 

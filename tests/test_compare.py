@@ -107,6 +107,9 @@ def test_to_html_holds_both_runs(tmp_path: Path) -> None:
     text = out.read_text()
     assert "plain run" in text and "dropout run" in text
     assert text.count("id=&quot;nnviz-state&quot;") == 2  # two mounted pages
+    assert "<title>plain run vs dropout run</title>" in text
+    titled = cmp.to_html(tmp_path / "titled.html", title="Lesson 5 <overfitting>").read_text()
+    assert "<title>Lesson 5 &lt;overfitting&gt;</title>" in titled
 
 
 def _live(hidden: int = 8, seed: int = 0) -> tuple[nnv.NNViz, Any]:

@@ -176,6 +176,13 @@ export function layerPart(k: InsideKit): Part | null {
       });
     }
 
+    // attention layers: the current sample's attention averaged over heads (queries x keys),
+    // first: where each position looks is what the layer is for; its output heatmap follows
+    const attnShape = l.kind === "attention" ? store.attentionShape(l.name) : null;
+    if (attnShape) draws.push(attentionBlock(sec, l.name, attnShape[1], attnShape[2]));
+    const headsShape = l.kind === "attention" ? headsShapeOf(l.name) : null;
+    if (headsShape) draws.push(headsBlock(sec, l.name, headsShape));
+
     const a1 = actAt(store, l.name, latestEpoch);
     // sequences: (tokens, features) as a heatmap
     if (a1 && a1.info.mode === "full" && a1.info.shape.length === 2 && l.kind !== "input") {
@@ -223,12 +230,6 @@ export function layerPart(k: InsideKit): Part | null {
         putImage(canvas, img);
       });
     }
-
-    // attention layers: the current sample's attention averaged over heads (queries x keys)
-    const attnShape = l.kind === "attention" ? store.attentionShape(l.name) : null;
-    if (attnShape) draws.push(attentionBlock(sec, l.name, attnShape[1], attnShape[2]));
-    const headsShape = l.kind === "attention" ? headsShapeOf(l.name) : null;
-    if (headsShape) draws.push(headsBlock(sec, l.name, headsShape));
 
     if (!draws.length) return null;
     return { el: sec, draw: () => draws.forEach((d) => d()) };
