@@ -130,6 +130,8 @@ class Trace(Describe):
         or an ``nn.Sequential`` (the class itself, its own forward) of them, no module is there
         twice, each layer module ran exactly once, in module order, and every one computes
         something (export drops modules that trace no op, such as ``nn.Identity``)."""
+        if type(self.model) is not nn.Sequential or self._layer_of.get("") is not None:
+            return False  # not a Sequential, or an empty one (a leaf)
         layers: list[str] = []
         for path, m in self._mods.items():
             if self._layer_of[path] == path:
