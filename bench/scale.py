@@ -20,7 +20,7 @@ download, ~150 layers); Keras ResNet50 (``weights=None``, ~180 layers); generate
 Linear + ReLU of about 1,000 and 10,000 layers (``nn.Sequential``).
 
 Usage: python bench/scale.py [--models mlp,gpt2,resnet50,chain1k,chain10k] [--repeat N]
-       [--no-browser] [--orbit-moves N]
+       [--no-browser] [--orbit-moves N] [--lm-probe SEQUENCES]
 The default set takes a few minutes on 2 cores; ``--models mlp,chain1k`` well under one.
 """
 
@@ -80,6 +80,11 @@ def mlp() -> Case:
     return model, x, step
 
 
+#: sequences of the training batch GPT-2 is probed with (--lm-probe): a record's probe pass is a
+#: forward of that many sequences, so its share of a step grows with it
+LM_PROBE = [8]
+
+
 def gpt2() -> Case:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -88,7 +93,7 @@ def gpt2() -> Case:
     model = GPT2LMHeadModel(GPT2Config())
     ids = torch.randint(0, model.config.vocab_size, (8, 128))
     step = _torch_step(model, ids, lambda m, x: m(input_ids=x, labels=x).loss)
-    return model, ids, step
+    return model, ids[: LM_PROBE[0]], step
 
 
 def resnet50() -> Case:
@@ -317,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-browser", action="store_true", help="skip the page's frames")
     parser.add_argument("--orbit-moves", type=int, default=8, help="pointer moves of the drag")
     parser.add_argument("--build", action="store_true", help="npm run build first")
+    parser.add_argument("--lm-probe", type=int, default=8, help="GPT-2 probe: sequences of 128")
     args = parser.parse_args(argv)
+    LM_PROBE[0] = max(1, min(8, args.lm_probe))
     keys = [k.strip() for k in args.models.split(",") if k.strip()]
     unknown = [k for k in keys if k not in MODELS]
     if unknown:

@@ -163,6 +163,10 @@ class Graph:
     #: every module that is a layer's parent or an ancestor of one, parents first; empty for
     #: graphs without a module tree (old run files)
     modules: list[Module] = field(default_factory=list)
+    # name -> layer, predecessors and successors, built on first use (graphs of 10,000 layers
+    # would otherwise scan every layer / edge per lookup); rebuilt if the lists are replaced
+    # or change length
+    _index: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not any(layer.kind not in ("input", "output") for layer in self.layers):
@@ -199,11 +203,27 @@ class Graph:
     def __len__(self) -> int:
         return len(self.layers)
 
+    def _lookup(
+        self,
+    ) -> tuple[dict[str, Layer], dict[str, list[str]], dict[str, list[str]]]:
+        key = (id(self.layers), len(self.layers), id(self.edges), len(self.edges))
+        if self._index is None or self._index[0] != key:
+            by_name = {layer.name: layer for layer in self.layers}
+            preds: dict[str, list[str]] = {}
+            succs: dict[str, list[str]] = {}
+            for a, b in self.edges:
+                preds.setdefault(b, []).append(a)
+                succs.setdefault(a, []).append(b)
+            self._index = (key, (by_name, preds, succs))
+        return self._index[1]
+
     def __getitem__(self, name: str) -> Layer:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(f"no layer named {name!r}; layers are {[x.name for x in self.layers]}")
+        layer = self._lookup()[0].get(name)
+        if layer is None:
+            shown = [x.name for x in self.layers[:50]]
+            more = f" ... ({len(self.layers)} in all)" if len(self.layers) > 50 else ""
+            raise KeyError(f"no layer named {name!r}; layers are {shown}{more}")
+        return layer
 
     def __repr__(self) -> str:
         return (
@@ -221,10 +241,10 @@ class Graph:
         return sum(layer.params for layer in self.layers)
 
     def predecessors(self, name: str) -> list[str]:
-        return [a for a, b in self.edges if b == name]
+        return list(self._lookup()[1].get(name, ()))
 
     def successors(self, name: str) -> list[str]:
-        return [b for a, b in self.edges if a == name]
+        return list(self._lookup()[2].get(name, ()))
 
     def neuron_source(self, name: str) -> str | None:
         """The layer whose neurons feed dense layer ``name`` (through pass-through layers).
@@ -238,10 +258,7 @@ class Graph:
     def _neuron_sources(self) -> dict[str, str]:
         """``neuron_source`` of every dense layer that has one, from one table of layers and
         predecessors (a lookup per layer was quadratic: 20 s for a graph of 9,000 layers)."""
-        by_name = {layer.name: layer for layer in self.layers}
-        preds: dict[str, list[str]] = {}
-        for a, b in self.edges:
-            preds.setdefault(b, []).append(a)
+        by_name, preds, _ = self._lookup()
         out: dict[str, str] = {}
         for layer in self.layers:
             if layer.kind != "dense" or layer.units is None:

@@ -232,6 +232,76 @@ def test_fx_used_when_export_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     assert g.total_params == _torch_count(model)
 
 
+_CHAINS: list[tuple[str, Callable[[], nn.Module], Callable[[], Any]]] = [
+    (
+        "mlp",
+        lambda: nn.Sequential(
+            nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 3)
+        ),
+        lambda: _x(2, 3, 4),
+    ),
+    (
+        "cnn_nested",
+        lambda: nn.Sequential(
+            nn.Conv2d(3, 4, 3),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.GELU()),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4, 2),
+        ),
+        lambda: _x(2, 3, 9, 9),
+    ),
+    (
+        "tokens",
+        lambda: nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4), nn.Linear(4, 10)),
+        lambda: _tokens(2, 5, 10),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", [c[0] for c in _CHAINS])
+def test_plain_sequential_skips_tracing_with_the_same_graph(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An nn.Sequential of layer modules is chained in call order without torch.export, and
+    that graph is exactly the one export gives."""
+    _, build, probe = next(c for c in _CHAINS if c[0] == case)
+    model, x = _seeded(build), probe()
+    traced: list[str] = []
+    export = TorchAdapter._trace_export
+    monkeypatch.setattr(
+        TorchAdapter, "_trace_export", lambda self: traced.append("export") or export(self)
+    )
+    fast = TorchAdapter(model, inputs=x).graph()
+    assert traced == [] and not fast.approximate
+    monkeypatch.setattr(TorchAdapter, "_plain_chain", lambda self, run: False)
+    exported = TorchAdapter(model, inputs=x).graph()
+    assert traced == ["export"] and not exported.approximate
+    assert fast.to_dict() == exported.to_dict()
+
+
+class _Residual(nn.Sequential):
+    def forward(self, x: Any) -> Any:
+        return x + super().forward(x)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: nn.Sequential(nn.Linear(4, 4), nn.Identity(), nn.Linear(4, 2)),  # traces no op
+        lambda: (lambda lin: nn.Sequential(lin, nn.ReLU(), lin))(nn.Linear(4, 4)),  # twice
+        lambda: _Residual(nn.Linear(4, 4)),  # its own forward
+    ],
+    ids=["identity", "shared", "subclass"],
+)
+def test_other_sequentials_are_traced(build: Callable[[], nn.Module]) -> None:
+    adapter = TorchAdapter(_seeded(build), inputs=_x(2, 4))
+    assert not adapter._plain_chain(adapter._forward())
+
+
 def test_container_with_own_parameter() -> None:
     _, adapter, g = built("own_param")
     holder = g["block"]

@@ -78,41 +78,118 @@ export function updateBadges(store: Store, built: Built, epoch: number): void {
 
 const v3 = new Vector3();
 
+/** Overlap tests against the labels placed so far, through a grid of screen cells (a scan of
+ * every placed label per candidate is quadratic: minutes for 10,000 layers). */
+export class RectGrid {
+  private cells = new Map<number, [number, number, number, number][]>();
+  constructor(private cell = 64) {}
+  private *keys(r: readonly number[]): Generator<number> {
+    const c = this.cell;
+    for (let gx = Math.floor(r[0] / c); gx <= Math.floor(r[2] / c); gx++)
+      for (let gy = Math.floor(r[1] / c); gy <= Math.floor(r[3] / c); gy++) yield gx * 65536 + gy;
+  }
+  hits(r: readonly number[]): boolean {
+    for (const k of this.keys(r))
+      for (const p of this.cells.get(k) ?? []) if (r[0] < p[2] && r[2] > p[0] && r[1] < p[3] && r[3] > p[1]) return true;
+    return false;
+  }
+  add(r: [number, number, number, number]): void {
+    for (const k of this.keys(r)) {
+      const list = this.cells.get(k);
+      if (list) list.push(r);
+      else this.cells.set(k, [r]);
+    }
+  }
+}
+
+/** A label's size before it is measured, from its text: on the small side (narrow glyphs), so
+ * a label whose estimate overlaps a placed one would not fit either and is skipped without the
+ * layout that measuring costs. */
+export function estimateLabel(name: string, sub: string, badges: boolean): [number, number] {
+  const w = Math.max(name.length * 5.5, sub.length * 4.5) + 10;
+  return [w, 15 + (sub ? 12 : 0) + (badges ? 14 : 0)];
+}
+
+const shownNow = new WeakSet<LabelEl>(); // labels displayed: the DOM is touched on change only
+const estimates = new WeakMap<LabelEl, [number, number]>();
+
+function estimate(l: LabelEl): [number, number] {
+  let e = estimates.get(l);
+  if (!e) {
+    const name = l.el.firstChild?.textContent ?? "";
+    const sub = l.el.children.length > 2 ? (l.el.children[1].textContent ?? "") : "";
+    e = estimateLabel(name, sub, false);
+    estimates.set(l, e);
+  }
+  return e;
+}
+
+/** Labels measured together: one layout for the batch, not one per label. */
+const MEASURE_BATCH = 256;
+
+function measure(batch: LabelEl[]): void {
+  for (const l of batch) {
+    l.el.style.display = "";
+    shownNow.add(l);
+  }
+  for (const l of batch) {
+    l.w = l.el.offsetWidth || 60; // the first read lays out, the others read its result
+    l.h = l.el.offsetHeight || 16;
+  }
+}
+
 /**
  * Show the labels that fit, by priority: selected > hovered > computing layers > input >
  * pass-through / output (label_tier of the kind); a label carrying health badges goes first
- * within its tier. `camera` must be up to date.
+ * within its tier. `camera` must be up to date. Labels are measured (a layout) only where their
+ * estimated size fits, and in batches, so a graph of thousands of layers costs a few layouts.
  */
 export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: string, hovered: string, width: number, height: number): void {
   const many = labels.length > 30;
-  const cands = labels
-    .filter((l) => !many || l.box.name === sel || l.box.name === hovered || l.box.weight >= 20 || l.badgeKey !== "")
-    .map((l) => ({
-      l,
-      pri: (l.box.name === sel ? 1e6 : 0) + (l.box.name === hovered ? 5e5 : 0) + l.box.weight + (l.badgeKey ? 9 : 0),
-    }))
-    .sort((a, b) => b.pri - a.pri);
-  const placed: [number, number, number, number][] = [];
-  const shown = new Set<LabelEl>();
-  for (const { l } of cands) {
+  const cands: { l: LabelEl; pri: number; x: number; y: number }[] = [];
+  for (const l of labels) {
     const b = l.box;
+    if (many && !(b.name === sel || b.name === hovered || b.weight >= 20 || l.badgeKey !== "")) continue;
     v3.set(b.center[0], b.center[1] + b.size[1] / 2 + 0.6, b.center[2]).project(camera);
     if (v3.z > 1 || v3.z < -1) continue;
     const x = (v3.x * 0.5 + 0.5) * width;
     const y = (-v3.y * 0.5 + 0.5) * height;
     if (x < -50 || x > width + 50 || y < -20 || y > height + 20) continue;
+    const pri = (b.name === sel ? 1e6 : 0) + (b.name === hovered ? 5e5 : 0) + b.weight + (l.badgeKey ? 9 : 0);
+    cands.push({ l, pri, x, y });
+  }
+  cands.sort((a, b) => b.pri - a.pri);
+  const placed = new RectGrid();
+  const fitsEstimate = (c: { l: LabelEl; x: number; y: number }) => {
+    const [ew, eh] = estimate(c.l);
+    return !placed.hits([c.x - ew / 2, c.y - eh, c.x + ew / 2, c.y]);
+  };
+  const shown = new Set<LabelEl>();
+  for (let i = 0; i < cands.length; i++) {
+    const { l, x, y } = cands[i];
+    const b = l.box;
+    const forced = b.name === sel || b.name === hovered;
     if (!l.w) {
-      l.el.style.display = "";
-      l.w = l.el.offsetWidth || 60;
-      l.h = l.el.offsetHeight || 16;
+      if (!forced && !fitsEstimate(cands[i])) continue;
+      // this one and the next unmeasured ones that may fit, in one layout
+      const batch = [l];
+      for (let j = i + 1; j < cands.length && batch.length < MEASURE_BATCH; j++) {
+        if (!cands[j].l.w && fitsEstimate(cands[j])) batch.push(cands[j].l);
+      }
+      measure(batch);
     }
     const r: [number, number, number, number] = [x - l.w / 2, y - l.h, x + l.w / 2, y];
-    const forced = b.name === sel || b.name === hovered;
-    if (!forced && placed.some((p) => r[0] < p[2] && r[2] > p[0] && r[1] < p[3] && r[3] > p[1])) continue;
-    placed.push(r);
+    if (!forced && placed.hits(r)) continue;
+    placed.add(r);
     shown.add(l);
     l.el.style.transform = `translate(${Math.round(r[0])}px, ${Math.round(r[1])}px)`;
     l.el.classList.toggle("nnviz-label-selected", b.name === sel);
   }
-  for (const l of labels) l.el.style.display = shown.has(l) ? "" : "none";
+  for (const l of labels) {
+    const on = shown.has(l);
+    if (on === shownNow.has(l)) continue;
+    l.el.style.display = on ? "" : "none";
+    if (on) shownNow.add(l);
+    else shownNow.delete(l);
+  }
 }

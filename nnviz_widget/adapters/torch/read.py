@@ -230,8 +230,11 @@ class Read(Runner):
     def _compute_gradients(self, trainable: list[nn.Parameter]) -> dict[int, torch.Tensor | None]:
         """Gradients of a probe loss, without touching any ``.grad``."""
         with self._guard(), torch.enable_grad():
-            run = self._forward()
-            out = _first_tensor(run.output)
+            try:  # a plain call: hooks on every module would cost more than the pass
+                output = self.model(*self._args, **self._kwargs)
+            except Exception:
+                output = self._forward().output  # raises the ValueError naming the layer
+            out = _first_tensor(output)
             if out is None or not out.is_floating_point() or not trainable:
                 return {}
             loss = self._loss(out)

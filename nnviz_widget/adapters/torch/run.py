@@ -40,6 +40,7 @@ class _Call:
 
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     output_shape: tuple[int, ...] | None = None
+    count: int = 1  # how many times it was called in the pass
 
 
 @dataclass
@@ -204,6 +205,8 @@ class Runner(ModuleTable):
                 if path not in calls:
                     calls[path] = _Call(input_shapes=shapes)
                     order.append(path)
+                else:
+                    calls[path].count += 1
 
             return hook
 

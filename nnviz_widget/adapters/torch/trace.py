@@ -87,7 +87,13 @@ class Trace(Describe):
         notes = list(self.notes)
         reasons: list[str] = []
         built: tuple[list[_Node], list[tuple[str, str]]] | None = None
+        if self._plain_chain(run):
+            # an nn.Sequential of layer modules, each run once in order: the order of the calls
+            # is the exact topology, and tracing 10,000 layers costs minutes
+            built = self._from_order(run)
         for how, trace in (("torch.export", self._trace_export), ("torch.fx", self._trace_fx)):
+            if built is not None:
+                break
             try:
                 with self._guard(), _quiet():
                     traced = trace()
@@ -133,6 +139,29 @@ class Trace(Describe):
             for path, m in self._mods.items()
             if path
         }
+
+    def _plain_chain(self, run: _Run) -> bool:
+        """Whether the model is a plain ``nn.Sequential`` chain: every module is a layer module
+        or an ``nn.Sequential`` (the class itself, its own forward) of them, no module is there
+        twice, each layer module ran exactly once, in module order, and every one computes
+        something (export drops modules that trace no op, such as ``nn.Identity``)."""
+        if type(self.model) is not nn.Sequential or self._layer_of.get("") is not None:
+            return False  # not a Sequential, or an empty one (a leaf)
+        layers: list[str] = []
+        for path, m in self._mods.items():
+            if self._layer_of[path] == path:
+                if isinstance(m, nn.Identity) or m._forward_hooks or m._forward_pre_hooks:
+                    return False
+                layers.append(path)
+            elif self._layer_of[path] is None:
+                if type(m) is not nn.Sequential or "forward" in m.__dict__:
+                    return False
+                if m._forward_hooks or m._forward_pre_hooks:
+                    return False
+        if len(self._alias) != len(self._mods):
+            return False  # a module under two names (called twice)
+        ran = [p for p in run.order if self._layer_of.get(p) == p]
+        return bool(layers) and ran == layers and all(run.calls[p].count == 1 for p in layers)
 
     def _trace_export(self) -> _Trace:
         kwargs = {**self._kwargs, **_export_flags(self.model, self._kwargs)}
