@@ -27,8 +27,9 @@ def test_anything_else_is_a_clear_type_error() -> None:
     with pytest.raises(TypeError) as err:
         adapt(FakeModel())
     assert str(err.value) == (
-        "NNViz takes a torch.nn.Module or a keras.Model (Sequential, functional or subclassed), "
-        "or an nnviz_widget.Recorder; got tests.fakes.FakeModel"
+        "NNViz takes a torch.nn.Module, a keras.Model (Sequential, functional or subclassed) or "
+        "a fitted sklearn MLPClassifier / MLPRegressor, or an nnviz_widget.Recorder; "
+        "got tests.fakes.FakeModel"
     )
 
 

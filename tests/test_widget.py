@@ -228,7 +228,7 @@ def test_unknown_layer_and_kwargs_rejected() -> None:
 
 
 def test_not_a_model() -> None:
-    with pytest.raises(TypeError, match=r"torch\.nn\.Module or a keras\.Model"):
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module, a keras\.Model"):
         nnv.NNViz([1, 2, 3])
 
 

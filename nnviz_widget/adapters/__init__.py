@@ -85,7 +85,8 @@ def adapt(
     """Pick the adapter for ``model``; a clear TypeError for anything that is not a model."""
     fw = _framework(model)
     if fw is None:
-        takes = " or ".join(f.takes for f in FRAMEWORKS)
+        *rest, last = [f.takes for f in FRAMEWORKS]
+        takes = f"{', '.join(rest)} or {last}" if rest else last
         raise TypeError(
             f"NNViz takes {takes}, or an nnviz_widget.Recorder; "
             f"got {type(model).__module__}.{type(model).__qualname__}"
