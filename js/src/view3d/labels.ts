@@ -83,7 +83,7 @@ const v3 = new Vector3();
  * pass-through / output (label_tier of the kind); a label carrying health badges goes first
  * within its tier. `camera` must be up to date.
  */
-export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: string, hovered: string, width: number, height: number): void {
+export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: string, hovered: string, width: number, height: number, reserved: [number, number, number, number][] = []): void {
   const many = labels.length > 30;
   const cands = labels
     .filter((l) => !many || l.box.name === sel || l.box.name === hovered || l.box.weight >= 20 || l.badgeKey !== "")
@@ -92,7 +92,8 @@ export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: s
       pri: (l.box.name === sel ? 1e6 : 0) + (l.box.name === hovered ? 5e5 : 0) + l.box.weight + (l.badgeKey ? 9 : 0),
     }))
     .sort((a, b) => b.pri - a.pri);
-  const placed: [number, number, number, number][] = [];
+  // the view's own buttons and the breadcrumb count as placed: no label under them
+  const placed: [number, number, number, number][] = [...reserved];
   const shown = new Set<LabelEl>();
   for (const { l } of cands) {
     const b = l.box;
