@@ -144,7 +144,7 @@ function measure(batch: LabelEl[]): void {
  * within its tier. `camera` must be up to date. Labels are measured (a layout) only where their
  * estimated size fits, and in batches, so a graph of thousands of layers costs a few layouts.
  */
-export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: string, hovered: string, width: number, height: number): void {
+export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: string, hovered: string, width: number, height: number, reserved: [number, number, number, number][] = []): void {
   const many = labels.length > 30;
   const cands: { l: LabelEl; pri: number; x: number; y: number }[] = [];
   for (const l of labels) {
@@ -160,6 +160,8 @@ export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: s
   }
   cands.sort((a, b) => b.pri - a.pri);
   const placed = new RectGrid();
+  // the view's own buttons and the breadcrumb count as placed: no label under them
+  for (const r of reserved) placed.add(r);
   const fitsEstimate = (c: { l: LabelEl; x: number; y: number }) => {
     const [ew, eh] = estimate(c.l);
     return !placed.hits([c.x - ew / 2, c.y - eh, c.x + ew / 2, c.y]);

@@ -563,13 +563,25 @@ export function createScene3D(ctx: ViewContext): SubView {
     (u.groundColor.value as Color).copy(hemi.groundColor).multiplyScalar(hemi.intensity);
   }
 
+  /** The boxes over the canvas (the toolbar, the breadcrumb) in canvas pixels, with a margin. */
+  function reservedRects(): [number, number, number, number][] {
+    const c = canvas.getBoundingClientRect();
+    const out: [number, number, number, number][] = [];
+    for (const e of [toolbar, el.parentElement?.querySelector(".nnviz-crumbs")]) {
+      if (!(e instanceof HTMLElement) || e.style.display === "none" || !e.isConnected) continue;
+      const r = e.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) out.push([r.left - c.left - 4, r.top - c.top - 4, r.right - c.left + 4, r.bottom - c.top + 4]);
+    }
+    return out;
+  }
+
   /** Lights follow the camera; labels are placed for this frame. */
   function beforePaint(): void {
     if (!built) return;
     camera.updateMatrixWorld();
     sun.position.copy(camera.position).sub(controls.target).normalize().add(new Vector3(0, 0.6, 0));
     lightNeurons();
-    placeLabels(built.labels, camera, ctx.state().layer, hovered, width, height);
+    placeLabels(built.labels, camera, ctx.state().layer, hovered, width, height, reservedRects());
   }
 
   // ---------------------------------------------------------------------------------------------
