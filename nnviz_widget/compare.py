@@ -106,7 +106,12 @@ class Comparison:
             ]
         )
         views = widgets.HBox(
-            [widgets.Box([v], layout=widgets.Layout(width="50%")) for v in (a, b)],
+            # a column box: each view stretches to its half (in a row box it took its content's
+            # width, so two views of different depth came out of different widths)
+            [
+                widgets.Box([v], layout=widgets.Layout(width="50%", flex_flow="column"))
+                for v in (a, b)
+            ],
             layout=widgets.Layout(width="100%"),
         )
         bar = widgets.HBox([self.play, self.slider, self.mode, self.link])
