@@ -53,6 +53,9 @@ MAX_PENDING_BYTES = 32 * 1024 * 1024
 #: arrays to the budget), "remove" (this earlier snapshot was recorded again: it is gone).
 Listener = Callable[[str, list[Snapshot]], None]
 
+#: float16's smallest normal value: below it float16 loses digits, then rounds to zero
+_F16_NORMAL = float(np.finfo(np.float16).tiny)
+
 
 class ProbeActs(dict[str, np.ndarray]):
     """Layer outputs on the probe batch, plus ``attention``: attention layer name -> its
@@ -552,13 +555,16 @@ class Recorder:
         self, layer: str, arrays: dict[str, np.ndarray], like: dict[str, np.ndarray] | None = None
     ) -> dict[str, np.ndarray]:
         """float16 copies: whole, or the parameter's fixed sample. With ``like`` (gradients):
-        only the arrays shaped as the parameter of that name."""
+        only the arrays shaped as the parameter of that name, and float32 where every value is
+        below float16's normal range (a vanishing gradient would be stored as zeros)."""
         kept: dict[str, np.ndarray] = {}
         for k, a in arrays.items():
             if like is not None and (k not in like or like[k].shape != a.shape):
                 continue
             idx = self._samples.get((layer, k))
-            kept[k] = (a.ravel()[idx] if idx is not None else a).astype(np.float16)
+            v = a.ravel()[idx] if idx is not None else a
+            tiny = like is not None and v.size and 0 < np.nanmax(np.abs(v)) < _F16_NORMAL
+            kept[k] = v.astype(np.float32 if tiny else np.float16)
         return kept
 
     def _probe_snapshot(self, snap: Snapshot, acts: dict[str, np.ndarray]) -> None:

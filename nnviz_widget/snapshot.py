@@ -17,9 +17,10 @@ INIT_EPOCH = -1
 
 @dataclass
 class Snapshot:
-    """One recorded epoch. ``weights`` and ``grads`` are float16, whole or the parameter's fixed
-    sample of flat indices (the same for both, every epoch). Made complete by
-    ``Recorder.flush()``; nothing in it is computed on read."""
+    """One recorded epoch. ``weights`` and ``grads`` are float16 (a gradient array wholly below
+    float16's normal range: float32), whole or the parameter's fixed sample of flat indices (the
+    same for both, every epoch). Made complete by ``Recorder.flush()``; nothing in it is
+    computed on read."""
 
     epoch: int  # INIT_EPOCH (-1) for the initial weights
     label: str

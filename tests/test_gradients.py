@@ -148,3 +148,32 @@ def test_gradients_share_the_budget_and_are_thinned_like_weights(
             for k, a in params.items():
                 np.testing.assert_array_equal(a, t.grads[layer][k])
                 assert a.dtype == t.grads[layer][k].dtype
+
+
+def test_vanishing_gradients_are_kept_as_float32_not_zeros(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A deep sigmoid net's first-layer gradients (~1e-9) are below float16's range: stored as
+    float16 they would all read 0 (lesson 4's legend said "0 … 0"). Such arrays stay float32;
+    ordinary ones stay float16; the wire and the run file carry both."""
+    patch_adapt(monkeypatch)
+    m = FakeModel((6, 4, 2))
+    rng = np.random.default_rng(0)
+    m.grads = {n: {k: rng.normal(size=v.shape) for k, v in p.items()} for n, p in m.params.items()}
+    m.grads["fc1"]["weight"] *= 1e-9
+    rec = Recorder(m)
+    rec.record(0, loss=1.0)
+    rec.flush()
+    snap = rec.snapshots[-1]
+    tiny, normal = snap.grads["fc1"]["weight"], snap.grads["fc2"]["weight"]
+    assert tiny.dtype == np.float32 and normal.dtype == np.float16
+    np.testing.assert_allclose(tiny, m.grads["fc1"]["weight"], rtol=1e-6)
+    assert np.float16(m.grads["fc1"]["weight"]).max() == 0  # what float16 would have kept
+    header, data = encode_snapshot(snap, rec.sampled)
+    np.testing.assert_array_equal(
+        decode_snapshot(header, data)["arrays"][("grad", "fc1", "weight")], tiny
+    )
+    rec.save(tmp_path / "r.nnviz")
+    back = nnv.load_recorder(tmp_path / "r.nnviz").snapshots[-1].grads["fc1"]["weight"]
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, tiny)
