@@ -40,10 +40,19 @@ run to run: read the ratios), before -> after the changes of the issue "Slow at 
   MLP), record()+flush() 50% -> 35% of a training step: the probe-gradient pass is a plain call
   now. What is left: the init probe gradients (forward + backward), torch.export, the shape pass,
   the probe pass (the 8 x 128 x 50,257 logits are captured), two flat float32 copies of the 124M
-  parameters / gradients. A record is a probe forward plus those copies, so its share of a step
-  falls with the probe: see ``--lm-probe 1``.
+  parameters / gradients. With ``--lm-probe 1`` (one sequence of 128 tokens, a quieter minute):
+  NNViz() 18 s (95x the MLP), record()+flush() 4.2 s = 35% of an 11.9 s step. So a record costs
+  what the parameter count sets (~34 ns a parameter: the flat float32 copies of parameters and
+  gradients ~1.8 s, float64 stats and histograms ~1.5 s, float16 samples ~1 s, in a warm
+  profile), not the probe: its share of a step falls as 1 / tokens per step, under 5% from about
+  7,000 tokens a step (56 x 128); under 5% at 8 x 128 needs a record that reads only the sampled
+  entries and computes the stats in torch.
 * The seed MLP: 0.3-0.6 s warm; the first NNViz() of a process takes ~1.8 s, torch.export
   importing its machinery.
+* Keras ResNet50: NNViz() 18.5 -> 15.5 s (45x -> 25x the MLP), unchanged code: ~73% of it is
+  tracing the probe and probe-gradient ``tf.function`` s at construction (``keras/run.py``
+  ``_prepare``, by design: tracing is then not paid inside the loop); <= 2 s needs that tracing
+  deferred (to the first record, or a thread).
 * Keras ResNet50 (2 probe images of 224 x 224): its history holds 228% of ``max_bytes`` after
   init + one epoch: ``probe.reduce_activation`` keeps at least one sample's feature maps per conv
   layer whatever the budget.
