@@ -26,6 +26,9 @@ The default set takes a few minutes on 2 cores; ``--models mlp,chain1k`` well un
 Measured on the shared 2-core machine (loaded by other work, so absolute times drift by 2x from
 run to run: read the ratios), before -> after the changes of the issue "Slow at size":
 
+* A quiet minute, after (``--models mlp,chain1k,chain10k --repeat 1``): seed MLP NNViz() 0.36 s
+  cold (first of the process), 0.03 s warm, first frame 2.0 s, orbit 260 ms; 1,002 layers 0.19 s,
+  1.8 s, 80 ms; 10,002 layers NNViz() 3.9 s, record 1.7 s, first frame 7.2 s, orbit 425 ms.
 * 1,002-layer chain: NNViz() 16.4 s -> 0.4-1.1 s (34x -> 1.5-3x the MLP): a plain ``nn.Sequential``
   is chained in call order instead of exported; graph lookups indexed.
 * 10,002-layer chain: NNViz() 27 s -> 11.7 s, record 10.9 -> 5.2 s; its page's first frame
