@@ -22,6 +22,43 @@ Linear + ReLU of about 1,000 and 10,000 layers (``nn.Sequential``).
 Usage: python bench/scale.py [--models mlp,gpt2,resnet50,chain1k,chain10k] [--repeat N]
        [--no-browser] [--orbit-moves N] [--lm-probe SEQUENCES]
 The default set takes a few minutes on 2 cores; ``--models mlp,chain1k`` well under one.
+
+Measured on the shared 2-core machine (loaded by other work, so absolute times drift by 2x from
+run to run: read the ratios), before -> after the changes of the issue "Slow at size":
+
+* A quiet minute, after (``--models mlp,chain1k,chain10k --repeat 1``): seed MLP NNViz() 0.36 s
+  cold (first of the process), 0.03 s warm, first frame 2.0 s, orbit 260 ms; 1,002 layers 0.19 s,
+  1.8 s, 80 ms; 10,002 layers NNViz() 3.9 s, record 1.7 s, first frame 7.2 s, orbit 425 ms.
+* 1,002-layer chain: NNViz() 16.4 s -> 0.4-1.1 s (34x -> 1.5-3x the MLP): a plain ``nn.Sequential``
+  is chained in call order instead of exported; graph lookups indexed.
+* 10,002-layer chain: NNViz() 27 s -> 11.7 s, record 10.9 -> 5.2 s; its page's first frame
+  95 s -> 16 s (CDP profile), of which labels 82 s -> 0.7 s (grid + estimated sizes + batched
+  measuring). What is left of the first frame (profile, same machine): the inside panel's health
+  strips, one canvas per layer (panels/inside/health.ts, ~4.6 s), creating the WebGL context under
+  SwiftShader (~1.5 s), decoding the snapshots (~1.5 s with base64), building the scene (~1.3 s,
+  of which the 10,002 label elements 0.6 s), the first paint (~3 s), GC (~1 s). Orbit frames are
+  ~450 ms (1.4x the MLP's 20,000 lines): ~75% is ``drawImage`` of the shared WebGL canvas, i.e.
+  SwiftShader filling the pixels; placing the labels costs ~25 ms a frame.
+* GPT-2 small, probed with the whole 8 x 128 batch: NNViz() 270 s -> 144 s (654x -> 237x the
+  MLP), record()+flush() 50% -> 35% of a training step: the probe-gradient pass is a plain call
+  now. What is left: the init probe gradients (forward + backward), torch.export, the shape pass,
+  the probe pass (the 8 x 128 x 50,257 logits are captured), two flat float32 copies of the 124M
+  parameters / gradients. With ``--lm-probe 1`` (one sequence of 128 tokens, a quieter minute):
+  NNViz() 18 s (95x the MLP), record()+flush() 4.2 s = 35% of an 11.9 s step. So a record costs
+  what the parameter count sets (~34 ns a parameter: the flat float32 copies of parameters and
+  gradients ~1.8 s, float64 stats and histograms ~1.5 s, float16 samples ~1 s, in a warm
+  profile), not the probe: its share of a step falls as 1 / tokens per step, under 5% from about
+  7,000 tokens a step (56 x 128); under 5% at 8 x 128 needs a record that reads only the sampled
+  entries and computes the stats in torch.
+* The seed MLP: 0.3-0.6 s warm; the first NNViz() of a process takes ~1.8 s, torch.export
+  importing its machinery.
+* Keras ResNet50: NNViz() 18.5 -> 15.5 s (45x -> 25x the MLP), unchanged code: ~73% of it is
+  tracing the probe and probe-gradient ``tf.function`` s at construction (``keras/run.py``
+  ``_prepare``, by design: tracing is then not paid inside the loop); <= 2 s needs that tracing
+  deferred (to the first record, or a thread).
+* Keras ResNet50 (2 probe images of 224 x 224): its history holds 228% of ``max_bytes`` after
+  init + one epoch: ``probe.reduce_activation`` keeps at least one sample's feature maps per conv
+  layer whatever the budget.
 """
 
 from __future__ import annotations
