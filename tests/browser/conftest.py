@@ -1,7 +1,7 @@
 """Headless Chromium for browser tests (generic: no page or app assumptions here).
 
 Fixtures:
-  chromium      (session) a Playwright Chromium browser: Debian's /usr/bin/chromium with
+  chromium      (package) a Playwright Chromium browser: Debian's /usr/bin/chromium with
                 SwiftShader for WebGL. Never `playwright install`. Missing Chromium: skipped
                 locally, a failure when CI=true.
   widget_bundle (session) path of nnviz_widget/static/widget.js, built with npm if missing.
@@ -67,7 +67,10 @@ def dev_pages(widget_bundle: Path) -> Path:
     return DEV_DIR
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API leaves an asyncio loop marked running in
+# the main thread while it is open, so tests after tests/browser (nnv.follow, asyncio.run) would
+# find a "running" loop that never runs. It closes when the last browser test is done.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         _missing(f"{CHROMIUM} not found (install Debian's chromium)")
