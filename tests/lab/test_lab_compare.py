@@ -2,6 +2,9 @@
 rates). One slider scrubs both views in the browser (both canvases change); with "link views"
 ticked, orbiting one 3D view moves the other's camera; the color dropdown's "A − B" shows one
 view of the difference, whose colors are neither run's.
+Saved (issue 14): the same notebook executed by nbclient with its widget state, re-opened in
+Lab without running a cell: both views paint, the shared slider (jslinked in the browser) moves
+both views' epochs and pixels, and the 2D/3D toggle switches both, with no widget in the kernel.
 Screenshots: test-artifacts/lab_compare_*.png.
 """
 
@@ -18,8 +21,10 @@ from .labtools import (
     open_notebook,
     pixel_stats,
     run_all,
+    trust_notebook,
     write_notebook,
 )
+from .test_lab_saved_state import _JS_KERNEL_COMMS, _JS_KERNEL_IDLE, _execute, nbformat
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser, pytest.mark.torch]
 
@@ -235,3 +240,56 @@ def test_compare_in_lab(lab_server: LabServer, in_browser: Any) -> None:
     write_notebook(lab_server.root_dir / NOTEBOOK, CELLS)
     report = in_browser(_scenario, lab_server)
     print("compare report:", report)
+
+
+SAVED = "lab_compare_saved.ipynb"
+
+
+def _saved_scenario(browser: Any, server: LabServer) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    try:
+        page.goto(f"{server.url}/lab/tree/{SAVED}")
+        _wait_views(page, 2, "data-epoch", "2")  # from the saved state: nothing runs
+        box = page.locator(BOX).first
+        box.scroll_into_view_if_needed()
+        box.screenshot(path=str(ARTIFACTS / "lab_compare_saved.png"))
+        at2 = [_canvas(page, i).screenshot() for i in range(2)]
+        report["painted"] = [pixel_stats(page, png) for png in at2]
+        assert all(s["nonBackground"] > 0.01 for s in report["painted"]), report
+        frames = _frames(page)
+        box.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("Home")
+        _wait_views(page, 2, "data-epoch", "-1")
+        _wait_new_frames(page, frames)
+        box.screenshot(path=str(ARTIFACTS / "lab_compare_saved_init.png"))
+        report["scrub"] = [
+            pixel_stats(page, png, _canvas(page, i).screenshot())["differing"]
+            for i, png in enumerate(at2)
+        ]
+        assert all(d > 0.001 for d in report["scrub"]), report
+        box.locator(".widget-toggle-button", has_text="2D").first.click()  # a jslink too
+        _wait_views(page, 2, "data-mode", "2d")
+        page.wait_for_function(_JS_KERNEL_IDLE, timeout=60_000, polling=250)
+        report["kernel_widget_comms"] = page.evaluate(_JS_KERNEL_COMMS)
+        assert report["kernel_widget_comms"] == 0, report
+        assert not page_errors, page_errors
+        return report
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "lab_compare_failure.png"))
+        raise
+    finally:
+        page.evaluate(_JS_SHUTDOWN)
+        page.close()
+
+
+def test_saved_compare_scrubs_without_kernel(lab_server: LabServer, in_browser: Any) -> None:
+    (ARTIFACTS / "lab_compare_failure.png").unlink(missing_ok=True)
+    path = lab_server.root_dir / SAVED
+    write_notebook(path, CELLS)
+    nbformat.write(_execute(nbformat.read(str(path), as_version=4), lab_server.root_dir), path)
+    trust_notebook(lab_server, path)
+    report = in_browser(_saved_scenario, lab_server)
+    print("saved compare report:", report)
