@@ -146,8 +146,9 @@ def test_marimo_renders_scrubs_plays_updates_live_and_follows_dark(
         timeout=60_000,
     )
     # marimo's dark theme (from the URL; its config's `display.theme` otherwise) in a second
-    # page, loading while the light one is tested (a marimo session takes seconds to start;
-    # two starting at once stall it)
+    # page, loading while the light one is tested (a marimo session takes seconds to start).
+    # Not before the light one is ready: `marimo run` runs sessions as threads, and two threads
+    # importing torch at once break its import (RuntimeError ... "RpcBackendOptions")
     dark = page.context.new_page()
     dark_errors: list[str] = []
     dark.on("pageerror", lambda exc: dark_errors.append(f"pageerror: {exc}"))
