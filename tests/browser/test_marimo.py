@@ -1,8 +1,8 @@
 """The widget in marimo (`mo.ui.anywidget(viz)`): a real `marimo run` server on a small notebook
 (a tiny torch MLP, a few records), opened in headless Chromium. The view paints, its own
 controls (no ipywidgets in marimo) scrub and play, and a button that records another epoch
-reaches the view live. marimo renders each anywidget in a shadow root; Playwright's CSS
-locators pierce it."""
+reaches the view live; in marimo's dark theme the view is dark. marimo renders each anywidget
+in a shadow root; Playwright's CSS locators pierce it."""
 
 from __future__ import annotations
 
@@ -109,11 +109,31 @@ def marimo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+# The view's root inside marimo's shadow root: its theme and the lightness of its colors (and
+# of its own controls' text).
+_LOOK = """() => {
+  const lum = (css) => {
+    const m = css.match(/[\\d.]+/g).map(Number);
+    return (0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]) / 255;
+  };
+  const s = document.querySelector('marimo-anywidget').shadowRoot;
+  const r = s.querySelector('.nnviz-root');
+  const cs = getComputedStyle(r);
+  const ctl = getComputedStyle(s.querySelector('.nnviz-own-controls'));
+  return { theme: r.dataset.theme, bg: lum(cs.backgroundColor), fg: lum(cs.color),
+           controls: lum(ctl.color), body: [...document.body.classList] };
+}"""
+
+_READY = """() => { const w = document.querySelector('marimo-anywidget');
+  const r = w && w.shadowRoot && w.shadowRoot.querySelector('.nnviz-root');
+  return !!r && r.dataset.ready === '1'; }"""
+
+
 def _main_png(page: Any) -> bytes:
     return bytes(page.locator(".nnviz-root .nnviz-main").screenshot())
 
 
-def test_marimo_renders_scrubs_plays_and_updates_live(
+def test_marimo_renders_scrubs_plays_updates_live_and_follows_dark(
     marimo_app: str, page: Any, widget_bundle: Path
 ) -> None:
     page.goto(marimo_app)
@@ -125,6 +145,14 @@ def test_marimo_renders_scrubs_plays_and_updates_live(
         " return !!r && r.dataset.ready === '1' && r.dataset.epoch === '2'; }",
         timeout=60_000,
     )
+    # marimo's dark theme (from the URL; its config's `display.theme` otherwise) in a second
+    # page, loading while the light one is tested (a marimo session takes seconds to start).
+    # Not before the light one is ready: `marimo run` runs sessions as threads, and two threads
+    # importing torch at once break its import (RuntimeError ... "RpcBackendOptions")
+    dark = page.context.new_page()
+    dark_errors: list[str] = []
+    dark.on("pageerror", lambda exc: dark_errors.append(f"pageerror: {exc}"))
+    dark.goto(f"{marimo_app}/?theme=dark")
     # the view paints: the 2D view draws the network on its background
     first = _main_png(page)
     assert pixel_stats(page, first)["nonBackground"] > 0.02
@@ -163,3 +191,14 @@ def test_marimo_renders_scrubs_plays_and_updates_live(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "marimo.png"), full_page=True)
     assert page.nnviz_errors == []
+
+    # the dark page: marimo marks <body> with `dark-theme`, which the view (in its shadow root)
+    # reads; its root is dark, its text light, and the 2D view draws on the dark background
+    dark.wait_for_function(_READY, timeout=60_000)
+    v = dark.evaluate(_LOOK)
+    assert "dark-theme" in v["body"], v
+    assert v["theme"] == "dark" and v["bg"] < 0.2 and v["fg"] > 0.7, v
+    assert v["controls"] > 0.7, v  # the own controls (outside the root) follow it
+    assert pixel_stats(dark, _main_png(dark))["nonBackground"] > 0.02
+    dark.screenshot(path=str(ARTIFACTS / "marimo_dark.png"), full_page=True)
+    assert dark_errors == []

@@ -1,7 +1,8 @@
 // The view's own controls (epoch slider + play, layer, 2D/3D, color mode, delta reference, probe
 // sample), wired to the model with the anywidget model API only. In a Jupyter front-end the
 // ipywidgets controls of controls.py stand around the view instead; the exported page
-// (standalone.ts) and marimo, where no ipywidgets controls exist, use these.
+// (standalone.ts) and marimo, where no ipywidgets controls exist, use these. Their colors are the
+// view's `--nnviz-*` theme where widget.ts sets it on them (marimo), light defaults otherwise.
 import type { AnyModel, GraphInfo } from "../data/types";
 import { h, injectStyle } from "../util/dom";
 import { choiceLabel, choicesOf } from "./model";
@@ -19,12 +20,13 @@ export function hosted(el: Element): boolean {
 
 export const CONTROLS_CSS = `
 .nnviz-page-controls { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 14px; margin: 8px 0;
-  font: 13px/1.3 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2430; }
+  font: 13px/1.3 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--nnviz-fg, #1f2430); }
 .nnviz-page-controls label { display: inline-flex; align-items: center; gap: 6px; }
-.nnviz-page-controls select, .nnviz-page-controls button { font: inherit; padding: 3px 6px; border: 1px solid #c9ced6;
-  border-radius: 4px; background: #fff; color: inherit; }
+.nnviz-page-controls select, .nnviz-page-controls button { font: inherit; padding: 3px 6px;
+  border: 1px solid var(--nnviz-line2, #c9ced6); border-radius: 4px; background: var(--nnviz-bg, #fff); color: inherit; }
 .nnviz-page-controls button { cursor: pointer; min-width: 34px; }
-.nnviz-page-controls button[aria-pressed="true"] { background: #1f2430; color: #fff; border-color: #1f2430; }
+.nnviz-page-controls button[aria-pressed="true"] { background: var(--nnviz-fg, #1f2430); color: var(--nnviz-bg, #fff);
+  border-color: var(--nnviz-fg, #1f2430); }
 .nnviz-page-controls .nnviz-page-seg { display: inline-flex; }
 .nnviz-page-controls .nnviz-page-seg button { border-radius: 0; }
 .nnviz-page-controls .nnviz-page-seg button:first-child { border-radius: 4px 0 0 4px; }

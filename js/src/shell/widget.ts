@@ -139,10 +139,15 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
   // the color scales' palette; then the views repaint what they drew with its colors
   let theme: Theme = currentTheme();
   const themeSubs = new Set<(t: Theme) => void>();
+  // the root, and the view's own controls (outside it) once built
+  const themed: HTMLElement[] = [root];
+  const paintTheme = (node: HTMLElement) => {
+    for (const [k, v] of themeVars(theme)) node.style.setProperty(k, v);
+    node.style.colorScheme = theme.dark ? "dark" : "light";
+  };
   const applyTheme = () => {
-    for (const [k, v] of themeVars(theme)) root.style.setProperty(k, v);
+    for (const node of themed) paintTheme(node);
     root.dataset.theme = theme.dark ? "dark" : "light";
-    root.style.colorScheme = theme.dark ? "dark" : "light";
     useScales(theme.dark);
   };
   applyTheme();
@@ -393,6 +398,10 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
       own = createControls(model, epochs());
       own.top.classList.add("nnviz-own-controls");
       own.bottom.classList.add("nnviz-own-controls");
+      for (const node of [own.top, own.bottom]) {
+        themed.push(node);
+        paintTheme(node);
+      }
       el.insertBefore(own.top, root);
       el.appendChild(own.bottom);
       shareStyles(el);

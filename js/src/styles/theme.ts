@@ -6,6 +6,7 @@
 //   - JupyterLab / Notebook 7: `data-jp-theme-light` on <body>, colors from `--jp-*`
 //   - VS Code: `vscode-dark` / `vscode-high-contrast` / `vscode-light` on <body>, `--vscode-*`
 //   - Colab: `theme="dark"` on <html>
+//   - marimo: `dark-theme` / `light-theme` on <body> (its resolved theme, "system" included)
 //   - otherwise a dark opaque page background means dark; else light.
 // The canvases (2D view, chart, histograms) and three.js need concrete colors, so everything is
 // resolved here rather than left to CSS.
@@ -14,7 +15,7 @@
 export interface Theme {
   dark: boolean;
   /** which host decided: "page" is data-nnviz-theme, "none" means no host said anything */
-  host: "page" | "jupyterlab" | "vscode" | "colab" | "background" | "none";
+  host: "page" | "jupyterlab" | "vscode" | "colab" | "marimo" | "background" | "none";
   bg: string; // the widget's background (panels, 2D view, 3D scene)
   soft: string; // a lifted surface (tabs, hints, hovered buttons)
   fg: string; // text
@@ -158,6 +159,8 @@ function darkness(s: HostSignals): { dark: boolean; host: Theme["host"] } {
   if (classes.has("vscode-light") || classes.has("vscode-high-contrast-light")) return { dark: false, host: "vscode" };
   const colab = (s.colabTheme ?? "").trim().toLowerCase();
   if (colab === "dark" || colab === "light") return { dark: colab === "dark", host: "colab" };
+  // marimo's ThemeProvider adds `${theme}-theme` (and a bare `dark`, too generic to trust)
+  if (classes.has("dark-theme") || classes.has("light-theme")) return { dark: classes.has("dark-theme"), host: "marimo" };
   if (o === "auto") return { dark: !!s.prefersDark, host: "page" };
   const bg = parseColor(s.pageBg);
   if (bg && bg[3] > 0.5) return { dark: luminance(bg) < 0.18, host: "background" };

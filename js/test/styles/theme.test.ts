@@ -88,6 +88,19 @@ test("Colab: html[theme=dark]", () => {
   assert.equal(resolveTheme({ colabTheme: "light", prefersDark: true }).dark, false);
 });
 
+test("marimo: body.dark-theme / body.light-theme", () => {
+  const t = resolveTheme({ classes: ["dark", "dark-theme"], pageBg: "rgb(255, 255, 255)" });
+  assert.equal(t.dark, true);
+  assert.equal(t.host, "marimo");
+  assert.equal(t.bg, DARK.bg);
+  assert.ok(readable(t.fg, t.bg, 7));
+  const light = resolveTheme({ classes: ["light", "light-theme"], prefersDark: true, pageBg: "rgb(17, 17, 17)" });
+  assert.equal(light.dark, false);
+  assert.equal(light.host, "marimo");
+  // a forced data-nnviz-theme still wins
+  assert.equal(resolveTheme({ override: "light", classes: ["dark-theme"] }).dark, false);
+});
+
 test("the exported page (data-nnviz-theme=auto) follows prefers-color-scheme; light/dark force", () => {
   const dark = resolveTheme({ override: "auto", prefersDark: true });
   assert.equal(dark.dark, true);
