@@ -238,12 +238,25 @@ export function createChart(ctx: ViewContext): SubView {
   }
 
   function sizeCanvas(): void {
-    const legendH = legend.style.display === "none" ? 0 : legend.offsetHeight || 24;
+    // the legend above the plot; where it wraps (a narrow chart, e.g. half of a comparison) it
+    // would squash the plot to a sliver, so it goes into a column at the plot's left instead
+    el.classList.remove("nnviz-chart-side");
+    const notes = legend.querySelectorAll<HTMLElement>(".nnviz-chart-axis-note");
+    for (const n of notes) n.textContent = "(right axis)";
+    const shown = legend.style.display !== "none";
+    let legendH = shown ? legend.offsetHeight || 24 : 0;
+    let cw = W;
+    if (shown && legend.offsetHeight > 30 && W >= 280) {
+      el.classList.add("nnviz-chart-side");
+      for (const n of notes) n.textContent = "(right)"; // the column stays narrow
+      cw = Math.max(120, W - legend.offsetWidth);
+      legendH = 0;
+    }
     const ch = Math.max(60, H - legendH);
     const dpr = window.devicePixelRatio || 1;
-    canvas.style.width = `${W}px`;
+    canvas.style.width = `${cw}px`;
     canvas.style.height = `${ch}px`;
-    canvas.width = Math.max(1, Math.round(W * dpr));
+    canvas.width = Math.max(1, Math.round(cw * dpr));
     canvas.height = Math.max(1, Math.round(ch * dpr));
   }
 

@@ -10,5 +10,9 @@ export const chartCss = `
 .nnviz-chart-swatch { display: inline-block; width: 18px; height: 0; border-top-width: 2.5px; border-top-style: solid; }
 .nnviz-chart-axis-note { color: var(--nnviz-muted); font-size: 11px; }
 .nnviz-chart canvas { display: block; cursor: col-resize; touch-action: none; }
+.nnviz-chart-side { flex-direction: row; }
+.nnviz-chart-side .nnviz-chart-legend { flex: 0 0 auto; flex-direction: column; flex-wrap: nowrap; gap: 1px; max-width: 50%;
+  padding: 6px 4px 4px 8px; overflow: hidden; }
+.nnviz-chart-side .nnviz-chart-item { white-space: nowrap; justify-content: flex-start; }
 .nnviz-chart-empty { color: var(--nnviz-muted); padding: 10px 12px; font-style: italic; }
 `;

@@ -191,7 +191,8 @@ export function paintColumn(
     c.stroke();
     if (showText || compactFont) {
       // zoomed out: the chip's text at the compact on-screen size, when it fits
-      const font = showText ? F_CHIP : compactFont.replace(/^600 /, "");
+      // (a little smaller than the names: a chip is narrower than its column's label)
+      const font = showText ? F_CHIP : compactFont.replace(/^600 ([\d.]+)px/, (_, px: string) => `${Number(px) * 0.86}px`);
       const label = showText ? chip.label : compactLabel(chip.full, font, chip.w - 4);
       if (label) {
         c.fillStyle = ink.text;

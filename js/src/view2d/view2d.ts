@@ -273,9 +273,11 @@ export function createView2D(ctx: ViewContext): SubView {
         const shown = shownCount(c.total, vs.cap);
         c.ys = Array.from({ length: shown }, (_, k) => n.y + c.header + PITCH / 2 + k * PITCH);
         let y = n.y + c.header + shown * PITCH + 2;
-        c.moreY = c.total > shown ? y + 7 : null;
-        if (c.moreY !== null) y += 16;
         c.bodyBottom = y;
+        // the "10 of 32" note under the body, clear of its (selection) outline and above the
+        // chips: inside the narrow body the text crossed the outline and touched the chip
+        c.moreY = c.total > shown ? y + 12 : null;
+        if (c.moreY !== null) y += 16;
         y += 6;
         for (const chip of c.chips) {
           chip.w = Math.min(n.w, Math.max(44, measure(chip.full, F_CHIP) + 16));
@@ -510,13 +512,17 @@ export function createView2D(ctx: ViewContext): SubView {
     canvas.height = Math.max(1, Math.round(vs.cssH * vs.dpr));
   }
 
+  /** px under a fit: the hint line ("ctrl+scroll to zoom ...") sits there, over no node */
+  const FIT_BOTTOM = 26;
+
   function fit(): void {
     if (!vs.layout || vs.cssW <= 0 || vs.cssH <= 0) return;
     const pad = 16;
     const top = 36; // leave room for the tools
-    vs.zoom = Math.min((vs.cssW - 2 * pad) / vs.layout.width, (vs.cssH - top - pad) / vs.layout.height, 1.6);
+    const room = vs.cssH - top - FIT_BOTTOM;
+    vs.zoom = Math.min((vs.cssW - 2 * pad) / vs.layout.width, room / vs.layout.height, 1.6);
     vs.tx = (vs.cssW - vs.layout.width * vs.zoom) / 2;
-    vs.ty = top + (vs.cssH - top - pad - vs.layout.height * vs.zoom) / 2;
+    vs.ty = top + (room - vs.layout.height * vs.zoom) / 2;
     vs.fitted = true;
     schedule();
   }
@@ -553,10 +559,13 @@ export function createView2D(ctx: ViewContext): SubView {
     fit();
     if (vs.zoom < MIN_FIT_ZOOM) {
       // the start of the graph (top left) at a readable zoom
-      vs.zoom = READABLE_ZOOM;
+      // (the whole height in view when a little less zoom allows: the columns' ends and chips
+      // above the hint line)
+      const room = vs.cssH - 36 - FIT_BOTTOM;
+      vs.zoom = Math.max(MIN_FIT_ZOOM, Math.min(READABLE_ZOOM, room / vs.layout.height));
       vs.tx = (vs.cssW - Math.min(vs.layout.width * vs.zoom, vs.cssW)) / 2;
-      vs.ty = 36 + (vs.cssH - 36 - vs.layout.height * vs.zoom) / 2;
-      if (vs.layout.height * vs.zoom > vs.cssH - 36) vs.ty = 32;
+      vs.ty = 36 + (room - vs.layout.height * vs.zoom) / 2;
+      if (vs.layout.height * vs.zoom > room) vs.ty = 32;
     }
     vs.fitted = true;
   }

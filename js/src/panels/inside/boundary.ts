@@ -5,13 +5,14 @@ import { BOUNDARY_HIGH, BOUNDARY_LOW, boundaryImage, classColor, makeImage, plan
 import { BOUNDARY_CSS, type InsideKit, type Part, actAt, boundaryAt, fmtAxis, pxCanvas, sizeCss } from "./kit";
 
 export function boundaryPart(k: InsideKit): Part | null {
-  const { store, epochNow, probeInfo, sampleNow, avail, section, predictionFacts } = k;
+  const { store, epochNow, probeInfo, sampleNow, avail, availH, section, predictionFacts } = k;
   const first = boundaryAt(store, epochNow()) ?? store.snapshots.find((s) => s.boundary) ?? null;
   if (!first?.boundary) return null;
   const meta = first.boundary.meta;
   const epochEl = h("span");
   const { sec } = section("decision boundary", epochEl);
-  const size = Math.min(BOUNDARY_CSS, avail() - 34);
+  // the legend and the facts below the plot stay in view: the plot gives up height for them
+  const size = Math.min(BOUNDARY_CSS, avail() - 34, availH(112));
   const plot = h("div", "nnviz-inside-plot");
   const yaxis = h("div", "nnviz-inside-yaxis");
   const [x0, x1, y0, y1] = meta.extent;
@@ -52,6 +53,10 @@ export function boundaryPart(k: InsideKit): Part | null {
   sec.appendChild(keys);
   const facts = h("div", "nnviz-inside-facts");
   facts.style.marginTop = "3px";
+  // one line under the plot (a column of three would push the plot out of a short pane)
+  facts.style.flexDirection = "row";
+  facts.style.flexWrap = "wrap";
+  facts.style.columnGap = "10px";
   sec.appendChild(facts);
   const drawFacts = predictionFacts(facts);
 

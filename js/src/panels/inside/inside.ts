@@ -94,9 +94,11 @@ export function createInside(ctx: ViewContext, probe: () => ProbeInfo | null = (
 
   return {
     el,
-    resize(w: number) {
-      if (!(w > 0) || Math.abs(w - kit.width) < 8) return;
+    resize(w: number, hh?: number) {
+      const tall = hh !== undefined && hh > 0 ? hh : kit.height;
+      if (!(w > 0) || (Math.abs(w - kit.width) < 8 && Math.abs(tall - kit.height) < 8)) return;
       kit.width = w;
+      kit.height = tall;
       rebuild();
       draw();
     },

@@ -138,6 +138,10 @@ export interface InsideKit {
   store: Store;
   /** the panel's width (resize sets it) */
   width: number;
+  /** the pane's height (0 until known): the first part's plot fits in it, so its legend shows */
+  height: number;
+  /** the height the first part's plot may take, with `overhead` px of text around it */
+  availH(overhead: number): number;
   /** weight images: raw, or the change since init (the layer part's toggle) */
   weightMode: "weight" | "delta";
   st(): ViewState;
@@ -171,6 +175,7 @@ export function createKit(ctx: ViewContext, probe: () => ProbeInfo | null): Insi
     return p ? Math.min(s, p.n - 1) : s;
   };
   const avail = () => Math.max(120, kit.width - 22);
+  const availH = (overhead: number) => (kit.height > 0 ? Math.max(120, kit.height - overhead) : Infinity);
 
   /** A layer's activations' fixed range across epochs: the sign of the smallest value (to pick
    *  a sequential or diverging scale) and the 99th percentile of |values| (robust to outliers). */
@@ -264,7 +269,7 @@ export function createKit(ctx: ViewContext, probe: () => ProbeInfo | null): Insi
 
 
   const kit: InsideKit = {
-    ctx, store, width: 300, weightMode: "weight", st, epochNow, probeInfo, sampleNow, avail, actRange, fieldRange, section, predictionFacts,
+    ctx, store, width: 300, height: 0, weightMode: "weight", st, epochNow, probeInfo, sampleNow, avail, availH, actRange, fieldRange, section, predictionFacts,
     clearRanges() {
       actRanges.clear();
       fieldRanges.clear();

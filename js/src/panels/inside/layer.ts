@@ -6,7 +6,7 @@ import type { LayerInfo } from "../../data/types";
 import { ATTN_CELL_MAX, ATTN_MAX_H, type Draw, GRID_MAX_H, type InsideKit, MAX_TILES, type Part, actAt, fitGrid, probeToken, pxCanvas, sizeCss } from "./kit";
 
 export function layerPart(k: InsideKit): Part | null {
-  const { store, st, epochNow, probeInfo, sampleNow, avail, actRange, section } = k;
+  const { store, st, epochNow, probeInfo, sampleNow, avail, availH, actRange, section } = k;
   // the selected (or default) layer's images
   function firstConv(): LayerInfo | undefined {
     return store.graph.layers.find((l) => l.kind === "conv");
@@ -274,7 +274,8 @@ export function layerPart(k: InsideKit): Part | null {
    *  the current epoch, on a fixed 0..max scale across epochs (so scrubbing compares). */
   function attentionBlock(sec: HTMLElement, name: string, tq: number, tk: number): Draw {
     const titleNode = h("div", "nnviz-inside-title");
-    const cell = Math.max(1, Math.min(ATTN_CELL_MAX, (avail() - 30) / tk, ATTN_MAX_H / tq));
+    // the title above and the note below stay in view: the map gives up height for them
+    const cell = Math.max(1, Math.min(ATTN_CELL_MAX, (avail() - 30) / tk, ATTN_MAX_H / tq, availH(140) / tq));
     const w = tk * cell;
     const hh = tq * cell;
     const plot = h("div", "nnviz-inside-plot");
@@ -321,7 +322,7 @@ export function layerPart(k: InsideKit): Part | null {
       canvas.dataset.epoch = a ? String(a.epoch) : "";
       canvas.style.visibility = a ? "" : "hidden";
       const kept = store.at(e)?.acts.get(name)?.attnShape?.[0] ?? store.attentionShape(name)?.[0] ?? 0;
-      const notes = [`rows: ${tq} queries · columns: ${tk} keys · each row sums to 1 · darker = more attention (scale 0–${range.toFixed(2)})`];
+      const notes = [`${tq} queries × ${tk} keys · each row sums to 1 · darker = more attention, 0–${range.toFixed(2)}`];
       if (!a && s >= kept) notes.push(`attention maps were kept for the first ${kept} probe samples only`);
       else if (!a) notes.push("no attention map recorded at this epoch");
       else if (store.at(e) && a.epoch !== store.at(e)!.epoch) notes.push(`shown from epoch ${a.epoch} (this epoch was thinned)`);
