@@ -70,3 +70,20 @@ export function knownNumel(shape: Shape | null | undefined): number {
   for (const s of shape) if (typeof s === "number" && s > 0) n *= s;
   return n;
 }
+
+/** The edges between the nodes that host each layer (`hostOf`: layer name -> node id): one per
+ * pair of nodes, in first-seen order, none from a node to itself, none touching a layer with no host. */
+export function hostEdges(edges: [string, string][], hostOf: Map<string, string>): [string, string][] {
+  const seen = new Set<string>();
+  const out: [string, string][] = [];
+  for (const [a, b] of edges) {
+    const ha = hostOf.get(a);
+    const hb = hostOf.get(b);
+    if (ha === undefined || hb === undefined || ha === hb) continue;
+    const key = `${ha}\u0000${hb}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push([ha, hb]);
+  }
+  return out;
+}

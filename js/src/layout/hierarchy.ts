@@ -10,6 +10,7 @@
 // ".." never occurs in a path), which keeps those blocks from rolling up (`expandNode` with
 // `{ unroll: true }`); Python does not write or accept such entries yet.
 import type { GraphInfo, KindInfo, LayerInfo, ModuleInfo } from "../data/types";
+import { hostEdges } from "./common";
 
 /** The kind of a collapsed block's node (the views' kind table gets this entry). */
 export const BLOCK_KIND = "block";
@@ -190,17 +191,7 @@ export function hierarchy(graph: GraphInfo, expanded: readonly string[]): Hierar
   }
 
   // 4. edges between display nodes (deduplicated, no self-loops), neuron sources between shown layers
-  const seen = new Set<string>();
-  const edges: [string, string][] = [];
-  for (const [a, b] of graph.edges) {
-    const ha = hostOf.get(a);
-    const hb = hostOf.get(b);
-    if (ha === undefined || hb === undefined || ha === hb) continue;
-    const k = `${ha}\u0000${hb}`;
-    if (seen.has(k)) continue;
-    seen.add(k);
-    edges.push([ha, hb]);
-  }
+  const edges = hostEdges(graph.edges, hostOf);
   const neuronSource: Record<string, string> = {};
   for (const [d, s] of Object.entries(graph.neuron_source ?? {})) {
     if (hostOf.get(d) === d && hostOf.get(s) === s) neuronSource[d] = s;

@@ -10,7 +10,7 @@
 //  5. y: nodes pulled towards their neighbours (least squares, order and spacing kept: isotonic
 //     regression), so chains are straight and merges sit between their inputs.
 //  6. routes: polylines whose odd segments are cubic curves inside the gaps between columns.
-import { rankLayers, echoOutputs } from "./common";
+import { rankLayers, echoOutputs, hostEdges } from "./common";
 import type { GraphInfo, LayerInfo } from "../data/types";
 import { gridLayout, tileOrigin, type GridLayout } from "../util/grid";
 import { kindInfo } from "../data/kinds";
@@ -124,17 +124,7 @@ export function displayGraph(graph: GraphInfo, opts: { neurons?: boolean } = {})
     nodeOf.set(layer.name, node);
     hostOf.set(layer.name, layer.name);
   }
-  const seen = new Set<string>();
-  const edges: [string, string][] = [];
-  for (const [a, b] of graph.edges) {
-    const ha = hostOf.get(a);
-    const hb = hostOf.get(b);
-    if (ha === undefined || hb === undefined || ha === hb) continue;
-    const key = `${ha}\u0000${hb}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    edges.push([ha, hb]);
-  }
+  const edges = hostEdges(graph.edges, hostOf);
   return { nodes, edges, hostOf, neuronSource };
 }
 
