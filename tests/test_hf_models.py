@@ -13,26 +13,17 @@ transformers = pytest.importorskip("transformers")
 
 import nnviz_widget as nnv  # noqa: E402
 
+from .models_hf import tiny_gpt2, tiny_llama  # noqa: E402
+
 pytestmark = pytest.mark.torch
 
 
 def _gpt2() -> Any:
-    torch.manual_seed(0)
-    cfg = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=32)
-    return transformers.GPT2LMHeadModel(cfg)
+    return tiny_gpt2()
 
 
 def _llama() -> Any:
-    torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        vocab_size=100,
-    )
-    return transformers.LlamaForCausalLM(cfg)
+    return tiny_llama()
 
 
 def _ancestors(graph: Any, name: str) -> set[str]:

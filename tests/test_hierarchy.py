@@ -18,23 +18,15 @@ import nnviz_widget as nnv  # noqa: E402
 from nnviz_widget import hierarchy as h  # noqa: E402
 
 from . import models_torch as mt  # noqa: E402
+from .models_hf import tiny_gpt2, tiny_llama  # noqa: E402
 
 
 def _gpt2() -> tuple[Any, Any]:
-    cfg = transformers.GPT2Config(n_layer=5, n_embd=32, n_head=2, vocab_size=100, n_positions=32)
-    return transformers.GPT2LMHeadModel(cfg), torch.randint(0, 100, (2, 8))
+    return tiny_gpt2(n_layer=5), torch.randint(0, 100, (2, 8))
 
 
 def _llama() -> tuple[Any, Any]:
-    cfg = transformers.LlamaConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        vocab_size=100,
-    )
-    return transformers.LlamaForCausalLM(cfg), torch.randint(0, 100, (2, 8))
+    return tiny_llama(n_layer=4), torch.randint(0, 100, (2, 8))
 
 
 def _bert() -> tuple[Any, Any]:

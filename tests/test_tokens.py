@@ -18,6 +18,8 @@ import nnviz_widget as nnv  # noqa: E402
 from nnviz_widget.snapshot import INIT_EPOCH  # noqa: E402
 from nnviz_widget.wire import decode_snapshot, encode_snapshot  # noqa: E402
 
+from .models_hf import tiny_gpt2, tiny_llama  # noqa: E402
+
 pytestmark = pytest.mark.torch
 
 VOCAB = 100
@@ -42,25 +44,11 @@ class ConvertOnly:
 
 
 def _gpt2(attn: str = "sdpa") -> Any:
-    torch.manual_seed(0)
-    cfg = transformers.GPT2Config(
-        n_layer=2, n_embd=32, n_head=2, vocab_size=VOCAB, n_positions=32, attn_implementation=attn
-    )
-    return transformers.GPT2LMHeadModel(cfg).eval()
+    return tiny_gpt2(vocab=VOCAB, attn=attn).eval()
 
 
 def _llama(attn: str = "sdpa") -> Any:
-    torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        vocab_size=VOCAB,
-        attn_implementation=attn,
-    )
-    return transformers.LlamaForCausalLM(cfg).eval()
+    return tiny_llama(vocab=VOCAB, attn=attn).eval()
 
 
 MODELS = [_gpt2, _llama]
