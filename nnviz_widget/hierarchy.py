@@ -14,8 +14,9 @@ browser, which makes the same cut in TypeScript. Terms:
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
-from .graph import Graph, Module
+from .graph import Graph, Layer, Module
 
 #: graphs with more layers than this open collapsed to their top-level blocks
 COLLAPSE_ABOVE = 60
@@ -47,28 +48,26 @@ def at_depth(graph: Graph, depth: int) -> list[str]:
     return [m.path for m in graph.modules if not m.container and d[m.path] < depth]
 
 
-def layer_counts(graph: Graph) -> dict[str, int]:
-    """Path -> the number of layers inside the module (at any depth)."""
+def _summed_up(graph: Graph, value: Callable[[Layer], int]) -> dict[str, int]:
+    """Path -> ``value`` summed over the layers inside the module (at any depth)."""
     by_path = modules(graph)
     out = dict.fromkeys(by_path, 0)
     for layer in graph.layers:
         p = layer.parent
         while p is not None and p in by_path:
-            out[p] += 1
+            out[p] += value(layer)
             p = by_path[p].parent
     return out
+
+
+def layer_counts(graph: Graph) -> dict[str, int]:
+    """Path -> the number of layers inside the module (at any depth)."""
+    return _summed_up(graph, lambda _layer: 1)
 
 
 def block_totals(graph: Graph) -> dict[str, int]:
     """Path -> the parameter count of the module (its layers' own counts, summed)."""
-    by_path = modules(graph)
-    out = dict.fromkeys(by_path, 0)
-    for layer in graph.layers:
-        p = layer.parent
-        while p is not None and p in by_path:
-            out[p] += layer.params
-            p = by_path[p].parent
-    return out
+    return _summed_up(graph, lambda layer: layer.params)
 
 
 def default_expanded(graph: Graph) -> list[str]:
