@@ -122,6 +122,18 @@ def cell_errors(page: Any) -> list[str]:
     return [re.sub(r"\x1b\[[0-9;]*m", "", e) for e in page.evaluate(_JS_ERRORS)]
 
 
+def largest_canvas(view: Any) -> Any:
+    """The largest <canvas> inside the locator `view` (a view's network, not its chart), or
+    None."""
+    canvases = view.locator("canvas")
+    best, best_area = None, 0.0
+    for j in range(canvases.count()):
+        box = canvases.nth(j).bounding_box()
+        if box and box["width"] * box["height"] > best_area:
+            best, best_area = canvases.nth(j), box["width"] * box["height"]
+    return best
+
+
 def pixel_stats(page: Any, png: bytes, other: bytes | None = None) -> dict[str, float]:
     """width, height, colors (distinct, 15-bit), nonBackground (share of pixels that differ
     from the most common colour) and, with `other`, differing (share of pixels that differ)."""
@@ -215,12 +227,7 @@ def run_lesson(
             view = roots.nth(i)
             view.scroll_into_view_if_needed()
             page.wait_for_timeout(300)
-            canvases = view.locator("canvas")
-            best, best_area = None, 0.0
-            for j in range(canvases.count()):
-                box = canvases.nth(j).bounding_box()
-                if box and box["width"] * box["height"] > best_area:
-                    best, best_area = canvases.nth(j), box["width"] * box["height"]
+            best = largest_canvas(view)
             assert best is not None, f"{name}: view {i} has no <canvas>"
             stats = pixel_stats(page, best.screenshot())
             report["canvases"].append(stats)

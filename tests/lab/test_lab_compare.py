@@ -18,6 +18,7 @@ from .conftest import ARTIFACTS, LabServer
 from .labtools import (
     _JS_SHUTDOWN,
     cell_errors,
+    largest_canvas,
     open_notebook,
     pixel_stats,
     run_all,
@@ -93,12 +94,7 @@ def _color_distance(a: dict[str, float], b: dict[str, float]) -> float:
 
 def _canvas(page: Any, i: int) -> Any:
     """The largest <canvas> of the i-th view in the comparison (the network, not the chart)."""
-    canvases = page.locator(ROOTS).nth(i).locator("canvas")
-    best, area = None, 0.0
-    for j in range(canvases.count()):
-        box = canvases.nth(j).bounding_box()
-        if box and box["width"] * box["height"] > area:
-            best, area = canvases.nth(j), box["width"] * box["height"]
+    best = largest_canvas(page.locator(ROOTS).nth(i))
     assert best is not None, f"view {i} has no canvas"
     return best
 
