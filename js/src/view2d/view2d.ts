@@ -861,7 +861,9 @@ export function createView2D(ctx: ViewContext): SubView {
         rebuildLayout();
         rebuildConnections(vs);
         vs.dirtyColors = true;
-      } else if (h > 0 && w > 0 && rewrap()) {
+      } else if (h > 0 && w > 0 && (rewrap() || shared === null)) {
+        // new rows, or a view the user never moved (no shared camera): fit the new size. (A
+        // host's restyle, e.g. a theme switch, can resize the view twice: the fit must follow.)
         vs.fitted = false;
       }
       vs.dpr = window.devicePixelRatio || 1;
