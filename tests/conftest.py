@@ -1,4 +1,5 @@
-"""Shared fixtures: a comm that records every message a widget sends (bytes included)."""
+"""Shared fixtures: a comm that records every message a widget sends (bytes included), and the
+notebooks executed once per session."""
 
 from __future__ import annotations
 
@@ -58,6 +59,15 @@ class CommLog:
     @property
     def json_bytes(self) -> int:
         return sum(len(json.dumps(d, default=str)) for _, d, _ in self.messages)
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`notebook_runs(path)`: that notebook executed once per session (tests/notebook_runs.py)."""
+    pytest.importorskip("nbclient")
+    from .notebook_runs import NotebookRuns
+
+    return NotebookRuns(tmp_path_factory.mktemp("notebooks"))
 
 
 @pytest.fixture

@@ -1,17 +1,17 @@
 """Every notebook in notebooks/ runs top to bottom without an error (nbclient, the venv's
-python3 kernel), and is committed without outputs."""
+python3 kernel, once per session: tests/notebook_runs.py), and is committed without outputs."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-CELL_TIMEOUT_S = 300
+from .notebook_runs import NOTEBOOKS  # noqa: E402
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -34,21 +34,11 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, tmp_path: Path) -> None:
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        kernel_name="python3",  # the venv's kernelspec; its argv "python" becomes sys.executable
-        timeout=CELL_TIMEOUT_S,
-        startup_timeout=120,
-        resources={"metadata": {"path": str(tmp_path)}},  # files a notebook writes go here
-        store_widget_state=True,
-    )
-    try:
-        client.execute()
-    except nbclient.exceptions.CellExecutionError as error:
-        pytest.fail(f"{path.name} failed:\n{error}", pytrace=False)
-
+def test_notebook_executes(path: Path, notebook_runs: Any) -> None:
+    run = notebook_runs(path)  # executed once per session; the Lab lesson test opens it too
+    if run.error:
+        pytest.fail(f"{path.name} failed:\n{run.error}", pytrace=False)
+    nb = run.nb
     if "nnviz_widget" in "".join(c.source for c in nb.cells if c.cell_type == "code"):
         views = [
             output

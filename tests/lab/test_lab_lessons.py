@@ -1,7 +1,13 @@
-"""Every lesson notebook in notebooks/, opened in JupyterLab (headless Chromium) and run with
-Run All: no cell fails, every NNViz view paints a frame that is not blank, every plotly figure
-draws. One screenshot per lesson: test-artifacts/lesson_<notebook>.png (the output holding the
-lesson's first view). scripts/screenshots.py makes the README gallery the same way."""
+"""Every lesson notebook in notebooks/, as the test session executed it (nbclient with its widget
+state: tests/notebook_runs.py, the run tests/test_notebooks.py checks), opened in JupyterLab
+(headless Chromium) without running a cell: every NNViz view paints a frame that is not blank
+from the saved state alone, every plotly figure draws. One screenshot per lesson:
+test-artifacts/lesson_<notebook>.png (the output holding the lesson's first view).
+
+Each lesson is executed once per session, not a second time with Run All in Lab (CI's time
+limit): the live path in Lab is tested by test_lab_quickstart.py (lesson 1, Run All, scrub, live
+training) and test_lab_compare.py (two views live). scripts/screenshots.py makes the README
+gallery with Run All in Lab."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from typing import Any
 import pytest
 
 from .conftest import ARTIFACTS, REPO, LabServer
-from .labtools import lesson_expectations, run_lesson
+from .labtools import lesson_expectations, run_lesson, trust_notebook
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser, pytest.mark.torch, pytest.mark.keras]
 
@@ -24,17 +30,23 @@ def _scenario(
 ) -> dict[str, Any]:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        return run_lesson(page, server, name, expect, shot)
+        return run_lesson(page, server, name, expect, shot, saved=True)
     finally:
         page.close()
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
-def test_lesson_renders_in_lab(path: Path, lab_server: LabServer, in_browser: Any) -> None:
+def test_lesson_renders_in_lab(
+    path: Path, lab_server: LabServer, in_browser: Any, notebook_runs: Any
+) -> None:
     shot = ARTIFACTS / f"lesson_{path.stem}.png"
     shot.with_name(shot.stem + "_failure.png").unlink(missing_ok=True)
-    shutil.copy(path, lab_server.root_dir / path.name)
+    run = notebook_runs(path)
+    assert not run.error, f"{path.name} failed under nbclient:\n{run.error[-3000:]}"
+    saved = lab_server.root_dir / f"saved_{path.name}"
+    shutil.copy(run.path, saved)
+    trust_notebook(lab_server, saved)  # nbclient does not sign: Lab would show text reprs
     expect = lesson_expectations(path)
     assert expect["views"] >= 1, f"{path.name} shows no NNViz"
-    report = in_browser(_scenario, lab_server, path.name, expect, shot)
-    print(f"{path.name}: ran in {report['run_s']} s, {len(report['views'])} views painted")
+    report = in_browser(_scenario, lab_server, saved.name, expect, shot)
+    print(f"{path.name}: opened in {report['run_s']} s, {len(report['views'])} views painted")
