@@ -330,6 +330,19 @@ def token_ids(x: Any) -> np.ndarray | None:
     return x
 
 
+def token_task(ids: np.ndarray, targets: np.ndarray | None, kept: int) -> dict[str, Any]:
+    """What a token model's output at a position is, for the view's words: ``"next"`` (a language
+    model: the token after it; no targets, targets equal to the ids as Hugging Face models take
+    them, or the ids shifted by one) or ``"position"`` (a per-position target that is neither:
+    a reverser, a tagger), then with the first ``kept`` samples' ``targets`` (negative: ignored)."""
+    t = None if targets is None else np.asarray(targets)
+    if t is None or t.shape != ids.shape or t.dtype.kind not in "iu":
+        return {"task": "next"}
+    if np.array_equal(t, ids) or np.array_equal(t[:, :-1], ids[:, 1:]):
+        return {"task": "next"}
+    return {"task": "position", "targets": t[:kept].tolist()}
+
+
 def top_tokens(logits: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
     """(samples, positions, vocab) logits -> the k likeliest tokens per position: their ids
     (uint32) and softmax probabilities (float32), likeliest first."""

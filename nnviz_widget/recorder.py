@@ -35,6 +35,7 @@ from .probe import (
     predictions,
     reduce_activation,
     token_ids,
+    token_task,
     top_tokens,
 )
 from .snapshot import INIT_EPOCH, Snapshot, grad_norm, layer_stats
@@ -216,6 +217,8 @@ class Recorder:
         lab = None if labels is None else np.asarray(_numpy(labels))
         per_sample = lab is not None and (lab.ndim <= 1 or lab[0].size == 1)
         self.labels = lab.reshape(-1) if lab is not None and per_sample else None
+        #: per-position targets (N, T) of a token model, for the view's right / wrong per position
+        self._targets = lab if lab is not None and not per_sample and lab.ndim == 2 else None
         #: complete snapshots, init first; epochs recorded since the last flush() are pending
         self.snapshots: list[Snapshot] = []
         #: what record() read and flush() has not made into snapshots yet, oldest first
@@ -360,7 +363,11 @@ class Recorder:
             text = None
             if self._text is not None:
                 text = [self._text(row) for row in kept]
-            info["tokens"] = {"ids": kept.tolist(), "text": text}
+            info["tokens"] = {
+                "ids": kept.tolist(),
+                "text": text,
+                **token_task(ids, self._targets, k),
+            }
             return info
         per = x.shape[1:]
         if image_shape is not None:

@@ -86,8 +86,31 @@ def test_without_a_tokenizer_the_ids_alone() -> None:
 
     ids = _ids()
     viz = nnv.NNViz(nn.Sequential(nn.Embedding(VOCAB, 4), nn.Linear(4, 2)), inputs=ids)
-    assert viz._probe["tokens"] == {"ids": ids.tolist(), "text": None}
+    assert viz._probe["tokens"] == {"ids": ids.tolist(), "text": None, "task": "next"}
     assert viz._probe["image_shape"] is None
+
+
+def test_the_task_says_next_token_or_per_position_target() -> None:
+    """What the output at a position is, for the view's words: the next token (no targets, the
+    ids themselves as Hugging Face takes them, or the ids shifted by one) or a per-position target
+    (a reverser's), sent with the targets so the view can mark each position right or wrong."""
+    from torch import nn
+
+    from nnviz_widget.probe import token_task
+
+    ids = _ids().numpy()
+    assert token_task(ids, None, 2) == {"task": "next"}
+    assert token_task(ids, ids, 2) == {"task": "next"}
+    shifted = np.concatenate([ids[:, 1:], np.full((len(ids), 1), -100)], axis=1)
+    assert token_task(ids, shifted, 2) == {"task": "next"}
+    assert token_task(ids, ids[:, :3], 2) == {"task": "next"}  # not one target per position
+    rev = ids[:, ::-1].copy()
+    assert token_task(ids, rev, 2) == {"task": "position", "targets": rev[:2].tolist()}
+    model = nn.Sequential(nn.Embedding(VOCAB, 4), nn.Linear(4, VOCAB))
+    viz = nnv.NNViz(model, inputs=_ids(), labels=_ids().flip(1))
+    assert viz._probe["tokens"]["task"] == "position"
+    assert viz._probe["tokens"]["targets"] == _ids().flip(1).tolist()
+    assert viz._probe["labels"] is None  # still no one label per sample
 
 
 def test_tokenizer_text_prefers_decode_then_convert_ids_to_tokens() -> None:

@@ -334,6 +334,40 @@ def test_language_model_tokens_predictions_and_heads(inside: Any, artifacts: Pat
     page.locator("#panel").screenshot(path=str(artifacts / "inside-lm-heads.png"))
 
 
+def test_per_position_task_says_output_and_marks_targets(inside: Any, artifacts: Path) -> None:
+    """A per-position token task (the recorder's tokens.task "position", as a reverser's): the
+    strip and facts line speak of the output at each position, not of a next token, and mark each
+    position against its target; a selected attention layer's map leads the panel."""
+    page = inside
+    page.evaluate(
+        """async () => {
+            const st = await (await fetch('lm.json')).json();
+            const tok = st.traits._probe.tokens;
+            tok.task = 'position';
+            // the model's own outputs as targets, but position 2's never predicted: 9 of 10
+            tok.targets = tok.ids.map((row) => row.map((_, t) => row[(t + 1) % row.length]));
+            tok.targets[0][2] = 23;
+            nnvizInside.mount(st, { layer: 'scaled_dot_product_attention', sample: 0 });
+        }"""
+    )
+    assert parts(page)[:2] == ["layer", "probe"]  # the attention map first
+    probe = ".nnviz-inside [data-part=probe]"
+    assert page.get_attribute(f"{probe} .nnviz-inside-tokens", "data-task") == "position"
+    text = page.inner_text(probe)
+    assert "next token" not in text and "predicts next" not in text, text
+    assert "output at that position" in text
+    marks = page.eval_on_selector_all(
+        f"{probe} .nnviz-inside-tok", "els => els.map(e => e.dataset.correct)"
+    )
+    assert len(marks) == 10 and marks[2] == "0", marks
+    right = marks.count("1")
+    facts = page.inner_text(f"{probe} .nnviz-inside-pred")
+    assert facts == f"output right at {right} of 10 positions", facts
+    title = page.locator(f"{probe} .nnviz-inside-tok").nth(2).get_attribute("title") or ""
+    assert "; output: " in title and "; target '" in title, title
+    page.locator("#panel").screenshot(path=str(artifacts / "inside-per-position.png"))
+
+
 def test_hostile_layer_name_is_text(inside: Any, artifacts: Path) -> None:
     page = inside
     evil = '<img src=x onerror="window.__xss=1">fc1'

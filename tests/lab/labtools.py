@@ -169,6 +169,23 @@ _JS_SHUTDOWN = """async () => {
 }"""
 
 
+# What the first view shows before the screenshot script touches it: its tab, the Inside
+# panel's parts in order, the legend's words, the 3D labels on show, the token strip's task.
+_JS_FIRST_VIEW = """(sel) => {
+  const r = document.querySelector(sel);
+  const q = (s) => r.querySelector(s);
+  return {
+    tab: r.dataset.tab,
+    parts: q('.nnviz-inside')?.dataset.parts ?? '',
+    legend: q('.nnviz-legend')?.textContent ?? '',
+    labels: [...r.querySelectorAll('.nnviz-label')].filter((e) => e.style.display !== 'none')
+      .map((e) => e.dataset.layer),
+    task: q('.nnviz-inside-tokens')?.dataset.task ?? null,
+    inside: q('.nnviz-inside')?.textContent ?? '',
+  };
+}"""
+
+
 def lesson_expectations(path: Path) -> dict[str, int]:
     """What a lesson notebook must show once run: its NNViz views (one per `nnv.NNViz(` call
     in its code) and its plotly figures (one per `.figure(` call)."""
@@ -250,6 +267,7 @@ def run_lesson(
 
         # the screenshot shows the first view's "Inside" tab (probe, boundary, maps, attention)
         inside = page.locator(f'{root} .nnviz-tab[data-tab="inside"]').first
+        report["first_view"] = page.evaluate(_JS_FIRST_VIEW, root)
         if inside.count() and roots.first.get_attribute("data-tab") != "inside":
             inside.click()
             page.wait_for_timeout(500)

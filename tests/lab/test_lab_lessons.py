@@ -50,3 +50,9 @@ def test_lesson_renders_in_lab(
     assert expect["views"] >= 1, f"{path.name} shows no NNViz"
     report = in_browser(_scenario, lab_server, saved.name, expect, shot)
     print(f"{path.name}: opened in {report['run_s']} s, {len(report['views'])} views painted")
+    if path.stem == "06_attention":  # the attention lesson opens on its point
+        first = report["first_view"]
+        assert first["tab"] == "inside" and first["parts"].startswith("layer,probe"), first
+        assert first["task"] == "position" and "next token" not in first["inside"], first
+        assert "no weights" not in first["legend"] and "Inside tab" in first["legend"], first
+        assert {"embed", "pos", "attn", "readout"} <= set(first["labels"]), first

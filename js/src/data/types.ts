@@ -162,6 +162,16 @@ export interface LayerHealth {
   act_nonfinite: number | null;
 }
 
+/** A token model's probe. `task` says what the output at a position is: "next" (a language
+ *  model: the token after it; absent in older runs) or "position" (a per-position target such
+ *  as a reverser's or a tagger's, `targets` then holding them per sample, negative: ignored). */
+export interface TokenProbe {
+  ids: number[][];
+  text: string[][] | null;
+  task?: "next" | "position";
+  targets?: number[][];
+}
+
 /** `_probe` trait: the probe batch. */
 export interface ProbeInfo {
   n: number;
@@ -170,7 +180,7 @@ export interface ProbeInfo {
   image_shape: number[] | null; // [h, w] or [h, w, c] when the input reads as an image
   /** a language model's probe: token ids per sample (the first samples), and their text where
    *  a tokenizer was given (strings: rendered with textContent) */
-  tokens?: { ids: number[][]; text: string[][] | null } | null;
+  tokens?: TokenProbe | null;
 }
 
 /** A decoded snapshot: the header plus typed arrays (float16 widened to Float32Array). */

@@ -98,7 +98,11 @@ export function createLegend(ctx: ViewContext): SubView {
     let scope = sel ? `scale of ${sel}, fixed over epochs` : "largest over layers; each layer keeps its own scale";
     if (sel && s.kind === "none") {
       s = overall();
-      scope = `${sel} has no ${st.colorBy === "weight" ? "weights" : "values"} in this mode; largest over layers shown`;
+      // say what the layer does show: no connections of its own (an attention layer's weights,
+      // as in_proj, are not drawn as lines), its box in its kind color; where it has attention
+      // maps, what it learned is there
+      const maps = store.attentionShape(sel) ? "; its attention map: Inside tab" : "";
+      scope = `${sel}: no connections drawn (kind color)${maps} · scale: all layers`;
     }
     if (s.kind === "none") {
       scale.style.display = "none";

@@ -345,11 +345,16 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
   mount(createChart, chartBox);
 
   // tabs: "Inside" first when the run has something to show there at a glance (a decision
-  // boundary, or image-shaped input); until the user picks a tab, the default follows the data
+  // boundary, image-shaped input, or the selected layer's attention maps); until the user picks
+  // a tab, the default follows the data and the selection
   let tab: "details" | "inside" = "details";
   let tabChosen = false;
+  const selectedMaps = () => {
+    const layer = ctx.state().layer;
+    return !!layer && !!store.attentionShape(layer);
+  };
   const wantsInside = () =>
-    !!inside && (!!probe()?.image_shape || store.snapshots.some((sn) => sn.boundary !== null));
+    !!inside && (!!probe()?.image_shape || store.snapshots.some((sn) => sn.boundary !== null) || selectedMaps());
   const showTab = (t: "details" | "inside") => {
     if (!inside) t = "details";
     tab = t;
@@ -377,6 +382,9 @@ export function render({ model, el }: { model: AnyModel; el: HTMLElement }): () 
     showTab("inside");
   }));
   d.add(store.on(defaultTab));
+  d.add(ctx.onState((changed) => {
+    if (changed.has("layer")) defaultTab();
+  }));
   const onProbe = () => defaultTab();
   model.on("change:_probe", onProbe);
   d.add(() => model.off("change:_probe", onProbe));

@@ -146,7 +146,9 @@ function measure(batch: LabelEl[]): void {
  */
 export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: string, hovered: string, width: number, height: number, reserved: [number, number, number, number][] = []): void {
   const many = labels.length > 30;
-  const cands: { l: LabelEl; pri: number; x: number; y: number }[] = [];
+  // y: the label's bottom edge above the box; yb: its top edge below the box, tried when the
+  // spot above is taken (a thin slab between two labelled layers, as a positional embedding)
+  const cands: { l: LabelEl; pri: number; x: number; y: number; yb: number }[] = [];
   for (const l of labels) {
     const b = l.box;
     if (many && !(b.name === sel || b.name === hovered || b.weight >= 20 || l.badgeKey !== "")) continue;
@@ -156,19 +158,25 @@ export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: s
     const y = (-v3.y * 0.5 + 0.5) * height;
     if (x < -50 || x > width + 50 || y < -20 || y > height + 20) continue;
     const pri = (b.name === sel ? 1e6 : 0) + (b.name === hovered ? 5e5 : 0) + b.weight + (l.badgeKey ? 9 : 0);
-    cands.push({ l, pri, x, y });
+    v3.set(b.center[0], b.center[1] - b.size[1] / 2 - 0.3, b.center[2]).project(camera);
+    // below: computing layers only (label_tier 3), so an output's or a pass-through's label
+    // does not float over the layers in front of it
+    const yb = b.weight < 30 || v3.z > 1 || v3.z < -1 ? Infinity : (-v3.y * 0.5 + 0.5) * height;
+    cands.push({ l, pri, x, y, yb });
   }
   cands.sort((a, b) => b.pri - a.pri);
   const placed = new RectGrid();
   // the view's own buttons and the breadcrumb count as placed: no label under them
   for (const r of reserved) placed.add(r);
-  const fitsEstimate = (c: { l: LabelEl; x: number; y: number }) => {
+  const below = (yb: number) => yb !== Infinity;
+  const fitsEstimate = (c: { l: LabelEl; x: number; y: number; yb: number }) => {
     const [ew, eh] = estimate(c.l);
-    return !placed.hits([c.x - ew / 2, c.y - eh, c.x + ew / 2, c.y]);
+    if (!placed.hits([c.x - ew / 2, c.y - eh, c.x + ew / 2, c.y])) return true;
+    return below(c.yb) && c.yb + eh <= height && !placed.hits([c.x - ew / 2, c.yb, c.x + ew / 2, c.yb + eh]);
   };
   const shown = new Set<LabelEl>();
   for (let i = 0; i < cands.length; i++) {
-    const { l, x, y } = cands[i];
+    const { l, x, y, yb } = cands[i];
     const b = l.box;
     const forced = b.name === sel || b.name === hovered;
     if (!l.w) {
@@ -180,8 +188,12 @@ export function placeLabels(labels: LabelEl[], camera: PerspectiveCamera, sel: s
       }
       measure(batch);
     }
-    const r: [number, number, number, number] = [x - l.w / 2, y - l.h, x + l.w / 2, y];
-    if (!forced && placed.hits(r)) continue;
+    let r: [number, number, number, number] = [x - l.w / 2, y - l.h, x + l.w / 2, y];
+    if (!forced && placed.hits(r)) {
+      r = [x - l.w / 2, yb, x + l.w / 2, yb + l.h];
+      if (!below(yb) || yb + l.h > height || placed.hits(r)) continue;
+      l.el.dataset.place = "below";
+    } else delete l.el.dataset.place;
     placed.add(r);
     shown.add(l);
     l.el.style.transform = `translate(${Math.round(r[0])}px, ${Math.round(r[1])}px)`;

@@ -47,10 +47,15 @@ export function createInside(ctx: ViewContext, probe: () => ProbeInfo | null = (
     };
     if (store.snapshots.length) {
       const bnd = store.snapshots.some((s) => s.boundary);
+      // a selected attention layer's map is what the user asked to see: it leads, so it is in
+      // view when the panel opens (the probe's tokens, its rows and columns, come after it)
+      const layer = st().layer;
+      const mapFirst = !bnd && !!layer && !!store.attentionShape(layer);
       if (bnd) add("boundary", boundaryPart);
-      else add("probe", probePart);
+      else if (!mapFirst) add("probe", probePart);
       add("fields", fieldsPart);
       add("layer", layerPart);
+      if (mapFirst) add("probe", probePart);
       add("health", healthPart);
     }
     el.dataset.parts = names.join(",");

@@ -103,6 +103,26 @@ export function topAt(snap: Snapshot | null | undefined, s: number, t: number): 
   return out;
 }
 
+/** A per-position task's target at position t of sample s (null: none, or ignored). */
+export function targetAt(p: ProbeInfo, s: number, t: number): number | null {
+  const v = p.tokens?.targets?.[s]?.[t];
+  return v === undefined || v < 0 ? null : v;
+}
+
+/** How many positions of sample s the likeliest output matches its target, of those with one. */
+export function positionsRight(p: ProbeInfo, snap: Snapshot | null, s: number): { right: number; total: number } {
+  let right = 0, total = 0;
+  const n = p.tokens?.ids[s]?.length ?? 0;
+  for (let t = 0; t < n; t++) {
+    const want = targetAt(p, s, t);
+    const top = topAt(snap, s, t)[0];
+    if (want === null || !top) continue;
+    total++;
+    if (top.id === want) right++;
+  }
+  return { right, total };
+}
+
 /** Where a language model's top tokens live at an epoch (thinned epochs fall back). */
 export function topSnapshot(store: Store, epoch: number): Snapshot | null {
   for (let j = store.indexAt(epoch); j >= 0; j--) if (store.snapshots[j].top) return store.snapshots[j];
@@ -237,6 +257,16 @@ export function createKit(ctx: ViewContext, probe: () => ProbeInfo | null): Insi
       const snap = store.at(epochNow());
       const pred = snap?.pred?.[s];
       const tops = p?.tokens ? topSnapshot(store, epochNow()) : null;
+      if (p?.tokens?.task === "position") {
+        // a per-position task (a reverser, a tagger): how many positions hold their target
+        const { right, total } = positionsRight(p, tops, s);
+        predEl.style.display = total ? "" : "none";
+        const all = right === total;
+        predEl.className = `nnviz-inside-pred ${all ? "nnviz-inside-ok" : "nnviz-inside-bad"}`;
+        predEl.dataset.correct = all ? "1" : "0";
+        predEl.textContent = total ? `output right at ${right} of ${total} positions${all ? " ✓" : ""}` : "";
+        return;
+      }
       if (p?.tokens && tops && snap && pred !== undefined) {
         // a language model: the token it predicts after the sample's last one
         const ids = p.tokens.ids[s] ?? [];

@@ -2,19 +2,22 @@
 import { h } from "../../util/dom";
 import { grayscaleImage, makeImage, putImage, rgbImage, type Img, type Place } from "../../color/images";
 import type { ProbeInfo } from "../../data/types";
-import { type InsideKit, PROBE_CSS, type Part, actAt, fitScale, predToken, probeToken, pxCanvas, sizeCss, topAt, topSnapshot } from "./kit";
+import { type InsideKit, PROBE_CSS, type Part, actAt, fitScale, predToken, probeToken, pxCanvas, sizeCss, targetAt, topAt, topSnapshot } from "./kit";
 
 /** Most positions drawn in the token strip (the rest are counted in a note). */
 export const MAX_STRIP_TOKENS = 128;
 
-/** A language model's probe sample as a strip of tokens, each with the token the model predicts
- *  after it (its probability; the top 3 in the tooltip) at the shown epoch. */
+/** A token model's probe sample as a strip of tokens, each with the model's likeliest output at
+ *  that position (its probability; the top 3 in the tooltip) at the shown epoch: a language
+ *  model's next token, or a per-position task's output, marked against its target. */
 function tokenPart(k: InsideKit, p: ProbeInfo): Part {
   const { store, epochNow, sampleNow, section, predictionFacts } = k;
+  const perPosition = p.tokens?.task === "position";
   const { sec } = section("probe input");
   const facts = h("div", "nnviz-inside-facts");
   const strip = h("div", "nnviz-inside-tokens");
-  strip.setAttribute("aria-label", "probe tokens and the predicted next token after each");
+  strip.setAttribute("aria-label", perPosition ? "probe tokens and the model's output at each position" : "probe tokens and the predicted next token after each");
+  strip.dataset.task = perPosition ? "position" : "next";
   const note = h("div", "nnviz-inside-note");
   sec.append(facts, strip, note);
   const drawFacts = predictionFacts(facts);
@@ -36,15 +39,27 @@ function tokenPart(k: InsideKit, p: ProbeInfo): Part {
         chip.dataset.pos = String(t);
         chip.appendChild(h("span", "nnviz-inside-tok-in", probeToken(p, s, t) ?? ""));
         const top = snap ? topAt(snap, s, t) : [];
+        const want = perPosition ? targetAt(p, s, t) : null;
+        let title = `position ${t} (id ${ids[t]})`;
         if (top.length && snap) {
-          chip.appendChild(h("span", "nnviz-inside-tok-next", `→ ${predToken(snap, top[0].id)}`));
-          chip.appendChild(h("span", "nnviz-inside-tok-p", top[0].p.toFixed(2)));
-          chip.title = `position ${t} (id ${ids[t]}); next: ` + top.map((x) => `'${predToken(snap, x.id)}' ${x.p.toFixed(2)}`).join(", ");
-        } else chip.title = `position ${t} (id ${ids[t]})`;
+          const out = h("span", "nnviz-inside-tok-next", `→ ${predToken(snap, top[0].id)}`);
+          if (want !== null) {
+            out.classList.add(top[0].id === want ? "nnviz-inside-ok" : "nnviz-inside-bad");
+            chip.dataset.correct = top[0].id === want ? "1" : "0";
+          }
+          chip.append(out, h("span", "nnviz-inside-tok-p", top[0].p.toFixed(2)));
+          title += `; ${perPosition ? "output" : "next"}: ` + top.map((x) => `'${predToken(snap, x.id)}' ${x.p.toFixed(2)}`).join(", ");
+        }
+        if (want !== null) title += `; target '${snap ? predToken(snap, want) : `#${want}`}'`;
+        chip.title = title;
         strip.appendChild(chip);
       }
       strip.dataset.tokens = String(n);
-      const notes = ["each token, and below it the token the model predicts next (its probability)"];
+      const notes = [
+        perPosition
+          ? "each input token, and below it the model's output at that position (its probability; green: the target, red: not)"
+          : "each token, and below it the token the model predicts next (its probability)",
+      ];
       if (ids.length > n) notes.push(`first ${n} of ${ids.length} tokens`);
       note.textContent = notes.join(" — ");
     },
