@@ -7,8 +7,7 @@
 // are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
 import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, wrapLayout, type EdgeRoute } from "../layout/layout2d";
 import { mapShape, mapSource } from "../data/maps";
-import { createWheelHint, isZoomWheel } from "../util/wheel";
-import type { Camera2D, LayerInfo } from "../data/types";
+import type { LayerInfo } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
 import { fmtInt } from "../util/format";
 import { gridLayout, tileSize } from "../util/grid";
@@ -18,10 +17,11 @@ import { FONT, F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAY
 import { hostOf, type View2DState } from "./state";
 import { BLOCK_KIND, changedAt, expandNode, hierarchyOf, nodeLabel } from "../layout/hierarchy";
 import { fmtCount } from "../util/format";
-import { hitTest, tooltipFor } from "./hit";
+import { attachInput } from "./input";
+import { clampPan, showBox, validView, zoomAbout } from "./transform";
 import { recolor } from "./colors";
 import { kindColor } from "../data/kinds";
-import { Disposer, listen } from "../util/dom";
+import { Disposer } from "../util/dom";
 
 export function createView2D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -100,11 +100,13 @@ export function createView2D(ctx: ViewContext): SubView {
     mapRanges: new Map(),
     mapsKey: "",
     ink: inkOf(ctx.theme()),
+    shared: validView(ctx.camera()["2d"]),
+    drag: null,
+    reveal: { ids: new Set<string>(), t0: 0 },
   };
 
   const is2d = () => ctx.state().mode === "2d";
   const FADE_MS = 320;
-  const reveal = { ids: new Set<string>(), t0: 0 };
   /** the display graph now: the store's graph cut at the open modules (layout/hierarchy.ts) */
   const hierNow = () => hierarchyOf(store.graph, ctx.state().expanded);
 
@@ -420,8 +422,8 @@ export function createView2D(ctx: ViewContext): SubView {
     }
 
     // nodes an expand / collapse just showed fade in over FADE_MS
-    const fresh = reveal.ids;
-    const fade = fresh.size ? Math.min(1, 0.15 + (performance.now() - reveal.t0) / FADE_MS) : 1;
+    const fresh = vs.reveal.ids;
+    const fade = fresh.size ? Math.min(1, 0.15 + (performance.now() - vs.reveal.t0) / FADE_MS) : 1;
     if (fade >= 1) fresh.clear();
     // full labels from zoom 0.75; below that, names only, at a constant on-screen size
     const showText = vs.zoom >= 0.75;
@@ -571,21 +573,15 @@ export function createView2D(ctx: ViewContext): SubView {
   }
 
   function zoomAt(f: number, sx: number, sy: number): void {
-    const nz = Math.max(0.03, Math.min(5, vs.zoom * f));
-    const k = nz / vs.zoom;
-    vs.tx = sx - (sx - vs.tx) * k;
-    vs.ty = sy - (sy - vs.ty) * k;
-    vs.zoom = nz;
+    zoomAbout(vs, f, sx, sy);
     shareView();
     schedule();
   }
 
   // ---- the shared camera (`_camera["2d"]`): the user's pan / zoom is written (a linked view
   // follows); a linked view's is applied, and kept over re-layouts (until this user moves)
-  const validView = (c: Camera2D | undefined): Camera2D | null =>
-    c && [c.zoom, c.tx, c.ty].every(Number.isFinite) && c.zoom > 0 ? { zoom: c.zoom, tx: c.tx, ty: c.ty } : null;
-  let shared: Camera2D | null = validView(ctx.camera()["2d"]);
   function takeShared(): void {
+    const shared = vs.shared;
     if (!shared) return;
     vs.zoom = shared.zoom;
     vs.tx = shared.tx;
@@ -593,8 +589,8 @@ export function createView2D(ctx: ViewContext): SubView {
     vs.fitted = true;
   }
   function shareView(): void {
-    shared = { zoom: vs.zoom, tx: vs.tx, ty: vs.ty };
-    ctx.setCamera("2d", shared);
+    vs.shared = { zoom: vs.zoom, tx: vs.tx, ty: vs.ty };
+    ctx.setCamera("2d", vs.shared);
   }
 
   function zoomBy(f: number): void {
@@ -605,19 +601,8 @@ export function createView2D(ctx: ViewContext): SubView {
     const host = hostOf(vs, layer);
     const n = vs.nodeById.get(host);
     if (!n || vs.cssW <= 0) return;
-    const sx0 = n.x * vs.zoom + vs.tx;
-    const sy0 = n.y * vs.zoom + vs.ty;
-    const sx1 = (n.x + n.w) * vs.zoom + vs.tx;
-    const sy1 = (n.y + n.h) * vs.zoom + vs.ty;
-    if (sx0 >= 0 && sy0 >= 0 && sx1 <= vs.cssW && sy1 <= vs.cssH) return;
-    if (vs.zoom < 0.4) vs.zoom = 0.7;
-    vs.tx = vs.cssW / 2 - (n.x + n.w / 2) * vs.zoom;
-    vs.ty = vs.cssH / 2 - (n.y + Math.min(n.h, vs.cssH / vs.zoom - 40) / 2) * vs.zoom;
+    showBox(vs, n, vs.cssW, vs.cssH);
   }
-
-
-
-
 
   /** A click on a node: a collapsed block expands, anything else is selected. */
   function activate(name: string): void {
@@ -644,8 +629,8 @@ export function createView2D(ctx: ViewContext): SubView {
     vs.dirtyColors = true;
     if (!oldHier || !hadView) return;
     const still = typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
-    reveal.ids = still ? new Set() : new Set(vs.nodes.map((n) => n.id).filter((id) => !oldNodes.has(id)));
-    reveal.t0 = performance.now();
+    vs.reveal.ids = still ? new Set() : new Set(vs.nodes.map((n) => n.id).filter((id) => !oldNodes.has(id)));
+    vs.reveal.t0 = performance.now();
     vs.zoom = zoom;
     vs.tx = tx;
     vs.ty = ty;
@@ -661,10 +646,8 @@ export function createView2D(ctx: ViewContext): SubView {
     // ... as far as the graph still fills the view (rows re-wrap: no empty screen beside it)
     const lay = vs.layout;
     if (!lay) return;
-    const clamp = (t: number, size: number, view: number, lo: number) =>
-      size <= view - lo - 16 ? lo + (view - lo - 16 - size) / 2 : Math.min(lo, Math.max(view - 16 - size, t));
-    vs.tx = clamp(vs.tx, lay.width * vs.zoom, vs.cssW, 16);
-    vs.ty = clamp(vs.ty, lay.height * vs.zoom, vs.cssH, 36);
+    vs.tx = clampPan(vs.tx, lay.width * vs.zoom, vs.cssW, 16);
+    vs.ty = clampPan(vs.ty, lay.height * vs.zoom, vs.cssH, 36);
   }
 
   function selectLayer(name: string): void {
@@ -676,122 +659,9 @@ export function createView2D(ctx: ViewContext): SubView {
     }
   }
 
-  // ---- input
-  let down: { x: number; y: number; tx: number; ty: number; id: number; moved: boolean } | null = null;
-  const local = (e: MouseEvent) => {
-    const r = canvas.getBoundingClientRect();
-    return { x: e.clientX - r.left, y: e.clientY - r.top };
-  };
-  const onPointerDown = (e: PointerEvent) => {
-    if (e.button !== 0) return;
-    const p = local(e);
-    down = { x: p.x, y: p.y, tx: vs.tx, ty: vs.ty, id: e.pointerId, moved: false };
-    try {
-      canvas.setPointerCapture(e.pointerId);
-    } catch {
-      /* synthetic events have no active pointer */
-    }
-  };
-  const onPointerMove = (e: PointerEvent) => {
-    const p = local(e);
-    if (down && e.pointerId === down.id) {
-      const dx = p.x - down.x;
-      const dy = p.y - down.y;
-      if (!down.moved && dx * dx + dy * dy > 16) {
-        down.moved = true;
-        canvas.classList.add("nnviz-dragging");
-        ctx.hideTooltip();
-      }
-      if (down.moved) {
-        hideHint();
-        vs.tx = down.tx + dx;
-        vs.ty = down.ty + dy;
-        shareView();
-        schedule();
-        return;
-      }
-    }
-    const h = hitTest(vs, p.x, p.y);
-    const same =
-      (h === null && vs.hover === null) ||
-      (h !== null && vs.hover !== null && h.layer === vs.hover.layer && h.neuron === vs.hover.neuron &&
-        h.channel === vs.hover.channel && h.conn?.set === vs.hover.conn?.set && h.conn?.k === vs.hover.conn?.k);
-    if (!same) {
-      vs.hover = h;
-      canvas.classList.toggle("nnviz-pointing", h !== null);
-      schedule();
-    }
-    if (h) {
-      const [title, rows] = tooltipFor(vs, h);
-      ctx.showTooltip(e.clientX, e.clientY, title, rows);
-    } else ctx.hideTooltip();
-  };
-  const onPointerUp = (e: PointerEvent) => {
-    if (!down || e.pointerId !== down.id) return;
-    const wasDrag = down.moved;
-    down = null;
-    canvas.classList.remove("nnviz-dragging");
-    try {
-      canvas.releasePointerCapture(e.pointerId);
-    } catch {
-      /* not captured */
-    }
-    if (wasDrag) return;
-    const p = local(e);
-    const h = hitTest(vs, p.x, p.y);
-    if (h) activate(h.layer);
-    else selectLayer("");
-  };
-  const onPointerLeave = () => {
-    if (vs.hover) {
-      vs.hover = null;
-      canvas.classList.remove("nnviz-pointing");
-      schedule();
-    }
-    ctx.hideTooltip();
-  };
-  // a plain wheel scrolls the notebook (with a hint); ctrl / cmd + wheel (and a trackpad pinch)
-  // zooms; shift + wheel and horizontal swipes pan along the graph
-  const wheelHint = createWheelHint(el);
-  const onWheel = (e: WheelEvent) => {
-    const p = local(e);
-    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? vs.cssH : 1;
-    if (isZoomWheel(e)) {
-      e.preventDefault();
-      hideHint();
-      wheelHint.hide();
-      // a pinch sends small deltas: scale them up, as for a ctrl + wheel
-      const k = e.ctrlKey && Math.abs(e.deltaY * unit) < 50 ? 0.01 : 0.0015;
-      zoomAt(Math.exp(-e.deltaY * unit * k), p.x, p.y);
-      return;
-    }
-    if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
-      e.preventDefault();
-      hideHint();
-      vs.tx -= (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) * unit;
-      shareView();
-      schedule();
-      return;
-    }
-    wheelHint.flash(); // the page scrolls
-  };
-  const onKey = (e: KeyboardEvent) => {
-    if (e.key === "f") fitAll();
-    else if (e.key === "+" || e.key === "=") zoomBy(1.25);
-    else if (e.key === "-") zoomBy(0.8);
-    else if (e.key === "Escape") selectLayer("");
-    else return;
-    e.preventDefault();
-  };
+  // ---- input (input.ts)
   const d = new Disposer(); // run once by destroy(), in reverse order
-  d.add(listen(canvas, "pointerdown", onPointerDown));
-  d.add(listen(canvas, "pointermove", onPointerMove));
-  d.add(listen(canvas, "pointerup", onPointerUp));
-  d.add(listen(canvas, "pointercancel", onPointerUp));
-  d.add(listen(canvas, "pointerleave", onPointerLeave));
-  d.add(listen(canvas, "wheel", onWheel, { passive: false }));
-  d.add(() => wheelHint.dispose());
-  d.add(listen(canvas, "keydown", onKey));
+  attachInput(vs, el, { schedule, hideHint, shareView, zoomAt, zoomBy, fitAll, activate, selectLayer }, d);
 
   // ---- subscriptions
   d.add(ctx.onState((changed) => {
@@ -825,7 +695,7 @@ export function createView2D(ctx: ViewContext): SubView {
   d.add(ctx.onCamera((c) => {
     const v = validView(c["2d"]);
     if (!v) return;
-    shared = v;
+    vs.shared = v;
     hideHint();
     if (vs.layout) takeShared();
     schedule();
@@ -861,7 +731,7 @@ export function createView2D(ctx: ViewContext): SubView {
         rebuildLayout();
         rebuildConnections(vs);
         vs.dirtyColors = true;
-      } else if (h > 0 && w > 0 && (rewrap() || shared === null)) {
+      } else if (h > 0 && w > 0 && (rewrap() || vs.shared === null)) {
         // new rows, or a view the user never moved (no shared camera): fit the new size. (A
         // host's restyle, e.g. a theme switch, can resize the view twice: the fit must follow.)
         vs.fitted = false;
