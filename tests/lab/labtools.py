@@ -159,9 +159,14 @@ def trust_notebook(server: LabServer, path: Path) -> None:
     notary.close()
 
 
-# Every view's state: painted (data-ready) or not, per .nnviz-root on the page.
-_JS_ROOTS = """() => [...document.querySelectorAll('.jp-OutputArea-output .nnviz-root')]
-  .map((el) => ({...el.dataset}))"""
+# A view's root in an output: every `.nnviz-root` but a comparison's metrics chart (it shares
+# the views' styles, not their data attributes).
+VIEW_ROOT = ".jp-OutputArea-output .nnviz-root:not(.nnviz-compare-chart)"
+
+# Every view's state: painted (data-ready) or not, per view root on the page.
+_JS_ROOTS = (
+    "() => [...document.querySelectorAll('" + VIEW_ROOT + "')].map((el) => ({...el.dataset}))"
+)
 
 _JS_SHUTDOWN = """async () => {
   const w = window.jupyterapp.shell.currentWidget;
@@ -230,7 +235,7 @@ def run_lesson(
         errors = cell_errors(page)
         assert not errors, f"{name}: a cell failed:\n" + "\n".join(errors)[-3000:]
 
-        root = ".jp-OutputArea-output .nnviz-root"
+        root = VIEW_ROOT
         page.wait_for_function(
             """([sel, n]) => {
               const roots = [...document.querySelectorAll(sel)];

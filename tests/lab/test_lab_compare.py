@@ -54,7 +54,7 @@ CELLS = [
 ]
 
 BOX = ".jp-OutputArea-output .nnviz-controls"
-ROOTS = f"{BOX} .nnviz-root"
+ROOTS = f"{BOX} .nnviz-root:not(.nnviz-compare-chart)"  # the views, not the metrics chart
 
 # A color histogram (15-bit keys) of a PNG without its most common color (the background), as
 # shares of the rest: two pictures' colors compared whatever their sizes.
