@@ -187,7 +187,18 @@ export interface ScaleOptions {
  * v in [-range, range] -> blue .. grey .. red. Non-finite -> NAN_COLOR.
  */
 export function divergingLinear(v: number, range: number, out: RGB = [0, 0, 0], pal: ScalePalette = scales()): RGB {
-  return diverging(v, range, out, pal, false);
+  if (!Number.isFinite(v)) {
+    out[0] = NAN_COLOR[0]; out[1] = NAN_COLOR[1]; out[2] = NAN_COLOR[2];
+    return out;
+  }
+  const r = range > 0 ? range : 1;
+  const t = Math.min(1, Math.abs(v) / r);
+  const end = v < 0 ? pal.neg : pal.pos;
+  const z = pal.zero;
+  out[0] = z[0] + (end[0] - z[0]) * t;
+  out[1] = z[1] + (end[1] - z[1]) * t;
+  out[2] = z[2] + (end[2] - z[2]) * t;
+  return out;
 }
 
 /**
@@ -195,24 +206,29 @@ export function divergingLinear(v: number, range: number, out: RGB = [0, 0, 0], 
  * -> blue .. grey .. red. Give the same `range` for every epoch so images compare.
  */
 export function divergingImage(values: ArrayLike<number>, h: number, w: number, range: number, opts: ScaleOptions = {}, at?: Place): Img {
-  const boost = opts.boost ?? false;
-  return scaledImage(values, h, w, (v, c) => diverging(v, range, c, scales(), boost), opts, at);
+  const off = opts.offset ?? 0;
+  const step = opts.step ?? 1;
+  const color = opts.boost ? diverging : divergingLinear;
+  const t = target(w, h, at);
+  const c: RGB = [0, 0, 0];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      color(values[off + (y * w + x) * step], range, c);
+      put(t.img, t.x + x, t.y + y, c);
+    }
+  }
+  return t.img;
 }
 
 /** Sequential image of non-negative values (post-ReLU maps): 0 .. max -> pale .. purple. */
 export function sequentialImage(values: ArrayLike<number>, h: number, w: number, max: number, opts: ScaleOptions = {}, at?: Place): Img {
-  return scaledImage(values, h, w, (v, c) => sequential(v, max, c), opts, at);
-}
-
-/** An h x w image whose pixel (x, y) is `color(values[offset + (y*w + x)*step])`. */
-function scaledImage(values: ArrayLike<number>, h: number, w: number, color: (v: number, out: RGB) => void, opts: ScaleOptions, at?: Place): Img {
   const off = opts.offset ?? 0;
   const step = opts.step ?? 1;
   const t = target(w, h, at);
   const c: RGB = [0, 0, 0];
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      color(values[off + (y * w + x) * step], c);
+      sequential(values[off + (y * w + x) * step], max, c);
       put(t.img, t.x + x, t.y + y, c);
     }
   }

@@ -56,17 +56,15 @@ export function scales(): ScalePalette {
 /** Neutral (zero) color of the light palette (the default). */
 export const ZERO_COLOR: RGB = LIGHT_SCALES.zero;
 
-/** Diverging scale: v in [-range, range] -> blue .. neutral .. red. Non-finite -> NAN_COLOR.
- *  `boost` (default true) takes the square root of the intensity so small weights stay visible;
- *  false: linear (images.ts's divergingLinear). */
-export function diverging(v: number, range: number, out: RGB = [0, 0, 0], pal: ScalePalette = active, boost = true): RGB {
+/** Diverging scale: v in [-range, range] -> blue .. neutral .. red. Non-finite -> NAN_COLOR. */
+export function diverging(v: number, range: number, out: RGB = [0, 0, 0], pal: ScalePalette = active): RGB {
   if (!Number.isFinite(v)) {
     out[0] = NAN_COLOR[0]; out[1] = NAN_COLOR[1]; out[2] = NAN_COLOR[2];
     return out;
   }
   const r = range > 0 ? range : 1;
   let t = Math.min(1, Math.abs(v) / r);
-  if (boost) t = Math.sqrt(t);
+  t = Math.sqrt(t); // perceptual boost: small weights stay visible
   const end = v < 0 ? pal.neg : pal.pos;
   const z = pal.zero;
   out[0] = z[0] + (end[0] - z[0]) * t;

@@ -1,18 +1,18 @@
-// The 2D view's state record: view2d.ts makes it; every part (colors, hit, input, connections) takes it.
+// The 2D view's shared state record (view2d.ts owns it; colors.ts and hit.ts take it).
 import type { Store } from "../data/store";
-import type { Camera2D, GraphInfo } from "../data/types";
+import type { GraphInfo } from "../data/types";
 import type { ViewContext } from "../data/view";
 import type { DisplayGraph, EdgeRoute, Layout2D } from "../layout/layout2d";
 import type { Hierarchy } from "../layout/hierarchy";
 import type { Bucket, ConnSet, Hit, Ink, NodeGeom } from "./geometry";
 
+/** The 2D view's mutable state, shared by its parts (colors.ts, hit.ts and the view). */
 /** The node drawing a layer (of the store's graph): its block, or the column it folds into. */
 export function hostOf(vs: View2DState, layer: string): string {
   const d = vs.hier?.hostOf.get(layer) ?? layer;
   return vs.dg?.hostOf.get(d) ?? d;
 }
 
-/** The 2D view's mutable state, shared by its parts. */
 export interface View2DState {
   ctx: ViewContext;
   store: Store;
@@ -58,10 +58,4 @@ export interface View2DState {
   ink: Ink;
   /** which layers show which maps (the layout is rebuilt when it changes, e.g. first maps arrive) */
   mapsKey: string;
-  /** the shared camera (`_camera["2d"]`) last written or applied; null: the user never moved */
-  shared: Camera2D | null;
-  /** a pointer press being held (input.ts): where, the pan then, and whether it became a drag */
-  drag: { x: number; y: number; tx: number; ty: number; id: number; moved: boolean } | null;
-  /** nodes fading in after an expand (their ids) since t0 (performance.now()) */
-  reveal: { ids: Set<string>; t0: number };
 }

@@ -7,20 +7,21 @@
 // are redrawn from the decoded maps into a small canvas atlas); pan / zoom only repaints.
 import { breaksForWidth, chooseBreaks, displayGraph, displayRanks, layoutLayers, mapGrid, wrapLayout, type EdgeRoute } from "../layout/layout2d";
 import { mapShape, mapSource } from "../data/maps";
-import type { LayerInfo } from "../data/types";
+import { createWheelHint, isZoomWheel } from "../util/wheel";
+import type { Camera2D, LayerInfo } from "../data/types";
 import type { SubView, ViewContext } from "../data/view";
 import { fmtInt } from "../util/format";
 import { gridLayout, tileSize } from "../util/grid";
+import { haloText, paintBadges, paintColumn, paintTiles } from "./paint";
 import { rebuildConnections } from "./connections";
-import { F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, inkOf, type Chip, type MapTiles, type NodeGeom, measure, truncate, fitName, routePath, imageDims } from "./geometry";
+import { FONT, F_NAME, F_SUB, F_CHIP, NEURON_CAP, neuronCap, shownCount, MAX_LAYERS_FOR_NEURONS, R, PITCH, BODY_W, HEADER, THUMB, CHIP_H, CHIP_GAP, BOX_H, STRIP_H, MAP_TOP, MAP_NOTE, MAP_TILE_PX, INPUT_TILE, BIG_GRAPH_TILES, GAP_NEURONS, GAP, MIN_FIT_ZOOM, READABLE_ZOOM, inkOf, type Chip, type MapTiles, type NodeGeom, measure, truncate, fitName, compactLabel, tint, roundRectPath, routePath, imageDims } from "./geometry";
 import { hostOf, type View2DState } from "./state";
 import { BLOCK_KIND, changedAt, expandNode, hierarchyOf, nodeLabel } from "../layout/hierarchy";
 import { fmtCount } from "../util/format";
-import { attachInput } from "./input";
-import { drawScene } from "./draw";
-import { clampPan, showBox, validView, zoomAbout } from "./transform";
+import { hitTest, tooltipFor } from "./hit";
 import { recolor } from "./colors";
-import { Disposer } from "../util/dom";
+import { kindColor } from "../data/kinds";
+import { Disposer, listen } from "../util/dom";
 
 export function createView2D(ctx: ViewContext): SubView {
   const store = ctx.store;
@@ -99,12 +100,11 @@ export function createView2D(ctx: ViewContext): SubView {
     mapRanges: new Map(),
     mapsKey: "",
     ink: inkOf(ctx.theme()),
-    shared: validView(ctx.camera()["2d"]),
-    drag: null,
-    reveal: { ids: new Set<string>(), t0: 0 },
   };
 
   const is2d = () => ctx.state().mode === "2d";
+  const FADE_MS = 320;
+  const reveal = { ids: new Set<string>(), t0: 0 };
   /** the display graph now: the store's graph cut at the open modules (layout/hierarchy.ts) */
   const hierNow = () => hierarchyOf(store.graph, ctx.state().expanded);
 
@@ -371,7 +371,133 @@ export function createView2D(ctx: ViewContext): SubView {
       takeShared();
     }
     if (vs.dirtyColors) recolor(vs);
-    if (drawScene(vs, g2d)) schedule(); // nodes an expand just showed still fade in
+    const c = g2d;
+    c.setTransform(1, 0, 0, 1, 0, 0);
+    c.clearRect(0, 0, canvas.width, canvas.height);
+    const ink = vs.ink;
+    c.fillStyle = ink.bg;
+    c.fillRect(0, 0, canvas.width, canvas.height);
+    c.setTransform(vs.dpr * vs.zoom, 0, 0, vs.dpr * vs.zoom, vs.dpr * vs.tx, vs.dpr * vs.ty);
+    const st = ctx.state();
+    const selHost = st.layer ? hostOf(vs, st.layer) : "";
+    const hoverHost = vs.hover ? vs.hover.layer && hostOf(vs, vs.hover.layer) : "";
+    // viewport in world coords (for culling)
+    const vx0 = -vs.tx / vs.zoom;
+    const vy0 = -vs.ty / vs.zoom;
+    const vx1 = (vs.cssW - vs.tx) / vs.zoom;
+    const vy1 = (vs.cssH - vs.ty) / vs.zoom;
+    const visible = (x: number, y: number, w: number, h: number) => x + w >= vx0 && x <= vx1 && y + h >= vy0 && y <= vy1;
+    const px = 1 / vs.zoom; // one screen pixel in world units
+
+    // edges (not those replaced by neuron connections)
+    const neuronEdge = new Set(vs.conns.filter((s) => s.n > 0).map((s) => `${s.src}\u0000${s.layer}`));
+    c.lineCap = "round";
+    for (const e of vs.edgePaths) {
+      if (neuronEdge.has(`${e.route.from}\u0000${e.route.to}`)) continue;
+      const hi = selHost !== "" && (e.route.from === selHost || e.route.to === selHost);
+      c.strokeStyle = hi ? ink.edgeHi : ink.edge;
+      c.fillStyle = hi ? ink.edgeHi : ink.edge;
+      c.lineWidth = Math.max(hi ? 2 : 1.4, (hi ? 1.6 : 1) * px);
+      c.stroke(e.path);
+      c.fill(e.arrow);
+    }
+    // neuron connections
+    for (const b of vs.buckets) {
+      c.globalAlpha = b.alpha;
+      c.strokeStyle = b.stroke;
+      c.lineWidth = Math.max(b.width, 0.6 * px);
+      c.stroke(b.path);
+    }
+    c.globalAlpha = 1;
+    if (vs.hover?.conn) {
+      const { set, k } = vs.hover.conn;
+      c.strokeStyle = ink.strong;
+      c.lineWidth = Math.max(2.5, 2 * px);
+      c.beginPath();
+      c.moveTo(set.x1[k], set.y1[k]);
+      c.lineTo(set.x2[k], set.y2[k]);
+      c.stroke();
+    }
+
+    // nodes an expand / collapse just showed fade in over FADE_MS
+    const fresh = reveal.ids;
+    const fade = fresh.size ? Math.min(1, 0.15 + (performance.now() - reveal.t0) / FADE_MS) : 1;
+    if (fade >= 1) fresh.clear();
+    // full labels from zoom 0.75; below that, names only, at a constant on-screen size
+    const showText = vs.zoom >= 0.75;
+    const compactText = !showText && vs.zoom >= 0.2;
+    const compactFont = `600 ${10.5 / vs.zoom}px ${FONT}`;
+    for (const n of vs.nodes) {
+      if (!visible(n.x - 10, n.y - 10, n.w + 20, n.h + 20)) continue;
+      c.globalAlpha = fresh.has(n.id) ? fade : 1;
+      const selected = n.id === selHost;
+      const hovered = n.id === hoverHost;
+      const kc = kindColor(vs.graphRef ?? store.graph, n.layer.kind);
+      if (n.column) paintColumn(vs, c, n, selected, hovered, showText, compactText ? compactFont : "", st, px);
+      else {
+        c.beginPath();
+        roundRectPath(c, n.x, n.y, n.w, n.h, 7);
+        c.fillStyle = tint(kc, hovered ? 0.74 : 0.84, ink.paper);
+        c.fill();
+        c.lineWidth = selected ? 2.5 : 1.2;
+        c.strokeStyle = selected ? ink.select : kc;
+        c.stroke();
+        // kind accent
+        c.save();
+        c.beginPath();
+        roundRectPath(c, n.x, n.y, n.w, n.h, 7);
+        c.clip();
+        c.fillStyle = kc;
+        c.fillRect(n.x, n.y, 5, n.h);
+        if (n.strip.length) {
+          const sx = n.x + 12;
+          const sw = n.w - 20;
+          const sy = n.y + n.h - STRIP_H - 5;
+          const cw = sw / n.strip.length;
+          for (let k = 0; k < n.strip.length; k++) {
+            c.fillStyle = n.strip[k];
+            c.fillRect(sx + k * cw, sy, cw + 0.3, STRIP_H);
+          }
+        }
+        c.restore();
+        if (n.maps) paintTiles(vs, c, n, showText, st, px);
+        if (showText) {
+          c.fillStyle = ink.text;
+          c.font = F_NAME;
+          c.textBaseline = "alphabetic";
+          c.textAlign = "left";
+          c.fillText(n.name, n.x + 13, n.y + 18);
+          c.fillStyle = ink.subtext;
+          c.font = F_SUB;
+          c.fillText(n.sub, n.x + 13, n.y + 33);
+        } else if (compactText) {
+          c.fillStyle = ink.text;
+          c.font = compactFont;
+          c.textBaseline = "middle";
+          c.textAlign = "left";
+          const label = compactLabel(nodeLabel(n.layer), compactFont, n.w - 16);
+          // a box with tiles: the name in its header (haloed where it runs over the tiles)
+          if (label && n.maps) haloText(c, label, n.x + 10, n.y + MAP_TOP / 2, px, ink.halo);
+          else if (label) c.fillText(label, n.x + 10, n.y + (n.h - (n.strip.length ? STRIP_H + 5 : 0)) / 2);
+          c.textBaseline = "alphabetic";
+        }
+        if (selected) {
+          c.beginPath();
+          roundRectPath(c, n.x - 4, n.y - 4, n.w + 8, n.h + 8, 10);
+          c.strokeStyle = ink.selectHalo;
+          c.lineWidth = 3;
+          c.stroke();
+        }
+      }
+    }
+    c.globalAlpha = 1;
+    if (fade < 1) schedule(); // nodes an expand just showed fade in
+    // health tags (after every node, so none is hidden under a neighbour)
+    if (vs.zoom >= 0.3) {
+      for (const n of vs.nodes) {
+        if (n.badges.length && visible(n.x - 20, n.y - 24, n.w + 40, n.h + 24)) paintBadges(c, n, ink.bg);
+      }
+    }
     ctx.setData("zoom", vs.zoom.toFixed(2));
     // the host counts painted frames (data-frame) and marks the view ready after the first
     ctx.setData("frame", 0);
@@ -445,15 +571,21 @@ export function createView2D(ctx: ViewContext): SubView {
   }
 
   function zoomAt(f: number, sx: number, sy: number): void {
-    zoomAbout(vs, f, sx, sy);
+    const nz = Math.max(0.03, Math.min(5, vs.zoom * f));
+    const k = nz / vs.zoom;
+    vs.tx = sx - (sx - vs.tx) * k;
+    vs.ty = sy - (sy - vs.ty) * k;
+    vs.zoom = nz;
     shareView();
     schedule();
   }
 
   // ---- the shared camera (`_camera["2d"]`): the user's pan / zoom is written (a linked view
   // follows); a linked view's is applied, and kept over re-layouts (until this user moves)
+  const validView = (c: Camera2D | undefined): Camera2D | null =>
+    c && [c.zoom, c.tx, c.ty].every(Number.isFinite) && c.zoom > 0 ? { zoom: c.zoom, tx: c.tx, ty: c.ty } : null;
+  let shared: Camera2D | null = validView(ctx.camera()["2d"]);
   function takeShared(): void {
-    const shared = vs.shared;
     if (!shared) return;
     vs.zoom = shared.zoom;
     vs.tx = shared.tx;
@@ -461,8 +593,8 @@ export function createView2D(ctx: ViewContext): SubView {
     vs.fitted = true;
   }
   function shareView(): void {
-    vs.shared = { zoom: vs.zoom, tx: vs.tx, ty: vs.ty };
-    ctx.setCamera("2d", vs.shared);
+    shared = { zoom: vs.zoom, tx: vs.tx, ty: vs.ty };
+    ctx.setCamera("2d", shared);
   }
 
   function zoomBy(f: number): void {
@@ -473,8 +605,19 @@ export function createView2D(ctx: ViewContext): SubView {
     const host = hostOf(vs, layer);
     const n = vs.nodeById.get(host);
     if (!n || vs.cssW <= 0) return;
-    showBox(vs, n, vs.cssW, vs.cssH);
+    const sx0 = n.x * vs.zoom + vs.tx;
+    const sy0 = n.y * vs.zoom + vs.ty;
+    const sx1 = (n.x + n.w) * vs.zoom + vs.tx;
+    const sy1 = (n.y + n.h) * vs.zoom + vs.ty;
+    if (sx0 >= 0 && sy0 >= 0 && sx1 <= vs.cssW && sy1 <= vs.cssH) return;
+    if (vs.zoom < 0.4) vs.zoom = 0.7;
+    vs.tx = vs.cssW / 2 - (n.x + n.w / 2) * vs.zoom;
+    vs.ty = vs.cssH / 2 - (n.y + Math.min(n.h, vs.cssH / vs.zoom - 40) / 2) * vs.zoom;
   }
+
+
+
+
 
   /** A click on a node: a collapsed block expands, anything else is selected. */
   function activate(name: string): void {
@@ -501,8 +644,8 @@ export function createView2D(ctx: ViewContext): SubView {
     vs.dirtyColors = true;
     if (!oldHier || !hadView) return;
     const still = typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
-    vs.reveal.ids = still ? new Set() : new Set(vs.nodes.map((n) => n.id).filter((id) => !oldNodes.has(id)));
-    vs.reveal.t0 = performance.now();
+    reveal.ids = still ? new Set() : new Set(vs.nodes.map((n) => n.id).filter((id) => !oldNodes.has(id)));
+    reveal.t0 = performance.now();
     vs.zoom = zoom;
     vs.tx = tx;
     vs.ty = ty;
@@ -518,8 +661,10 @@ export function createView2D(ctx: ViewContext): SubView {
     // ... as far as the graph still fills the view (rows re-wrap: no empty screen beside it)
     const lay = vs.layout;
     if (!lay) return;
-    vs.tx = clampPan(vs.tx, lay.width * vs.zoom, vs.cssW, 16);
-    vs.ty = clampPan(vs.ty, lay.height * vs.zoom, vs.cssH, 36);
+    const clamp = (t: number, size: number, view: number, lo: number) =>
+      size <= view - lo - 16 ? lo + (view - lo - 16 - size) / 2 : Math.min(lo, Math.max(view - 16 - size, t));
+    vs.tx = clamp(vs.tx, lay.width * vs.zoom, vs.cssW, 16);
+    vs.ty = clamp(vs.ty, lay.height * vs.zoom, vs.cssH, 36);
   }
 
   function selectLayer(name: string): void {
@@ -531,9 +676,122 @@ export function createView2D(ctx: ViewContext): SubView {
     }
   }
 
-  // ---- input (input.ts)
+  // ---- input
+  let down: { x: number; y: number; tx: number; ty: number; id: number; moved: boolean } | null = null;
+  const local = (e: MouseEvent) => {
+    const r = canvas.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  };
+  const onPointerDown = (e: PointerEvent) => {
+    if (e.button !== 0) return;
+    const p = local(e);
+    down = { x: p.x, y: p.y, tx: vs.tx, ty: vs.ty, id: e.pointerId, moved: false };
+    try {
+      canvas.setPointerCapture(e.pointerId);
+    } catch {
+      /* synthetic events have no active pointer */
+    }
+  };
+  const onPointerMove = (e: PointerEvent) => {
+    const p = local(e);
+    if (down && e.pointerId === down.id) {
+      const dx = p.x - down.x;
+      const dy = p.y - down.y;
+      if (!down.moved && dx * dx + dy * dy > 16) {
+        down.moved = true;
+        canvas.classList.add("nnviz-dragging");
+        ctx.hideTooltip();
+      }
+      if (down.moved) {
+        hideHint();
+        vs.tx = down.tx + dx;
+        vs.ty = down.ty + dy;
+        shareView();
+        schedule();
+        return;
+      }
+    }
+    const h = hitTest(vs, p.x, p.y);
+    const same =
+      (h === null && vs.hover === null) ||
+      (h !== null && vs.hover !== null && h.layer === vs.hover.layer && h.neuron === vs.hover.neuron &&
+        h.channel === vs.hover.channel && h.conn?.set === vs.hover.conn?.set && h.conn?.k === vs.hover.conn?.k);
+    if (!same) {
+      vs.hover = h;
+      canvas.classList.toggle("nnviz-pointing", h !== null);
+      schedule();
+    }
+    if (h) {
+      const [title, rows] = tooltipFor(vs, h);
+      ctx.showTooltip(e.clientX, e.clientY, title, rows);
+    } else ctx.hideTooltip();
+  };
+  const onPointerUp = (e: PointerEvent) => {
+    if (!down || e.pointerId !== down.id) return;
+    const wasDrag = down.moved;
+    down = null;
+    canvas.classList.remove("nnviz-dragging");
+    try {
+      canvas.releasePointerCapture(e.pointerId);
+    } catch {
+      /* not captured */
+    }
+    if (wasDrag) return;
+    const p = local(e);
+    const h = hitTest(vs, p.x, p.y);
+    if (h) activate(h.layer);
+    else selectLayer("");
+  };
+  const onPointerLeave = () => {
+    if (vs.hover) {
+      vs.hover = null;
+      canvas.classList.remove("nnviz-pointing");
+      schedule();
+    }
+    ctx.hideTooltip();
+  };
+  // a plain wheel scrolls the notebook (with a hint); ctrl / cmd + wheel (and a trackpad pinch)
+  // zooms; shift + wheel and horizontal swipes pan along the graph
+  const wheelHint = createWheelHint(el);
+  const onWheel = (e: WheelEvent) => {
+    const p = local(e);
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? vs.cssH : 1;
+    if (isZoomWheel(e)) {
+      e.preventDefault();
+      hideHint();
+      wheelHint.hide();
+      // a pinch sends small deltas: scale them up, as for a ctrl + wheel
+      const k = e.ctrlKey && Math.abs(e.deltaY * unit) < 50 ? 0.01 : 0.0015;
+      zoomAt(Math.exp(-e.deltaY * unit * k), p.x, p.y);
+      return;
+    }
+    if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+      e.preventDefault();
+      hideHint();
+      vs.tx -= (e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX) * unit;
+      shareView();
+      schedule();
+      return;
+    }
+    wheelHint.flash(); // the page scrolls
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "f") fitAll();
+    else if (e.key === "+" || e.key === "=") zoomBy(1.25);
+    else if (e.key === "-") zoomBy(0.8);
+    else if (e.key === "Escape") selectLayer("");
+    else return;
+    e.preventDefault();
+  };
   const d = new Disposer(); // run once by destroy(), in reverse order
-  attachInput(vs, el, { schedule, hideHint, shareView, zoomAt, zoomBy, fitAll, activate, selectLayer }, d);
+  d.add(listen(canvas, "pointerdown", onPointerDown));
+  d.add(listen(canvas, "pointermove", onPointerMove));
+  d.add(listen(canvas, "pointerup", onPointerUp));
+  d.add(listen(canvas, "pointercancel", onPointerUp));
+  d.add(listen(canvas, "pointerleave", onPointerLeave));
+  d.add(listen(canvas, "wheel", onWheel, { passive: false }));
+  d.add(() => wheelHint.dispose());
+  d.add(listen(canvas, "keydown", onKey));
 
   // ---- subscriptions
   d.add(ctx.onState((changed) => {
@@ -567,7 +825,7 @@ export function createView2D(ctx: ViewContext): SubView {
   d.add(ctx.onCamera((c) => {
     const v = validView(c["2d"]);
     if (!v) return;
-    vs.shared = v;
+    shared = v;
     hideHint();
     if (vs.layout) takeShared();
     schedule();
@@ -603,7 +861,7 @@ export function createView2D(ctx: ViewContext): SubView {
         rebuildLayout();
         rebuildConnections(vs);
         vs.dirtyColors = true;
-      } else if (h > 0 && w > 0 && (rewrap() || vs.shared === null)) {
+      } else if (h > 0 && w > 0 && (rewrap() || shared === null)) {
         // new rows, or a view the user never moved (no shared camera): fit the new size. (A
         // host's restyle, e.g. a theme switch, can resize the view twice: the fit must follow.)
         vs.fitted = false;

@@ -111,8 +111,17 @@ class Structure(ModelAdapter):
         inputs = keras.tree.flatten(self._probe) if self._probe is not None else []
         chain = []
         for i, x in enumerate(inputs):
-            shape = tuple(int(d) for d in x.shape[1:])
-            chain.append(self._add_port("input", i, len(inputs), shape))
+            name = self._unique("input" if len(inputs) == 1 else f"input_{i}")
+            self._layers.append(
+                Layer(
+                    id=len(self._layers),
+                    name=name,
+                    kind="input",
+                    op="Input",
+                    output_shape=tuple(int(d) for d in x.shape[1:]),
+                )
+            )
+            chain.append(name)
         parents = {id(layer): parent for layer, parent in self._leaves}
         called: set[int] = set()
         prev = list(chain)
@@ -197,27 +206,20 @@ class Structure(ModelAdapter):
         self._nodes[id(obj)] = name
         return name
 
-    def _add_port(
-        self, kind: str, i: int, n: int, shape: Shape, input_shapes: list[Shape] | None = None
-    ) -> str:
-        """Add the ``i``-th of ``n`` "input" or "output" nodes; returns its (unique) name."""
-        name = self._unique(kind if n == 1 else f"{kind}_{i}")
-        self._layers.append(
-            Layer(
-                id=len(self._layers),
-                name=name,
-                kind=kind,
-                op=kind.capitalize(),
-                output_shape=shape,
-                input_shapes=input_shapes or [],
-            )
-        )
-        return name
-
     def _add_outputs(self, shapes: list[Shape], producers: list[list[str]]) -> None:
         """One "output" node per model output, fed by the node that produces it."""
         for i, (shape, srcs) in enumerate(zip(shapes, producers, strict=False)):
-            name = self._add_port("output", i, len(shapes), shape, input_shapes=[shape])
+            name = self._unique("output" if len(shapes) == 1 else f"output_{i}")
+            self._layers.append(
+                Layer(
+                    id=len(self._layers),
+                    name=name,
+                    kind="output",
+                    op="Output",
+                    output_shape=shape,
+                    input_shapes=[shape],
+                )
+            )
             self._output_names.append(name)
             for s in srcs:
                 self._add_edge(s, name)
