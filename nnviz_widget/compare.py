@@ -3,71 +3,26 @@ metrics of both in one chart, and the weight difference A − B for layers match
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import html as _html
 import os
 import pathlib
 from typing import Any
 
-import anywidget
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from ipywidgets import widget_serialization
 
 from .controls import CHOICES
-from .export import _script_json, standalone_bundle
 from .figures import _per_layer
 from .recorder import Recorder
 from .runfile import atomic_write
 from .snapshot import Snapshot, layer_stats
-from .sync import LOADER, BundleModel, shared_bundle
 from .widget import NNViz, html_page, load
-
-# each embedded view's own epoch slider and play button: the comparison page has one for all
-_HIDE_OWN_TIMELINE = (
-    "<style>.nnviz-page-play, .nnviz-page-epoch, .nnviz-page-bottom label:has(.nnviz-page-slider)"
-    " { display: none !important; }</style>"
-)
 
 _DASH = {0: "solid", 1: "dash"}
 #: what ``Comparison.color_by`` takes: the views' color modes, and "difference" (A − B)
 COLOR_BY = (*CHOICES["color_by"].values, "difference")
-
-
-class CompareChart(anywidget.AnyWidget):
-    """The metrics of both runs in one chart, drawn in the browser by the views' chart code
-    (js/src/panels/comparechart.ts): one series per run and metric, the metric's color, solid
-    for the first run and dashed for the second. ``epoch`` is jslinked to the shared slider."""
-
-    _esm = LOADER
-    _bundle = traitlets.Instance(BundleModel).tag(sync=True, **widget_serialization)
-    _kind = traitlets.Unicode("compare-chart").tag(sync=True)
-    #: names, each run's metric names and epoch count; the values travel in ``_values``
-    _runs = traitlets.Dict().tag(sync=True)
-    #: float64: per run its epochs, then each of its metrics at them (NaN: not recorded)
-    _values = traitlets.Bytes(b"").tag(sync=True)
-    epoch = traitlets.Int(0).tag(sync=True)
-    height = traitlets.Int(200).tag(sync=True)
-
-    def __init__(self, views: tuple[NNViz, NNViz], names: tuple[str, str], **kwargs: Any):
-        super().__init__(_bundle=shared_bundle(), **kwargs)
-        self._views, self._names = views, names
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Send both runs' metrics again (a live run recorded more epochs)."""
-        metrics, counts, parts = [], [], []
-        for v in self._views:
-            h = v.history
-            metrics.append(list(h.metrics))
-            counts.append(len(h.epochs))
-            parts.append(np.asarray(h.epochs, dtype=np.float64))
-            parts += [np.asarray(vals, dtype=np.float64) for vals in h.metrics.values()]
-        with self.hold_sync():
-            self._runs = {"names": list(self._names), "metrics": metrics, "n": counts}
-            self._values = np.concatenate(parts).tobytes() if parts else b""
 
 
 def _as_view(obj: Any) -> NNViz:
@@ -225,7 +180,6 @@ class Comparison:
             self.diff.recorder.extend(self._new_diff_snapshots())
         if self._box is not None:
             self._grow()
-            self.chart.refresh()
 
     def _grow(self) -> None:
         ranges = [v._epoch_range() for v in self.views]
@@ -303,8 +257,7 @@ class Comparison:
             layout=widgets.Layout(width="auto", flex="0 0 auto"),  # never squeezed into a column
         )
         self.link = widgets.Checkbox(value=False, description="link views")
-        self.chart = CompareChart((a, b), self.names, epoch=value)
-        self.links = [widgets.jslink((self.slider, "value"), (self.chart, "epoch"))]
+        self.links = []
         for v in (a, b):
             self.links.append(widgets.jslink((self.slider, "value"), (v, "epoch")))
             self.links.append(widgets.jslink((self.play, "value"), (v, "epoch")))
@@ -336,8 +289,7 @@ class Comparison:
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
         self._box = widgets.VBox(
-            [self._head, self._views_box, self._note, self.chart, bar],
-            layout=widgets.Layout(width="100%"),
+            [self._head, self._views_box, self._note, bar], layout=widgets.Layout(width="100%")
         )
         # the box's controls drive both views: the views must not draw their own
         self._box.add_class("nnviz-controls")
@@ -435,7 +387,7 @@ class Comparison:
         if self.diff is not None:
             runs.append((self.diff, f"{self.names[0]} − {self.names[1]}"))
         for i, (v, name) in enumerate(runs):
-            page = html_page(v, title=name).replace("</head>", _HIDE_OWN_TIMELINE + "</head>", 1)
+            page = html_page(v, title=name)
             # a half-width page stacks its details under the view: it is the taller one
             width, height = ("100%", 760) if i == 2 else ("calc(50% - 6px)", 980)
             frames.append(
@@ -447,19 +399,8 @@ class Comparison:
         ranges = [v._epoch_range() for v in self.views]
         lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
         title = _html.escape(title or f"{self.names[0]} vs {self.names[1]}")
-        c = CompareChart(self.views, self.names, epoch=hi)
-        chart = _script_json(
-            {
-                "_runs": c._runs,
-                "epoch": hi,
-                "height": 220,
-                "_values": base64.b64encode(c._values).decode(),
-            }
-        )
-        c.close()
         bar = (
             '<div class="nnviz-compare-bar" style="margin:8px 0">'
-            '<button type="button" id="nnviz-compare-play" aria-label="play">▶</button> '
             f'<label>Epoch <input type="range" id="nnviz-compare-epoch" min="{lo}" max="{hi}" '
             f'value="{hi}" step="1"></label> <span id="nnviz-compare-label">{hi}</span> '
             '<label><input type="checkbox" id="nnviz-compare-link"> link views</label></div>'
@@ -467,10 +408,7 @@ class Comparison:
         doc = (
             f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f'</head><body style="font:14px system-ui"><h1>{title}</h1>{bar}'
-            '<div id="nnviz-compare-chart" style="margin:0 0 8px"></div>'
-            f'<script type="application/json" id="nnviz-compare-chart-state">{chart}</script>'
             f'<div style="display:flex;flex-wrap:wrap;gap:12px">{"".join(frames)}</div>'
-            f"<script>{standalone_bundle()}</script>"
             f"<script>{_PAGE_SCRIPT}</script></body></html>"
         )
         data = doc.encode("utf-8")
@@ -488,28 +426,10 @@ _PAGE_SCRIPT = """(() => {
     const w = f.contentWindow;
     return w && w.nnvizPage ? w.nnvizPage.model : null;
   }).filter(Boolean);
-  const play = document.getElementById('nnviz-compare-play');
-  const chart = () => window.nnvizCompareChart || null;
-  const show = (epoch) => {
-    slider.value = String(epoch);
+  slider.addEventListener('input', () => {
+    const epoch = Number(slider.value);
     label.textContent = epoch < 0 ? 'init' : String(epoch);
     for (const m of models()) m.set('epoch', epoch);
-    const c = chart();
-    if (c && c.get('epoch') !== epoch) c.set('epoch', epoch);
-  };
-  slider.addEventListener('input', () => show(Number(slider.value)));
-  // clicking the metrics chart moves every view
-  if (chart()) chart().on('change:epoch', () => show(Number(chart().get('epoch'))));
-  let timer = 0;
-  play.addEventListener('click', () => {
-    if (timer) { clearInterval(timer); timer = 0; play.textContent = '▶'; return; }
-    if (Number(slider.value) >= Number(slider.max)) show(Number(slider.min));
-    play.textContent = '⏸';
-    timer = setInterval(() => {
-      const next = Number(slider.value) + 1;
-      if (next <= Number(slider.max)) { show(next); return; }
-      clearInterval(timer); timer = 0; play.textContent = '▶';
-    }, 500);
   });
   const same = (a, b) => JSON.stringify(a || {}) === JSON.stringify(b || {});
   const hooked = new Set();
@@ -525,5 +445,5 @@ _PAGE_SCRIPT = """(() => {
     }
     return hooked.size === frames.length;
   };
-  const poll = setInterval(() => { if (hook()) clearInterval(poll); }, 200);
+  const timer = setInterval(() => { if (hook()) clearInterval(timer); }, 200);
 })();"""

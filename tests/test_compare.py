@@ -244,25 +244,3 @@ def test_the_difference_run_stays_within_the_byte_budget() -> None:
     rec = cmp.diff.recorder
     assert len(rec.snapshots) == 41 and rec.nbytes <= rec.max_bytes
     assert rec.thinned_epochs  # older epochs gave their arrays, as in a recorded run
-
-
-def test_box_holds_one_metrics_chart_of_both_runs_linked_to_the_slider() -> None:
-    a, b = _run(seed=0), _run(seed=1, epochs=5)
-    cmp = nnv.compare(a, b, names=("plain", "dropout"))
-    box = cmp.widget()
-    chart = cmp.chart
-    assert chart in box.children
-    assert chart._runs == {
-        "names": ["plain", "dropout"],
-        "metrics": [["loss", "acc"], ["loss", "acc"]],
-        "n": [3, 5],
-    }
-    values = np.frombuffer(chart._values, dtype=np.float64)
-    assert values.size == 3 * 3 + 5 * 3  # per run: epochs, loss, acc (binary, not JSON)
-    assert values[:3].tolist() == [0, 1, 2] and values[6:9].tolist() == [0.5, 0.6, 0.7]
-    assert any(
-        (lk.source, lk.target) == ((cmp.slider, "value"), (chart, "epoch")) for lk in cmp.links
-    )
-    b.record(5, loss=0.1, acc=0.9)  # live: the chart gets the new epoch
-    b.flush()
-    assert chart._runs["n"] == [3, 6]

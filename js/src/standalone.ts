@@ -70,24 +70,7 @@ export async function mountPage(doc: Document = document): Promise<void> {
   (window as unknown as { nnvizPage?: unknown }).nnvizPage = { model, controls };
 }
 
-/** The comparison page's metrics chart (compare.py's to_html): its state is `_runs`, `epoch` and
- *  `_values` as base64; the page's script drives its model (window.nnvizCompareChart). */
-export function mountCompareChart(doc: Document = document): void {
-  const host = doc.getElementById("nnviz-compare-chart");
-  const script = doc.getElementById("nnviz-compare-chart-state");
-  if (!host || !script) return;
-  const state = JSON.parse(script.textContent || "{}") as Record<string, unknown>;
-  const model = new PageManager().create({ ...state, _kind: "compare-chart", _values: fromBase64(String(state._values || "")) });
-  widget.render({ model, el: host });
-  (window as unknown as { nnvizCompareChart?: unknown }).nnvizCompareChart = model;
-}
-
-function start(): void {
-  void mountPage();
-  mountCompareChart();
-}
-
 if (typeof document !== "undefined") {
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => void mountPage());
+  else void mountPage();
 }

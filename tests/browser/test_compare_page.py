@@ -79,19 +79,6 @@ def test_comparison_page_works_offline(
         stats = f.evaluate(CANVAS_STATS)
         assert stats["w"] > 200 and stats["variance"] > 100, stats  # not blank
     assert [_epoch(f) for f in (a, b, d)] == ["2", "4", "2"]  # each run's last
-    # one epoch slider and one play button on the page: each view's own are hidden
-    visible = "s => [...document.querySelectorAll(s)].filter((e) => e.offsetParent).length"
-    assert page.evaluate(visible, "input[type=range]:not(.nnviz-page-sample)") == 1
-    assert [f.evaluate(visible, ".nnviz-page-slider, .nnviz-page-play") for f in (a, b, d)] == [
-        0,
-        0,
-        0,
-    ]
-    # the metrics chart of both runs: 2 runs x 1 metric, drawn in the page (no kernel)
-    chart = page.locator("#nnviz-compare-chart .nnviz-root")
-    assert chart.get_attribute("data-series") == "2"
-    assert chart.locator(".nnviz-chart-item").all_inner_texts() == ["loss · short", "loss · long"]
-    chart_at_end = chart.locator("canvas").screenshot()
     page.screenshot(path=str(artifacts / "compare-page.png"), full_page=True)
 
     # the page's one slider scrubs every view: back to init, each picture changes
@@ -103,8 +90,6 @@ def test_comparison_page_works_offline(
     after = [f.evaluate(CANVAS_STATS)["hash"] for f in (a, b, d)]
     assert all(x != y for x, y in zip(before, after, strict=True)), (before, after)
     assert page.inner_text("#nnviz-compare-label") == "init"
-    assert chart.get_attribute("data-epoch") == "-1"  # the chart's cursor followed
-    assert chart.locator("canvas").screenshot() != chart_at_end
     page.keyboard.press("End")
     for f in (a, b, d):
         _wait_epoch(f, "4")  # past a run's end, it shows its last epoch

@@ -141,12 +141,6 @@ export function metricStyle(name: string, names: readonly string[], dark = false
   return { color: pal[i % pal.length], dashed: name.startsWith("val_") };
 }
 
-/** The i-th color of the metric palette (the dark theme's lighter hues when `dark`). */
-export function paletteColor(i: number, dark = false): string {
-  const pal = dark ? PALETTE_DARK : PALETTE;
-  return pal[((i % pal.length) + pal.length) % pal.length];
-}
-
 const PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563"];
 /** The same hues, lighter: they read on a dark background. */
 const PALETTE_DARK = ["#6ea8fe", "#fb923c", "#4ade80", "#c084fc", "#22d3ee", "#facc15", "#f472b6", "#a1a9b4"];
@@ -173,10 +167,7 @@ function epochLabel(e: number): string {
 
 const FONT = `system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif`;
 
-/** How a series is drawn: its color and whether it is dashed (default: `metricStyle`). */
-export type SeriesStyle = (name: string, names: readonly string[], dark: boolean) => { color: string; dashed: boolean };
-
-export function createChart(ctx: ViewContext, style: SeriesStyle = metricStyle): SubView {
+export function createChart(ctx: ViewContext): SubView {
   const store = ctx.store;
   const el = document.createElement("div");
   el.className = "nnviz-chart";
@@ -215,7 +206,7 @@ export function createChart(ctx: ViewContext, style: SeriesStyle = metricStyle):
     legend.replaceChildren();
     const hasRight = [...axes.values()].includes("right");
     for (const name of names) {
-      const st = style(name, names, ctx.theme().dark);
+      const st = metricStyle(name, names, ctx.theme().dark);
       const b = document.createElement("button");
       b.type = "button";
       b.className = "nnviz-chart-item" + (hidden.has(name) ? " nnviz-off" : "");
@@ -368,7 +359,7 @@ export function createChart(ctx: ViewContext, style: SeriesStyle = metricStyle):
     for (const [name, pts] of series) {
       if (hidden.has(name)) continue;
       const ys = axes.get(name) === "right" ? yr : yl;
-      const st = style(name, names, th.dark);
+      const st = metricStyle(name, names, th.dark);
       g.strokeStyle = st.color;
       g.fillStyle = st.color;
       g.lineWidth = 2;
@@ -444,7 +435,7 @@ export function createChart(ctx: ViewContext, style: SeriesStyle = metricStyle):
         g.arc(x, y, 4, 0, Math.PI * 2);
         g.fillStyle = th.bg;
         g.fill();
-        g.strokeStyle = style(name, names, th.dark).color;
+        g.strokeStyle = metricStyle(name, names, th.dark).color;
         g.lineWidth = 2;
         g.stroke();
       }
