@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from .conftest import ARTIFACTS, REPO, LabServer
+from ..notebook_runs import NOTEBOOKS
+from .conftest import ARTIFACTS, LabServer
 from .labtools import lesson_expectations, run_lesson, trust_notebook
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser, pytest.mark.torch, pytest.mark.keras]
 
-LESSONS = sorted((REPO / "notebooks").glob("*.ipynb"))
+LESSONS = NOTEBOOKS  # the notebooks tests/notebook_runs.py executes
 
 
 def _scenario(

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from .conftest import ARTIFACTS, REPO, LabServer
-from .labtools import pixel_stats, trust_notebook
+from .labtools import largest_canvas, pixel_stats, trust_notebook
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -203,12 +203,7 @@ def _wait_ready(page: Any, n_views: int, timeout_s: float = 60) -> None:
 
 def _main_canvas(page: Any, root: Any) -> Any:
     """The largest <canvas> in the view (the 3D / 2D drawing, not the chart)."""
-    canvases = root.locator("canvas")
-    best, best_area = None, 0.0
-    for i in range(canvases.count()):
-        box = canvases.nth(i).bounding_box()
-        if box and box["width"] * box["height"] > best_area:
-            best, best_area = canvases.nth(i), box["width"] * box["height"]
+    best = largest_canvas(root)
     assert best is not None, "no <canvas> in the view"
     return best
 
