@@ -280,7 +280,7 @@ class Recorder:
         rec._before_last = {}
         rec.probe_info = dict(settings.get("probe_info") or {"n": 0, "labels": None})
         rec._boundary = None
-        rec._text, rec._positions = None, 0
+        rec._text, rec._positions, rec._targets = None, 0, None
         rec.history = History(rec)
         rec.path = None
         return rec
